@@ -1,0 +1,130 @@
+//! Client configuration: defaults, environment, and the base-URL safety rule.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
+
+/// Production API root; every path is relative to it.
+pub const DEFAULT_BASE_URL: &str = "https://api.getperse.com/v0";
+/// The SDK's reading of the API's "1 MB" limit: safe under both 10^6 and 2^20.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 1_000_000;
+
+/// Everything a [`crate::Client`] needs to know. Cheap to clone; swapped whole on `configure`.
+#[derive(Clone)]
+pub struct Config {
+    /// API root without a trailing slash, e.g. `https://api.getperse.com/v0`.
+    pub base_url: String,
+    /// Per-attempt time limit.
+    pub timeout: Duration,
+    /// Sent as `User-Agent` on every request.
+    pub user_agent: String,
+    /// How failed attempts are repeated.
+    pub retry: RetryPolicy,
+    /// Refresh a token this long before its `exp`.
+    pub refresh_skew: Duration,
+    /// Images above this size are refused before upload (`file_too_large`).
+    pub max_upload_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            base_url: DEFAULT_BASE_URL.to_string(),
+            timeout: Duration::from_secs(30),
+            user_agent: format!("perse-core/{}", env!("CARGO_PKG_VERSION")),
+            retry: RetryPolicy::default(),
+            refresh_skew: Duration::from_secs(60),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults with `PERSE_BASE_URL` applied when set (for Rust users; the Node facade reads
+    /// `process.env` itself, because worker threads have their own copy of it).
+    pub fn from_env() -> Result<Self> {
+        let mut c = Config::default();
+        if let Ok(url) = std::env::var("PERSE_BASE_URL") {
+            if !url.is_empty() {
+                c.base_url = url;
+            }
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Normalises and checks the config. Plain `http://` is allowed only on loopback, so a
+    /// token can never cross a network in clear text.
+    pub fn validate(&mut self) -> Result<()> {
+        self.base_url = normalize_base_url(&self.base_url)?;
+        if self.timeout.is_zero() {
+            return Err(Error::invalid(
+                "timeoutMs must be a positive number of milliseconds",
+            ));
+        }
+        if self.max_upload_bytes == 0 {
+            return Err(Error::invalid("maxUploadBytes must be a positive number"));
+        }
+        Ok(())
+    }
+}
+
+/// Returns the base URL without a trailing slash, or `invalid_argument`.
+pub fn normalize_base_url(raw: &str) -> Result<String> {
+    let url = reqwest::Url::parse(raw.trim())
+        .map_err(|e| Error::invalid(format!("baseUrl is not a valid URL ({e})")))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::invalid("baseUrl must not have a query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::invalid("baseUrl must not embed credentials"));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(Error::invalid(
+                "baseUrl must use https:// (plain http:// is allowed only for localhost, 127.0.0.0/8 and ::1)",
+            ))
+        }
+        other => return Err(Error::invalid(format!("baseUrl scheme must be https, not '{other}'"))),
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_rules() {
+        assert_eq!(
+            normalize_base_url("https://api.getperse.com/v0/").unwrap(),
+            "https://api.getperse.com/v0"
+        );
+        assert!(normalize_base_url("http://127.0.0.1:8080/v0").is_ok());
+        assert!(normalize_base_url("http://127.9.9.9/v0").is_ok());
+        assert!(normalize_base_url("http://[::1]:3000/v0").is_ok());
+        assert!(normalize_base_url("http://localhost/v0").is_ok());
+        for bad in [
+            "http://api.getperse.com/v0",
+            "http://10.0.0.1/v0",
+            "ftp://x/v0",
+            "nonsense",
+            "https://a/v0?x=1",
+        ] {
+            let e = normalize_base_url(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_argument", "{bad}");
+        }
+    }
+}

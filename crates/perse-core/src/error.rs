@@ -1,0 +1,246 @@
+//! The one error type of the client. Every failure, local or remote, ends as an [`Error`]
+//! whose [`Error::code`] is a stable string that JavaScript users branch on.
+
+/// Error codes the Perse API documents; any other server code becomes `unexpected_error`.
+pub const KNOWN_SERVER_CODES: &[&str] = &[
+    "content_type_header_missing",
+    "no_face_detected",
+    "empty_file",
+    "invalid_file_type",
+    "form_key_missing",
+    "file_too_large",
+    "not_similar",
+    "bad_image_quality",
+    "image_underexposed",
+    "image_overexposed",
+    "user_token_not_found",
+    "no_face_biometric_data",
+    "unauthorized",
+];
+
+/// What went wrong. Messages never contain a token or a private key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ErrorKind {
+    /// The server answered with one of the contract's error codes.
+    #[error("{message}")]
+    Api {
+        code: String,
+        message: String,
+        http_status: u16,
+    },
+    /// `enduserConsent: true` was not given, so nothing was sent.
+    #[error(
+        "enduserConsent must be true: Perse requires the end user's consent for biometric calls"
+    )]
+    ConsentRequired,
+    /// A caller passed a value of the wrong type or range.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// An image path that does not exist.
+    #[error("file not found: {0}")]
+    FileNotFound(String),
+    /// The image has no bytes.
+    #[error("{0}")]
+    EmptyFile(String),
+    /// The image is not a JPEG or PNG (or is not decodable).
+    #[error("{0}")]
+    InvalidFileType(String),
+    /// The image is over the upload limit.
+    #[error("{0}")]
+    FileTooLarge(String),
+    /// No response: connection refused or reset, DNS or TLS failure.
+    #[error("network error: {0}")]
+    Network(String),
+    /// An attempt took longer than its time limit.
+    #[error("request timed out after {0} ms")]
+    Timeout(u64),
+    /// The caller's AbortSignal fired.
+    #[error("the call was aborted")]
+    Aborted,
+    /// A 5xx answer that retries did not cure.
+    #[error("server error: HTTP {http_status}{detail}")]
+    Server { http_status: u16, detail: String },
+    /// A 429 answer that retries did not cure.
+    #[error("rate limited: HTTP 429{detail}")]
+    RateLimited { detail: String },
+    /// A body the client cannot understand: not JSON, truncated, HTML, or an unknown code.
+    #[error("{message}")]
+    Unexpected {
+        http_status: Option<u16>,
+        message: String,
+    },
+    /// The token source (private-key login or the JS callback) failed.
+    #[error("token refresh failed: {cause}")]
+    TokenRefreshFailed { cause: String },
+    /// The client was closed before or during the call.
+    #[error("the client is closed")]
+    ClientClosed,
+    /// A bug inside the SDK (for example a caught panic). Never expected.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// An [`ErrorKind`] plus what the transport knows about how it came about.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{kind}")]
+pub struct Error {
+    pub kind: ErrorKind,
+    /// HTTP attempts made (0 when the call failed before sending anything).
+    pub attempts: u32,
+    /// Whether repeating the same call later may succeed.
+    pub retryable: bool,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error {
+            kind,
+            attempts: 0,
+            retryable: false,
+        }
+    }
+}
+
+impl Error {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        ErrorKind::InvalidArgument(msg.into()).into()
+    }
+
+    /// The stable code string (`unauthorized`, `timeout`, ...).
+    pub fn code(&self) -> &str {
+        match &self.kind {
+            ErrorKind::Api { code, .. } => code,
+            ErrorKind::ConsentRequired => "consent_required",
+            ErrorKind::InvalidArgument(_) => "invalid_argument",
+            ErrorKind::FileNotFound(_) => "file_not_found",
+            ErrorKind::EmptyFile(_) => "empty_file",
+            ErrorKind::InvalidFileType(_) => "invalid_file_type",
+            ErrorKind::FileTooLarge(_) => "file_too_large",
+            ErrorKind::Network(_) => "network_error",
+            ErrorKind::Timeout(_) => "timeout",
+            ErrorKind::Aborted => "aborted",
+            ErrorKind::Server { .. } => "server_error",
+            ErrorKind::RateLimited { .. } => "rate_limited",
+            ErrorKind::Unexpected { .. } => "unexpected_error",
+            ErrorKind::TokenRefreshFailed { .. } => "token_refresh_failed",
+            ErrorKind::ClientClosed => "client_closed",
+            ErrorKind::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The HTTP status when a response came back.
+    pub fn http_status(&self) -> Option<u16> {
+        match &self.kind {
+            ErrorKind::Api { http_status, .. } | ErrorKind::Server { http_status, .. } => {
+                Some(*http_status)
+            }
+            ErrorKind::RateLimited { .. } => Some(429),
+            ErrorKind::Unexpected { http_status, .. } => *http_status,
+            _ => None,
+        }
+    }
+
+    /// The cause text for `token_refresh_failed` (the callback's own message).
+    pub fn cause(&self) -> Option<&str> {
+        match &self.kind {
+            ErrorKind::TokenRefreshFailed { cause } => Some(cause),
+            _ => None,
+        }
+    }
+
+    /// Maps a non-2xx response to an error. `body` is the raw body, maybe empty or HTML.
+    pub fn from_response(http_status: u16, body: &[u8]) -> Self {
+        #[derive(serde::Deserialize)]
+        struct ErrorBody {
+            message: Option<String>,
+            code: Option<String>,
+        }
+        let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
+        let (code, message) = match parsed {
+            Some(b) => (b.code, b.message),
+            None => (None, None),
+        };
+        let detail = message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
+        let kind = match http_status {
+            401 => ErrorKind::Api {
+                code: "unauthorized".into(),
+                message: message.unwrap_or_else(|| {
+                    "unauthorized: the session token is missing, invalid or expired".into()
+                }),
+                http_status,
+            },
+            408 => ErrorKind::Timeout(0),
+            429 => ErrorKind::RateLimited { detail },
+            500..=599 => ErrorKind::Server {
+                http_status,
+                detail,
+            },
+            _ => match code {
+                Some(c) if KNOWN_SERVER_CODES.contains(&c.as_str()) => ErrorKind::Api {
+                    message: message.unwrap_or_else(|| c.replace('_', " ")),
+                    code: c,
+                    http_status,
+                },
+                Some(c) => ErrorKind::Unexpected {
+                    http_status: Some(http_status),
+                    message: format!(
+                        "unexpected error code '{}' (HTTP {http_status}){detail}",
+                        truncate(&c, 64)
+                    ),
+                },
+                None => ErrorKind::Unexpected {
+                    http_status: Some(http_status),
+                    message: format!(
+                        "unexpected response: HTTP {http_status} with no Perse error body"
+                    ),
+                },
+            },
+        };
+        kind.into()
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_codes_pass_through() {
+        let e = Error::from_response(
+            422,
+            br#"{"message":"No face","code":"no_face_detected","status":false}"#,
+        );
+        assert_eq!(e.code(), "no_face_detected");
+        assert_eq!(e.http_status(), Some(422));
+        assert_eq!(e.to_string(), "No face");
+    }
+
+    #[test]
+    fn unknown_code_and_html_become_unexpected() {
+        let e = Error::from_response(418, br#"{"message":"teapot","code":"im_a_teapot"}"#);
+        assert_eq!(e.code(), "unexpected_error");
+        assert!(e.to_string().contains("418"));
+        let e = Error::from_response(404, b"<html>nope</html>");
+        assert_eq!(e.code(), "unexpected_error");
+        assert!(e.to_string().contains("404"));
+    }
+
+    #[test]
+    fn status_classes() {
+        assert_eq!(Error::from_response(401, b"").code(), "unauthorized");
+        assert_eq!(Error::from_response(429, b"").code(), "rate_limited");
+        let e = Error::from_response(503, b"<html>busy</html>");
+        assert_eq!(e.code(), "server_error");
+        assert!(e.to_string().contains("503"));
+        assert_eq!(Error::from_response(408, b"").code(), "timeout");
+    }
+}

@@ -1,0 +1,155 @@
+//! Response bodies as they travel on the wire (snake_case). Unknown fields are ignored, so
+//! the API can add fields without breaking old clients; `color` and `rotation` are optional
+//! because older servers omit them. The local server serialises the same types, which keeps
+//! it and the client in step.
+
+use serde::{Deserialize, Serialize};
+
+/// Quality metrics of a face crop or a whole image.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// 0..1, loss of shadow detail (closer to 0 is better).
+    pub underexposure: f64,
+    /// 0..1, loss of highlight detail (closer to 0 is better).
+    pub overexposure: f64,
+    /// 0..1, absence of blur (closer to 1 is better).
+    pub sharpness: f64,
+    /// 0..1, colour degradation; newer API versions only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<f64>,
+    /// 0..360, head rotation; newer API versions only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<f64>,
+}
+
+/// Five facial points, each `[x, y]` in pixels of the uploaded image.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Landmarks {
+    pub right_eye: [f64; 2],
+    pub left_eye: [f64; 2],
+    pub nose: [f64; 2],
+    pub mouth_right: [f64; 2],
+    pub mouth_left: [f64; 2],
+}
+
+/// One detected face.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Face {
+    /// `[x, y, width, height]` in pixels of the uploaded image.
+    pub bounding_box: [f64; 4],
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landmarks: Option<Landmarks>,
+    pub face_metrics: Metrics,
+    /// 0..1, confidence that the face is live (1 = live).
+    pub liveness_score: f64,
+}
+
+/// Recommended limits returned with a detection.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DetectThresholds {
+    pub underexposure: f64,
+    pub overexposure: f64,
+    pub sharpness: f64,
+    pub liveness: f64,
+}
+
+/// `POST /face/detect`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DetectResponse {
+    pub total_faces: u32,
+    #[serde(default)]
+    pub faces: Vec<Face>,
+    pub image_metrics: Metrics,
+    pub time_taken: f64,
+    pub default_thresholds: DetectThresholds,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompareThresholds {
+    pub similarity: f64,
+}
+
+/// `POST /face/compare`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompareResponse {
+    pub similarity: f64,
+    pub time_taken: f64,
+    pub default_thresholds: CompareThresholds,
+}
+
+/// `POST /face/enrollment` and `PUT /face/enrollment`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub user_token: String,
+    pub time_taken: f64,
+}
+
+/// `GET /face/enrollment/list`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ListResponse {
+    pub user_tokens: Vec<String>,
+    pub total_users: u32,
+    pub time_taken: f64,
+}
+
+/// `DELETE /face/enrollment/{user_token}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeleteResponse {
+    pub time_taken: f64,
+}
+
+/// `POST /login`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoginResponse {
+    pub token: String,
+}
+
+/// The error body `{message, code, status: false}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub message: String,
+    pub code: String,
+    pub status: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"{"total_faces":1,"faces":[{"bounding_box":[10,20,30,40],
+      "landmarks":{"right_eye":[1,2],"left_eye":[3,4],"nose":[5,6],"mouth_right":[7,8],"mouth_left":[9,10]},
+      "face_metrics":{"underexposure":0.1,"overexposure":0.2,"sharpness":0.9,"color":0.05,"rotation":3.5,"future":1},
+      "liveness_score":0.97,"new_field":"x"}],
+      "image_metrics":{"underexposure":0.1,"overexposure":0.1,"sharpness":0.8},
+      "time_taken":0.12,"default_thresholds":{"underexposure":0.5,"overexposure":0.5,"sharpness":0.3,"liveness":0.5,"extra":1},
+      "status":true,"message":"ok"}"#;
+
+    #[test]
+    fn parses_full_detect_and_ignores_unknown_fields() {
+        let d: DetectResponse = serde_json::from_str(FULL).unwrap();
+        assert_eq!(d.total_faces, 1);
+        assert_eq!(d.faces[0].bounding_box, [10.0, 20.0, 30.0, 40.0]);
+        assert_eq!(
+            d.faces[0].landmarks.as_ref().unwrap().mouth_left,
+            [9.0, 10.0]
+        );
+        assert_eq!(d.faces[0].face_metrics.rotation, Some(3.5));
+        assert_eq!(d.image_metrics.color, None);
+    }
+
+    #[test]
+    fn optional_fields_may_be_missing_but_required_may_not() {
+        let no_landmarks = FULL.replace(
+            r#""landmarks":{"right_eye":[1,2],"left_eye":[3,4],"nose":[5,6],"mouth_right":[7,8],"mouth_left":[9,10]},"#,
+            "",
+        );
+        let d: DetectResponse = serde_json::from_str(&no_landmarks).unwrap();
+        assert!(d.faces[0].landmarks.is_none());
+        assert!(serde_json::from_str::<DetectResponse>(r#"{"faces":[]}"#).is_err());
+        let c: CompareResponse = serde_json::from_str(
+            r#"{"similarity":0.8,"time_taken":1,"default_thresholds":{"similarity":0.7}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.default_thresholds.similarity, 0.7);
+    }
+}

@@ -1,0 +1,452 @@
+'use strict'
+
+// The public entry of perse-node: a small facade over the generated `binding.js`.
+// It owns PerseError (napi-rs async rejections cannot carry a custom `code`, so the native
+// side resolves a typed outcome and this file throws it), JS type checks that name the
+// offending parameter, AbortSignal wiring, and the module-level default client. There is no
+// native global state: every PerseClient, including the default one, owns its native client.
+
+const { inspect, types } = require('node:util')
+const { fileURLToPath } = require('node:url')
+
+let binding = null
+function native() {
+  if (binding === null) binding = require('./binding.js')
+  return binding
+}
+
+const BRAND = Symbol.for('perse-node.PerseError')
+
+/** Every failure of this SDK. `code` is stable; see the README's error table. */
+class PerseError extends Error {
+  constructor(info) {
+    super(info.message, info.cause != null ? { cause: info.cause } : undefined)
+    this.name = 'PerseError'
+    this.code = info.code
+    this.status = false
+    if (info.httpStatus != null) this.httpStatus = info.httpStatus
+    this.retryable = Boolean(info.retryable)
+    this.attempts = info.attempts ?? 0
+  }
+
+  // A prototype getter keyed by a registry symbol: visible from every realm (jest gives each
+  // test file its own, where `instanceof` fails) without adding an own enumerable property.
+  get [BRAND]() {
+    return true
+  }
+}
+
+/** `true` for a PerseError from any realm (jest module registries, vm contexts, workers' copies). */
+function isPerseError(e) {
+  return e instanceof PerseError || (e != null && typeof e === 'object' && e[BRAND] === true)
+}
+
+function fail(code, message, extra) {
+  return new PerseError({ code, message, attempts: 0, retryable: false, ...extra })
+}
+
+function invalid(message) {
+  return fail('invalid_argument', message)
+}
+
+function describe(v) {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'an array'
+  if (typeof v === 'number' && Number.isNaN(v)) return 'NaN'
+  if (typeof v === 'object') return `an object (${Object.prototype.toString.call(v).slice(8, -1)})`
+  return `${typeof v}`
+}
+
+// ---- argument normalisation -------------------------------------------------------------
+
+const MAX_PATH = 4096
+
+function toImageArg(value, name) {
+  if (Buffer.isBuffer(value)) return { data: value }
+  if (ArrayBuffer.isView(value)) return { data: Buffer.from(value.buffer, value.byteOffset, value.byteLength) }
+  if (types.isAnyArrayBuffer(value)) return { data: Buffer.from(value) }
+  if (value instanceof URL || (value != null && typeof value === 'object' && value.href && value.protocol === 'file:')) {
+    try {
+      return { path: fileURLToPath(value) }
+    } catch (e) {
+      throw invalid(`${name} is not a usable file URL: ${e.message}`)
+    }
+  }
+  if (typeof value === 'string') {
+    if (value.length === 0) throw invalid(`${name} must not be an empty path`)
+    if (value.length > MAX_PATH) throw invalid(`${name} is not a usable file path (longer than ${MAX_PATH} characters)`)
+    if (value.includes('\0')) throw invalid(`${name} is not a usable file path (it contains a NUL character)`)
+    return { path: value }
+  }
+  throw invalid(`${name} must be a Buffer, Uint8Array, ArrayBuffer or file path string (got ${describe(value)})`)
+}
+
+function toCompareArg(value, name) {
+  if (value != null && typeof value === 'object' && !ArrayBuffer.isView(value) && 'userToken' in value) {
+    return { userToken: userTokenArg(value.userToken, `${name}.userToken`) }
+  }
+  return toImageArg(value, name)
+}
+
+function userTokenArg(value, name) {
+  if (typeof value !== 'string' || value.trim() === '') throw invalid(`${name} must be a non-empty string (got ${describe(value)})`)
+  if (value.length > MAX_PATH) throw invalid(`${name} is too long to be a user token`)
+  return value
+}
+
+function checkNumber(opts, key, { min, integer, where }) {
+  const v = opts[key]
+  if (v === undefined) return
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
+    throw invalid(`${where}.${key} must be ${integer ? 'an integer' : 'a finite number'} >= ${min} (got ${describe(v)})`)
+  }
+}
+
+function isAbortSignal(s) {
+  return s != null && typeof s === 'object' && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function'
+}
+
+function callOptions(opts) {
+  if (opts === undefined || opts === null) return { native: {}, signal: undefined }
+  if (typeof opts !== 'object' || Array.isArray(opts)) throw invalid(`options must be an object (got ${describe(opts)})`)
+  const { enduserConsent, timeoutMs, maxRetries, signal } = opts
+  if (enduserConsent !== undefined && typeof enduserConsent !== 'boolean') {
+    throw invalid(`options.enduserConsent must be a boolean (got ${describe(enduserConsent)})`)
+  }
+  checkNumber(opts, 'timeoutMs', { min: 1, where: 'options' })
+  checkNumber(opts, 'maxRetries', { min: 0, integer: true, where: 'options' })
+  if (signal !== undefined && !isAbortSignal(signal)) throw invalid(`options.signal must be an AbortSignal (got ${describe(signal)})`)
+  return { native: { enduserConsent, timeoutMs, maxRetries }, signal }
+}
+
+const CLIENT_OPTION_KEYS = new Set([
+  'baseUrl',
+  'token',
+  'timeoutMs',
+  'userAgent',
+  'maxRetries',
+  'retryBaseDelayMs',
+  'retryMaxDelayMs',
+  'privateKey',
+  'refreshSkewSeconds',
+  'maxUploadBytes',
+  'onTokenRefresh',
+])
+
+function clientOptions(opts) {
+  if (opts === undefined || opts === null) return {}
+  if (typeof opts !== 'object' || Array.isArray(opts)) throw invalid(`options must be an object (got ${describe(opts)})`)
+  for (const key of Object.keys(opts)) {
+    if (!CLIENT_OPTION_KEYS.has(key)) throw invalid(`unknown client option '${key}'`)
+  }
+  for (const key of ['baseUrl', 'token', 'userAgent', 'privateKey']) {
+    if (opts[key] !== undefined && typeof opts[key] !== 'string') throw invalid(`options.${key} must be a string (got ${describe(opts[key])})`)
+  }
+  checkNumber(opts, 'timeoutMs', { min: 1, where: 'options' })
+  checkNumber(opts, 'maxRetries', { min: 0, integer: true, where: 'options' })
+  checkNumber(opts, 'retryBaseDelayMs', { min: 0, where: 'options' })
+  checkNumber(opts, 'retryMaxDelayMs', { min: 0, where: 'options' })
+  checkNumber(opts, 'refreshSkewSeconds', { min: 0, where: 'options' })
+  checkNumber(opts, 'maxUploadBytes', { min: 1, integer: true, where: 'options' })
+  if (opts.onTokenRefresh !== undefined && opts.onTokenRefresh !== null && typeof opts.onTokenRefresh !== 'function') {
+    throw invalid(`options.onTokenRefresh must be a function (got ${describe(opts.onTokenRefresh)})`)
+  }
+  const { onTokenRefresh, ...rest } = opts
+  return rest
+}
+
+function nativeSync(fn) {
+  try {
+    return fn()
+  } catch (e) {
+    throw invalid(e && e.message ? e.message : String(e))
+  }
+}
+
+// ---- the client -------------------------------------------------------------------------
+
+const METHODS = ['setToken', 'login', 'onTokenRefresh', 'configure', 'detect', 'compare', 'enroll', 'isSimilar', 'quality', 'qualityWithSpoofCheck', 'close']
+
+/** A Perse API client. Methods are bound, so `const { detect } = client` works. */
+class PerseClient {
+  #native
+  #userAgentSet = false
+
+  constructor(options) {
+    const opts = clientOptions(options)
+    this.#native = nativeSync(() => new (native().NativeClient)(opts))
+    if (options && options.onTokenRefresh) this.onTokenRefresh(options.onTokenRefresh)
+    for (const m of METHODS) Object.defineProperty(this, m, { value: this[m].bind(this), enumerable: false })
+    const enrollment = {
+      create: (image, o) => this.enroll(image, o),
+      list: (o) => this.#call('list', [], o),
+      update: (userToken, image, o) => this.#run(() => ['update', [userTokenArg(userToken, 'userToken'), toImageArg(image, 'image')], o]),
+      delete: (userToken, o) => this.#run(() => ['delete', [userTokenArg(userToken, 'userToken')], o]),
+    }
+    enrollment.read = enrollment.list
+    Object.defineProperty(this, 'enrollment', { value: Object.freeze(enrollment), enumerable: false })
+  }
+
+  /** Stores the session token (JWT) used by later calls; `null` clears it. */
+  async setToken(jwt) {
+    if (jwt !== null && (typeof jwt !== 'string' || jwt.length === 0)) throw invalid(`token must be a non-empty string or null (got ${describe(jwt)})`)
+    this.#native.setToken(jwt)
+  }
+
+  /** Exchanges a private key for a session token, stores it and resolves with it. */
+  async login(privateKey, options) {
+    if (typeof privateKey !== 'string' || privateKey.length === 0) throw invalid(`privateKey must be a non-empty string (got ${describe(privateKey)})`)
+    const r = await this.#call('login', [privateKey], options)
+    return r.token
+  }
+
+  /** Registers the callback asked for a new JWT whenever one is needed (`null` removes it). */
+  onTokenRefresh(callback) {
+    if (callback !== null && typeof callback !== 'function') throw invalid(`onTokenRefresh callback must be a function or null (got ${describe(callback)})`)
+    this.#native.setTokenRefresh(callback ? wrapRefresh(callback) : null)
+  }
+
+  /** Changes options for later calls. */
+  configure(options) {
+    const opts = clientOptions(options)
+    nativeSync(() => this.#native.configure(opts))
+    if (options && 'onTokenRefresh' in options) this.onTokenRefresh(options.onTokenRefresh ?? null)
+  }
+
+  detect(image, options) {
+    return this.#run(() => ['detect', [toImageArg(image, 'image')], options])
+  }
+
+  compare(a, b, options) {
+    return this.#run(() => ['compare', [toCompareArg(a, 'a'), toCompareArg(b, 'b')], options])
+  }
+
+  enroll(image, options) {
+    return this.#run(() => ['enroll', [toImageArg(image, 'image')], options])
+  }
+
+  /** compare, then the browser SDK's verdict: code `similar` or `not_similar`. */
+  async isSimilar(a, b, options) {
+    const r = await this.compare(a, b, options)
+    const similar = r.similarity >= r.defaultThresholds.similarity
+    return {
+      ...r,
+      status: similar,
+      code: similar ? 'similar' : 'not_similar',
+      message: similar ? 'The faces are similar' : 'The faces are not similar enough',
+    }
+  }
+
+  /** detect, then per-face exposure and blur flags; code `success`, `bad_image_quality` or `no_face_detected`. */
+  quality(image, options) {
+    return this.#quality(image, options, false)
+  }
+
+  /** As `quality`, plus `isSpoofing` on faces whose liveness score is below the threshold. */
+  qualityWithSpoofCheck(image, options) {
+    return this.#quality(image, options, true)
+  }
+
+  /** Rejects pending and later calls with `client_closed` and releases the refresh callback. */
+  close() {
+    this.#native.close()
+  }
+
+  get closed() {
+    return this.#native.closed
+  }
+
+  get baseUrl() {
+    return this.#native.baseUrl
+  }
+
+  toJSON() {
+    return { baseUrl: this.baseUrl, hasToken: this.#native.hasToken(), closed: this.closed }
+  }
+
+  toString() {
+    return `PerseClient(${this.baseUrl})`
+  }
+
+  [inspect.custom](depth, opts, inspectFn = inspect) {
+    return `PerseClient ${inspectFn(this.toJSON(), opts)}`
+  }
+
+  async #quality(image, options, spoofCheck) {
+    let d
+    try {
+      d = await this.detect(image, options)
+    } catch (e) {
+      if (isPerseError(e) && e.code === 'no_face_detected') {
+        return { status: false, code: 'no_face_detected', message: e.message, totalFaces: 0, detailedFaces: [] }
+      }
+      throw e
+    }
+    return qualityVerdict(d, spoofCheck)
+  }
+
+  #run(build) {
+    try {
+      const [method, args, options] = build()
+      return this.#call(method, args, options)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  async #call(method, args, options) {
+    const { native: nativeOpts, signal } = callOptions(options)
+    if (signal && signal.aborted) throw fail('aborted', 'the call was aborted before it started')
+    let abort = null
+    let onAbort = null
+    if (signal) {
+      abort = new (native().NativeAbort)()
+      onAbort = () => abort.abort()
+      signal.addEventListener('abort', onAbort, { once: true })
+    }
+    try {
+      const r = await this.#native[method](...args, nativeOpts, abort)
+      if (r.status === false) throw new PerseError(r)
+      return r
+    } finally {
+      if (signal) signal.removeEventListener('abort', onAbort)
+    }
+  }
+}
+
+/** The browser SDK's quality verdict over a detect result. */
+function qualityVerdict(d, spoofCheck) {
+  const t = d.defaultThresholds
+  if (d.totalFaces === 0 || d.faces.length === 0) {
+    return { status: false, code: 'no_face_detected', message: 'No face was detected', totalFaces: 0, detailedFaces: [], imageMetrics: d.imageMetrics, timeTaken: d.timeTaken, defaultThresholds: t }
+  }
+  let bad = false
+  const detailedFaces = d.faces.map((f) => {
+    const m = f.faceMetrics
+    const flags = {
+      isUnderexposed: m.underexposure > t.underexposure,
+      isOverexposed: m.overexposure > t.overexposure,
+      isBlurred: m.sharpness < t.sharpness,
+    }
+    const clear = !flags.isUnderexposed && !flags.isOverexposed && !flags.isBlurred
+    if (spoofCheck) flags.isSpoofing = clear && f.livenessScore < t.liveness
+    if (!clear || flags.isSpoofing) bad = true
+    return { ...f, ...flags }
+  })
+  return {
+    status: !bad,
+    code: bad ? 'bad_image_quality' : 'success',
+    message: bad ? 'At least one face fails the quality thresholds' : 'Image quality is good',
+    totalFaces: d.totalFaces,
+    detailedFaces,
+    imageMetrics: d.imageMetrics,
+    timeTaken: d.timeTaken,
+    defaultThresholds: t,
+  }
+}
+
+/** Adapts the user's callback so the native side always receives `{token}` or `{error}`. */
+function wrapRefresh(callback) {
+  return () => {
+    let p
+    try {
+      p = Promise.resolve(callback())
+    } catch (e) {
+      return Promise.resolve({ error: errorText(e) })
+    }
+    return p.then(
+      (t) => (typeof t === 'string' && t.length > 0 ? { token: t } : { error: `onTokenRefresh must resolve to a non-empty string (got ${describe(t)})` }),
+      (e) => ({ error: errorText(e) }),
+    )
+  }
+}
+
+function errorText(e) {
+  if (e instanceof Error || (e && typeof e.message === 'string')) return e.message || e.name || 'Error'
+  return `onTokenRefresh failed: ${String(e)}`
+}
+
+// ---- the module-level default client (browser SDK style) -------------------------------
+
+let defaultClient = null
+
+function getDefaultClient() {
+  if (defaultClient === null) {
+    const env = process.env
+    defaultClient = new PerseClient({
+      baseUrl: env.PERSE_BASE_URL || undefined,
+      privateKey: env.PERSE_PRIVATE_KEY || undefined,
+    })
+  }
+  return defaultClient
+}
+
+function viaDefault(fn) {
+  return (...args) => {
+    let c
+    try {
+      c = getDefaultClient()
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return fn(c, ...args)
+  }
+}
+
+const enrollment = Object.freeze({
+  create: viaDefault((c, image, o) => c.enrollment.create(image, o)),
+  read: viaDefault((c, o) => c.enrollment.read(o)),
+  list: viaDefault((c, o) => c.enrollment.list(o)),
+  update: viaDefault((c, userToken, image, o) => c.enrollment.update(userToken, image, o)),
+  delete: viaDefault((c, userToken, o) => c.enrollment.delete(userToken, o)),
+})
+
+const setToken = viaDefault((c, jwt) => c.setToken(jwt))
+const login = viaDefault((c, key, o) => c.login(key, o))
+const detect = viaDefault((c, image, o) => c.detect(image, o))
+const compare = viaDefault((c, a, b, o) => c.compare(a, b, o))
+const enroll = viaDefault((c, image, o) => c.enroll(image, o))
+const isSimilar = viaDefault((c, a, b, o) => c.isSimilar(a, b, o))
+const quality = viaDefault((c, image, o) => c.quality(image, o))
+const qualityWithSpoofCheck = viaDefault((c, image, o) => c.qualityWithSpoofCheck(image, o))
+
+/** Sets options on the default client (created on first use from PERSE_BASE_URL / PERSE_PRIVATE_KEY). */
+function configure(options) {
+  getDefaultClient().configure(options)
+}
+
+/** Registers the default client's token refresh callback. */
+function onTokenRefresh(callback) {
+  getDefaultClient().onTokenRefresh(callback)
+}
+
+/** Closes the default client; the next module-level call creates a fresh one. */
+function close() {
+  if (defaultClient !== null) {
+    defaultClient.close()
+    defaultClient = null
+  }
+}
+
+/** The browser SDK's `Perse.face` namespace. */
+const face = Object.freeze({ detect, compare, isSimilar, quality, qualityWithSpoofCheck, enrollment })
+
+module.exports = {
+  PerseClient,
+  PerseError,
+  isPerseError,
+  getDefaultClient,
+  configure,
+  setToken,
+  login,
+  onTokenRefresh,
+  detect,
+  compare,
+  enroll,
+  enrollment,
+  isSimilar,
+  quality,
+  qualityWithSpoofCheck,
+  face,
+  close,
+}

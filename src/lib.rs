@@ -1,0 +1,14 @@
+//! napi bindings for perse-core. Only conversions live here: every decision about the wire,
+//! auth and retries is in `crates/perse-core`. Each call returns a Promise that resolves to
+//! either its result or an `ErrorInfo` (a typed outcome): the hand-written `index.js` turns
+//! the latter into a thrown `PerseError`, because napi-rs async rejections cannot carry a
+//! custom `code` string.
+#![deny(clippy::all)]
+
+mod abort;
+mod client;
+mod image_arg;
+mod options;
+mod outcome;
+mod results;
+mod token_callback;

@@ -1,0 +1,80 @@
+//! Failures as data, and the bridge from a core future to a JS Promise that cannot hang
+//! or crash: a panic inside the future becomes an `internal_error` outcome.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+/// A failed call, resolved instead of rejected; `index.js` throws it as a `PerseError`.
+#[napi(object)]
+pub struct ErrorInfo {
+    /// Always `false`: distinguishes an error from a result (`status: true`).
+    pub status: bool,
+    /// Stable machine-readable code, e.g. `unauthorized`, `timeout`, `no_face_detected`.
+    pub code: String,
+    /// Human-readable explanation. Never contains a token or private key.
+    pub message: String,
+    /// The HTTP status when a response came back.
+    pub http_status: Option<u32>,
+    /// Whether the same call may succeed if repeated later.
+    pub retryable: bool,
+    /// HTTP attempts made (0 when nothing was sent).
+    pub attempts: u32,
+    /// For `token_refresh_failed`: the refresh callback's own message.
+    pub cause: Option<String>,
+}
+
+impl From<perse_core::Error> for ErrorInfo {
+    fn from(e: perse_core::Error) -> Self {
+        ErrorInfo {
+            status: false,
+            code: e.code().to_string(),
+            message: e.to_string(),
+            http_status: e.http_status().map(u32::from),
+            retryable: e.retryable,
+            attempts: e.attempts,
+            cause: e.cause().map(str::to_string),
+        }
+    }
+}
+
+/// A result or the reason there is none.
+pub type Outcome<T> = Either<T, ErrorInfo>;
+
+/// Runs `fut` on napi's tokio runtime and resolves the returned Promise with an [`Outcome`].
+pub fn spawn<'env, T, R, F>(env: &'env Env, fut: F) -> Result<PromiseRaw<'env, Outcome<R>>>
+where
+    T: Send + 'static,
+    R: From<T> + ToNapiValue + Send + 'static,
+    F: Future<Output = perse_core::Result<T>> + Send + 'static,
+{
+    env.spawn_future(async move {
+        Ok(match AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(Ok(v)) => Either::A(R::from(v)),
+            Ok(Err(e)) => Either::B(ErrorInfo::from(e)),
+            Err(panic) => Either::B(ErrorInfo::from(perse_core::Error::from(
+                perse_core::ErrorKind::Internal(panic_message(&*panic)),
+            ))),
+        })
+    })
+}
+
+/// An outcome that is already known (bad arguments), still delivered as a Promise.
+pub fn fail<'env, R>(env: &'env Env, e: perse_core::Error) -> Result<PromiseRaw<'env, Outcome<R>>>
+where
+    R: ToNapiValue + Send + 'static,
+{
+    env.spawn_future(async move { Ok(Either::<R, ErrorInfo>::B(ErrorInfo::from(e))) })
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    let text = p
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("a bug in perse-node was caught ({text}); please report it")
+}
