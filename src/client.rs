@@ -28,8 +28,10 @@ impl NativeClient {
     #[napi(constructor)]
     pub fn new(options: Option<ClientOptions>) -> Result<Self> {
         let options = options.unwrap_or_default();
-        let mut config = Config::default();
-        config.user_agent = format!("perse-node/{}", env!("CARGO_PKG_VERSION"));
+        let config = Config {
+            user_agent: format!("perse-node/{}", env!("CARGO_PKG_VERSION")),
+            ..Config::default()
+        };
         let config = options.apply(config).map_err(to_js)?;
         let client = Client::new(config).map_err(to_js)?;
         client.set_token(options.token.clone());
@@ -42,9 +44,7 @@ impl NativeClient {
     /// Applies the given options on top of the current ones (token and key included).
     #[napi]
     pub fn configure(&self, options: ClientOptions) -> Result<()> {
-        let config = options
-            .apply((*self.inner.config()).clone())
-            .map_err(to_js)?;
+        let config = options.apply((*self.inner.config()).clone()).map_err(to_js)?;
         self.inner.configure(config).map_err(to_js)?;
         if let Some(t) = options.token {
             self.inner.set_token(Some(t));
@@ -81,14 +81,9 @@ impl NativeClient {
 
     /// Registers (or with `null` removes) the token refresh callback.
     #[napi]
-    pub fn set_token_refresh(
-        &self,
-        callback: Option<Function<(), Promise<RefreshOutcome>>>,
-    ) -> Result<()> {
+    pub fn set_token_refresh(&self, callback: Option<Function<(), Promise<RefreshOutcome>>>) -> Result<()> {
         let provider = match callback {
-            Some(cb) => {
-                Some(Arc::new(JsTokenProvider::new(cb)?) as Arc<dyn perse_core::TokenProvider>)
-            }
+            Some(cb) => Some(Arc::new(JsTokenProvider::new(cb)?) as Arc<dyn perse_core::TokenProvider>),
             None => None,
         };
         self.inner.set_token_provider(provider);
@@ -206,9 +201,7 @@ impl NativeClient {
             Ok(v) => v,
             Err(e) => return fail(env, e),
         };
-        spawn(env, async move {
-            client.update(&user_token, image, &opts).await
-        })
+        spawn(env, async move { client.update(&user_token, image, &opts).await })
     }
 
     #[napi(ts_return_type = "Promise<DeleteResult | ErrorInfo>")]

@@ -34,9 +34,7 @@ impl ImageArg {
                 data: None,
                 path: None,
             } => Ok(CompareInput::UserToken(t)),
-            ImageArg {
-                user_token: None, ..
-            } => self.into_source(name).map(CompareInput::Image),
+            ImageArg { user_token: None, .. } => self.into_source(name).map(CompareInput::Image),
             _ => Err(Error::invalid(format!(
                 "{name} must be an image or {{ userToken }}, not both"
             ))),

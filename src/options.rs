@@ -55,9 +55,7 @@ impl ClientOptions {
         }
         if let Some(ua) = &self.user_agent {
             if ua.is_empty() || ua.len() > 512 || ua.chars().any(|c| c.is_control()) {
-                return Err(Error::invalid(
-                    "userAgent must be 1..512 printable characters",
-                ));
+                return Err(Error::invalid("userAgent must be 1..512 printable characters"));
             }
             base.user_agent = ua.clone();
         }
@@ -72,9 +70,7 @@ impl ClientOptions {
         }
         if let Some(s) = self.refresh_skew_seconds {
             if !s.is_finite() || s < 0.0 {
-                return Err(Error::invalid(
-                    "refreshSkewSeconds must be a finite number >= 0",
-                ));
+                return Err(Error::invalid("refreshSkewSeconds must be a finite number >= 0"));
             }
             base.refresh_skew = Duration::from_secs_f64(s);
         }
@@ -93,21 +89,15 @@ impl CallOptions {
     pub fn to_core(&self) -> Result<CoreCallOptions> {
         Ok(CoreCallOptions {
             consent: self.enduser_consent == Some(true),
-            timeout: self
-                .timeout_ms
-                .map(|ms| millis("timeoutMs", ms))
-                .transpose()?,
-            max_retries: self
-                .max_retries
-                .map(|n| count("maxRetries", n))
-                .transpose()?,
+            timeout: self.timeout_ms.map(|ms| millis("timeoutMs", ms)).transpose()?,
+            max_retries: self.max_retries.map(|n| count("maxRetries", n)).transpose()?,
             cancel: None,
         })
     }
 }
 
 fn millis(name: &str, ms: f64) -> Result<Duration> {
-    if !ms.is_finite() || ms < 1.0 || ms > 86_400_000.0 {
+    if !ms.is_finite() || !(1.0..=86_400_000.0).contains(&ms) {
         return Err(Error::invalid(format!(
             "{name} must be a number of milliseconds between 1 and 86400000"
         )));
@@ -125,10 +115,8 @@ fn millis_or_zero(name: &str, ms: f64) -> Result<Duration> {
 }
 
 fn count(name: &str, n: f64) -> Result<u32> {
-    if !n.is_finite() || n < 0.0 || n > 20.0 || n.fract() != 0.0 {
-        return Err(Error::invalid(format!(
-            "{name} must be an integer between 0 and 20"
-        )));
+    if !n.is_finite() || !(0.0..=20.0).contains(&n) || n.fract() != 0.0 {
+        return Err(Error::invalid(format!("{name} must be an integer between 0 and 20")));
     }
     Ok(n as u32)
 }

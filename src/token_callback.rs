@@ -32,9 +32,7 @@ impl JsTokenProvider {
             .callee_handled::<false>()
             .weak::<true>()
             .build()?;
-        Ok(JsTokenProvider {
-            tsfn: Arc::new(tsfn),
-        })
+        Ok(JsTokenProvider { tsfn: Arc::new(tsfn) })
     }
 }
 

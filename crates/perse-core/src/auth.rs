@@ -64,10 +64,7 @@ impl Auth {
     }
 
     pub fn source(&self) -> TokenSource {
-        self.source
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.source.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn has_token(&self) -> bool {
@@ -134,11 +131,8 @@ pub fn jwt_expiry(token: &str) -> Option<u64> {
         .ok()?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     let exp = v.get("exp")?;
-    exp.as_u64().or_else(|| {
-        exp.as_f64()
-            .filter(|f| f.is_finite() && *f >= 0.0)
-            .map(|f| f as u64)
-    })
+    exp.as_u64()
+        .or_else(|| exp.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
 }
 
 #[cfg(test)]
@@ -147,19 +141,12 @@ mod tests {
 
     fn jwt(payload: &str) -> String {
         let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        format!(
-            "{}.{}.sig",
-            e.encode(br#"{"alg":"HS256"}"#),
-            e.encode(payload)
-        )
+        format!("{}.{}.sig", e.encode(br#"{"alg":"HS256"}"#), e.encode(payload))
     }
 
     #[test]
     fn reads_exp() {
-        assert_eq!(
-            jwt_expiry(&jwt(r#"{"exp":1700000000}"#)),
-            Some(1_700_000_000)
-        );
+        assert_eq!(jwt_expiry(&jwt(r#"{"exp":1700000000}"#)), Some(1_700_000_000));
         assert_eq!(jwt_expiry(&jwt(r#"{"sub":"x"}"#)), None);
         assert_eq!(jwt_expiry("not-a-jwt"), None);
         assert_eq!(jwt_expiry("a.!!!.c"), None);
@@ -169,10 +156,7 @@ mod tests {
     fn freshness_uses_skew() {
         let a = Auth::default();
         assert!(a.fresh(Duration::from_secs(60)).is_err());
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
         a.set_token(Some(jwt(&format!(r#"{{"exp":{}}}"#, now + 30))));
         assert!(a.fresh(Duration::from_secs(60)).is_err());
         assert!(a.fresh(Duration::from_secs(10)).is_ok());

@@ -56,11 +56,7 @@ impl Client {
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
-            .map_err(|e| {
-                Error::from(ErrorKind::Internal(format!(
-                    "cannot build the HTTP client: {e}"
-                )))
-            })?;
+            .map_err(|e| Error::from(ErrorKind::Internal(format!("cannot build the HTTP client: {e}"))))?;
         Ok(Client {
             http,
             config: RwLock::new(Arc::new(config)),
@@ -71,10 +67,7 @@ impl Client {
 
     /// A snapshot of the current configuration.
     pub fn config(&self) -> Arc<Config> {
-        self.config
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Replaces the configuration for calls that start after this returns.
@@ -149,30 +142,15 @@ impl Client {
     }
 
     /// `POST /face/compare`; either side may be an enrolled user's token.
-    pub async fn compare(
-        &self,
-        a: CompareInput,
-        b: CompareInput,
-        opts: &CallOptions,
-    ) -> Result<CompareResponse> {
+    pub async fn compare(&self, a: CompareInput, b: CompareInput, opts: &CallOptions) -> Result<CompareResponse> {
         self.run(opts, async {
             require_consent(opts)?;
             let mut m = Multipart::new();
             for (i, side) in [(1, a), (2, b)] {
                 match side {
-                    CompareInput::Image(src) => {
-                        self.add_image(&mut m, &format!("image_file{i}"), src)
-                            .await?
-                    }
+                    CompareInput::Image(src) => self.add_image(&mut m, &format!("image_file{i}"), src).await?,
                     CompareInput::UserToken(t) => {
-                        check_user_token(
-                            &t,
-                            if i == 1 {
-                                "first userToken"
-                            } else {
-                                "second userToken"
-                            },
-                        )?;
+                        check_user_token(&t, if i == 1 { "first userToken" } else { "second userToken" })?;
                         m.text(&format!("image_token{i}"), &t);
                     }
                 }
@@ -212,12 +190,7 @@ impl Client {
     }
 
     /// `PUT /face/enrollment`: replaces the biometric data of `user_token`.
-    pub async fn update(
-        &self,
-        user_token: &str,
-        image: ImageSource,
-        opts: &CallOptions,
-    ) -> Result<EnrollResponse> {
+    pub async fn update(&self, user_token: &str, image: ImageSource, opts: &CallOptions) -> Result<EnrollResponse> {
         self.run(opts, async {
             check_user_token(user_token, "userToken")?;
             require_consent(opts)?;
@@ -274,9 +247,7 @@ impl Client {
     async fn add_image(&self, m: &mut Multipart, field: &str, src: ImageSource) -> Result<()> {
         let bytes: Bytes = image::load(src).await?;
         let format = image::validate_upload(&bytes, self.config().max_upload_bytes)?;
-        let (mime, filename) = format
-            .upload_mime()
-            .unwrap_or(("application/octet-stream", "image"));
+        let (mime, filename) = format.upload_mime().unwrap_or(("application/octet-stream", "image"));
         m.file(field, filename, mime, &bytes);
         Ok(())
     }
@@ -300,8 +271,7 @@ impl Client {
             Err(e) => Err(match e.http_status() {
                 Some(400) => Error {
                     kind: ErrorKind::InvalidArgument(
-                        "login rejected the request: the private key is missing or malformed"
-                            .into(),
+                        "login rejected the request: the private key is missing or malformed".into(),
                     ),
                     ..e
                 },
@@ -325,7 +295,8 @@ impl Client {
             return self.auth.current().ok_or_else(|| {
                 ErrorKind::Api {
                     code: "unauthorized".into(),
-                    message: "no session token: call setToken() or login(), or configure privateKey or onTokenRefresh".into(),
+                    message: "no session token: call setToken() or login(), or configure privateKey or onTokenRefresh"
+                        .into(),
                     http_status: 401,
                 }
                 .into()
@@ -339,12 +310,7 @@ impl Client {
 
     /// Single flight: the first caller to take the lock fetches; the rest find a newer
     /// generation when they get the lock and use its token.
-    async fn refresh(
-        &self,
-        stale_generation: u64,
-        cfg: &Config,
-        opts: &CallOptions,
-    ) -> Result<Token> {
+    async fn refresh(&self, stale_generation: u64, cfg: &Config, opts: &CallOptions) -> Result<Token> {
         let _guard = self.auth.refresh_lock.lock().await;
         if self.auth.generation() != stale_generation {
             if let Some(t) = self.auth.current() {
@@ -355,31 +321,25 @@ impl Client {
         let token = match self.auth.source() {
             TokenSource::Manual => None,
             TokenSource::PrivateKey(key) => Some(self.do_login(&key, opts).await?),
-            TokenSource::Provider(p) => {
-                Some(match tokio::time::timeout(timeout, p.fetch_token()).await {
-                    Err(_) => {
-                        return Err(refresh_failed(format!(
-                            "onTokenRefresh did not settle within {} ms",
-                            timeout.as_millis()
-                        )))
-                    }
-                    Ok(Err(msg)) => return Err(refresh_failed(msg)),
-                    Ok(Ok(t)) if t.trim().is_empty() => {
-                        return Err(refresh_failed(
-                            "onTokenRefresh returned an empty token".into(),
-                        ))
-                    }
-                    Ok(Ok(t)) => t,
-                })
-            }
+            TokenSource::Provider(p) => Some(match tokio::time::timeout(timeout, p.fetch_token()).await {
+                Err(_) => {
+                    return Err(refresh_failed(format!(
+                        "onTokenRefresh did not settle within {} ms",
+                        timeout.as_millis()
+                    )))
+                }
+                Ok(Err(msg)) => return Err(refresh_failed(msg)),
+                Ok(Ok(t)) if t.trim().is_empty() => {
+                    return Err(refresh_failed("onTokenRefresh returned an empty token".into()))
+                }
+                Ok(Ok(t)) => t,
+            }),
         };
         match token {
             Some(t) => self.auth.set_token(Some(t)),
             None => return Err(ErrorKind::ClientClosed.into()),
         }
-        self.auth
-            .current()
-            .ok_or_else(|| ErrorKind::ClientClosed.into())
+        self.auth.current().ok_or_else(|| ErrorKind::ClientClosed.into())
     }
 
     /// The request loop for authenticated calls: a token before each attempt, one refresh and
@@ -389,21 +349,11 @@ impl Client {
         let mut st = Progress::default();
         let mut reauthed = false;
         loop {
-            let token = self
-                .token(&cfg, opts)
-                .await
-                .map_err(|e| e.with_attempts(st.attempts))?;
-            match self
-                .attempt(&cfg, &req, opts, Some(&token.value), &mut st)
-                .await
-            {
-                Step::Done(status, body) => {
-                    return parse_body(status, &body).map_err(|e| e.with_attempts(st.attempts))
-                }
+            let token = self.token(&cfg, opts).await.map_err(|e| e.with_attempts(st.attempts))?;
+            match self.attempt(&cfg, &req, opts, Some(&token.value), &mut st).await {
+                Step::Done(status, body) => return parse_body(status, &body).map_err(|e| e.with_attempts(st.attempts)),
                 Step::Retry(delay) => tokio::time::sleep(delay).await,
-                Step::Unauthorized(_)
-                    if !reauthed && !matches!(self.auth.source(), TokenSource::Manual) =>
-                {
+                Step::Unauthorized(_) if !reauthed && !matches!(self.auth.source(), TokenSource::Manual) => {
                     reauthed = true;
                     self.refresh(token.generation, &cfg, opts)
                         .await
@@ -416,18 +366,12 @@ impl Client {
 
     /// The same loop without a token, for `/login` (kept apart so login never recurses into
     /// token refresh).
-    async fn execute_anon<T: DeserializeOwned>(
-        &self,
-        req: Request,
-        opts: &CallOptions,
-    ) -> Result<T> {
+    async fn execute_anon<T: DeserializeOwned>(&self, req: Request, opts: &CallOptions) -> Result<T> {
         let cfg = self.config();
         let mut st = Progress::default();
         loop {
             match self.attempt(&cfg, &req, opts, None, &mut st).await {
-                Step::Done(status, body) => {
-                    return parse_body(status, &body).map_err(|e| e.with_attempts(st.attempts))
-                }
+                Step::Done(status, body) => return parse_body(status, &body).map_err(|e| e.with_attempts(st.attempts)),
                 Step::Retry(delay) => tokio::time::sleep(delay).await,
                 Step::Unauthorized(e) | Step::Fail(e) => return Err(e),
             }
@@ -456,11 +400,7 @@ impl Client {
                 None,
             ),
             Ok(Attempt::ConnectFailed(msg)) => (ErrorKind::Network(msg), true, true, None),
-            Ok(Attempt::Broken {
-                message,
-                reset,
-                status,
-            }) => {
+            Ok(Attempt::Broken { message, reset, status }) => {
                 let kind = match (reset, status) {
                     (false, Some(s)) => ErrorKind::Unexpected {
                         http_status: Some(s),
@@ -547,10 +487,7 @@ impl Error {
             | ErrorKind::Internal(m) => fix(m),
             ErrorKind::Server { detail, .. } | ErrorKind::RateLimited { detail } => fix(detail),
             ErrorKind::TokenRefreshFailed { cause } => fix(cause),
-            ErrorKind::ConsentRequired
-            | ErrorKind::Timeout(_)
-            | ErrorKind::Aborted
-            | ErrorKind::ClientClosed => {}
+            ErrorKind::ConsentRequired | ErrorKind::Timeout(_) | ErrorKind::Aborted | ErrorKind::ClientClosed => {}
         }
     }
 }
@@ -597,10 +534,7 @@ fn parse_body<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T> {
         let what = if body.is_empty() {
             "is empty".to_string()
         } else {
-            format!(
-                "is {} and not a valid Perse body ({e})",
-                image::describe_text(body)
-            )
+            format!("is {} and not a valid Perse body ({e})", image::describe_text(body))
         };
         ErrorKind::Unexpected {
             http_status: Some(status),
@@ -615,9 +549,7 @@ fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

@@ -59,9 +59,7 @@ impl Config {
     pub fn validate(&mut self) -> Result<()> {
         self.base_url = normalize_base_url(&self.base_url)?;
         if self.timeout.is_zero() {
-            return Err(Error::invalid(
-                "timeoutMs must be a positive number of milliseconds",
-            ));
+            return Err(Error::invalid("timeoutMs must be a positive number of milliseconds"));
         }
         if self.max_upload_bytes == 0 {
             return Err(Error::invalid("maxUploadBytes must be a positive number"));
@@ -72,8 +70,8 @@ impl Config {
 
 /// Returns the base URL without a trailing slash, or `invalid_argument`.
 pub fn normalize_base_url(raw: &str) -> Result<String> {
-    let url = reqwest::Url::parse(raw.trim())
-        .map_err(|e| Error::invalid(format!("baseUrl is not a valid URL ({e})")))?;
+    let url =
+        reqwest::Url::parse(raw.trim()).map_err(|e| Error::invalid(format!("baseUrl is not a valid URL ({e})")))?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::invalid("baseUrl must not have a query or fragment"));
     }

@@ -29,9 +29,7 @@ pub enum ErrorKind {
         http_status: u16,
     },
     /// `enduserConsent: true` was not given, so nothing was sent.
-    #[error(
-        "enduserConsent must be true: Perse requires the end user's consent for biometric calls"
-    )]
+    #[error("enduserConsent must be true: Perse requires the end user's consent for biometric calls")]
     ConsentRequired,
     /// A caller passed a value of the wrong type or range.
     #[error("{0}")]
@@ -65,10 +63,7 @@ pub enum ErrorKind {
     RateLimited { detail: String },
     /// A body the client cannot understand: not JSON, truncated, HTML, or an unknown code.
     #[error("{message}")]
-    Unexpected {
-        http_status: Option<u16>,
-        message: String,
-    },
+    Unexpected { http_status: Option<u16>, message: String },
     /// The token source (private-key login or the JS callback) failed.
     #[error("token refresh failed: {cause}")]
     TokenRefreshFailed { cause: String },
@@ -133,9 +128,7 @@ impl Error {
     /// The HTTP status when a response came back.
     pub fn http_status(&self) -> Option<u16> {
         match &self.kind {
-            ErrorKind::Api { http_status, .. } | ErrorKind::Server { http_status, .. } => {
-                Some(*http_status)
-            }
+            ErrorKind::Api { http_status, .. } | ErrorKind::Server { http_status, .. } => Some(*http_status),
             ErrorKind::RateLimited { .. } => Some(429),
             ErrorKind::Unexpected { http_status, .. } => *http_status,
             _ => None,
@@ -162,24 +155,17 @@ impl Error {
             Some(b) => (b.code, b.message),
             None => (None, None),
         };
-        let detail = message
-            .as_deref()
-            .map(|m| format!(": {m}"))
-            .unwrap_or_default();
+        let detail = message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
         let kind = match http_status {
             401 => ErrorKind::Api {
                 code: "unauthorized".into(),
-                message: message.unwrap_or_else(|| {
-                    "unauthorized: the session token is missing, invalid or expired".into()
-                }),
+                message: message
+                    .unwrap_or_else(|| "unauthorized: the session token is missing, invalid or expired".into()),
                 http_status,
             },
             408 => ErrorKind::Timeout(0),
             429 => ErrorKind::RateLimited { detail },
-            500..=599 => ErrorKind::Server {
-                http_status,
-                detail,
-            },
+            500..=599 => ErrorKind::Server { http_status, detail },
             _ => match code {
                 Some(c) if KNOWN_SERVER_CODES.contains(&c.as_str()) => ErrorKind::Api {
                     message: message.unwrap_or_else(|| c.replace('_', " ")),
@@ -195,9 +181,7 @@ impl Error {
                 },
                 None => ErrorKind::Unexpected {
                     http_status: Some(http_status),
-                    message: format!(
-                        "unexpected response: HTTP {http_status} with no Perse error body"
-                    ),
+                    message: format!("unexpected response: HTTP {http_status} with no Perse error body"),
                 },
             },
         };

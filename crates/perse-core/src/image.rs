@@ -63,10 +63,7 @@ pub fn sniff(b: &[u8]) -> Option<ImageFormat> {
         Some(ImageFormat::Bmp)
     } else if b.starts_with(b"II*\0") || b.starts_with(b"MM\0*") {
         Some(ImageFormat::Tiff)
-    } else if b.len() >= 12
-        && &b[4..8] == b"ftyp"
-        && matches!(&b[8..12], b"heic" | b"heix" | b"mif1" | b"avif")
-    {
+    } else if b.len() >= 12 && &b[4..8] == b"ftyp" && matches!(&b[8..12], b"heic" | b"heix" | b"mif1" | b"avif") {
         Some(ImageFormat::Heif)
     } else {
         None
@@ -79,9 +76,7 @@ pub fn describe(b: &[u8]) -> String {
         return format!("a {} image", f.name());
     }
     let head = &b[..b.len().min(64)];
-    let text = head
-        .iter()
-        .all(|c| c.is_ascii_graphic() || c.is_ascii_whitespace());
+    let text = head.iter().all(|c| c.is_ascii_graphic() || c.is_ascii_whitespace());
     let lower = String::from_utf8_lossy(head).to_ascii_lowercase();
     if text && (lower.contains("<html") || lower.contains("<!doctype")) {
         "HTML text".into()
@@ -101,10 +96,7 @@ pub async fn load(source: ImageSource) -> Result<Bytes> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(ErrorKind::FileNotFound(p.display().to_string()).into())
             }
-            Err(e) => Err(Error::invalid(format!(
-                "cannot read image file {}: {e}",
-                p.display()
-            ))),
+            Err(e) => Err(Error::invalid(format!("cannot read image file {}: {e}", p.display()))),
         },
     }
 }
@@ -163,6 +155,20 @@ fn is_complete(b: &[u8], f: ImageFormat) -> bool {
     }
 }
 
+/// Like [`describe`] but for response bodies ("HTML text", "JSON"-ish, "binary data").
+pub fn describe_text(b: &[u8]) -> String {
+    let d = describe(b);
+    if d == "plain text"
+        && b.iter()
+            .find(|c| !c.is_ascii_whitespace())
+            .is_some_and(|c| *c == b'{' || *c == b'[')
+    {
+        "JSON".into()
+    } else {
+        d
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,27 +191,10 @@ mod tests {
         );
         let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3, 0xFF, 0xD9];
         assert_eq!(validate_upload(&jpeg, 100).unwrap(), ImageFormat::Jpeg);
-        assert_eq!(
-            validate_upload(&jpeg, 5).unwrap_err().code(),
-            "file_too_large"
-        );
+        assert_eq!(validate_upload(&jpeg, 5).unwrap_err().code(), "file_too_large");
         assert_eq!(
             validate_upload(&jpeg[..6], 100).unwrap_err().code(),
             "invalid_file_type"
         );
-    }
-}
-
-/// Like [`describe`] but for response bodies ("HTML text", "JSON"-ish, "binary data").
-pub fn describe_text(b: &[u8]) -> String {
-    let d = describe(b);
-    if d == "plain text"
-        && b.iter()
-            .find(|c| !c.is_ascii_whitespace())
-            .is_some_and(|c| *c == b'{' || *c == b'[')
-    {
-        "JSON".into()
-    } else {
-        d
     }
 }

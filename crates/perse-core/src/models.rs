@@ -129,10 +129,7 @@ mod tests {
         let d: DetectResponse = serde_json::from_str(FULL).unwrap();
         assert_eq!(d.total_faces, 1);
         assert_eq!(d.faces[0].bounding_box, [10.0, 20.0, 30.0, 40.0]);
-        assert_eq!(
-            d.faces[0].landmarks.as_ref().unwrap().mouth_left,
-            [9.0, 10.0]
-        );
+        assert_eq!(d.faces[0].landmarks.as_ref().unwrap().mouth_left, [9.0, 10.0]);
         assert_eq!(d.faces[0].face_metrics.rotation, Some(3.5));
         assert_eq!(d.image_metrics.color, None);
     }
@@ -146,10 +143,9 @@ mod tests {
         let d: DetectResponse = serde_json::from_str(&no_landmarks).unwrap();
         assert!(d.faces[0].landmarks.is_none());
         assert!(serde_json::from_str::<DetectResponse>(r#"{"faces":[]}"#).is_err());
-        let c: CompareResponse = serde_json::from_str(
-            r#"{"similarity":0.8,"time_taken":1,"default_thresholds":{"similarity":0.7}}"#,
-        )
-        .unwrap();
+        let c: CompareResponse =
+            serde_json::from_str(r#"{"similarity":0.8,"time_taken":1,"default_thresholds":{"similarity":0.7}}"#)
+                .unwrap();
         assert_eq!(c.default_thresholds.similarity, 0.7);
     }
 }

@@ -32,8 +32,7 @@ impl Multipart {
     pub fn text(&mut self, name: &str, value: &str) -> &mut Self {
         self.body.reserve(value.len() + name.len() + 80);
         self.open_part();
-        self.body
-            .put_slice(b"Content-Disposition: form-data; name=\"");
+        self.body.put_slice(b"Content-Disposition: form-data; name=\"");
         self.body.put_slice(name.as_bytes());
         self.body.put_slice(b"\"\r\n\r\n");
         self.body.put_slice(value.as_bytes());
@@ -42,17 +41,10 @@ impl Multipart {
     }
 
     /// Adds a file part with its filename and content type.
-    pub fn file(
-        &mut self,
-        name: &str,
-        filename: &str,
-        content_type: &str,
-        data: &[u8],
-    ) -> &mut Self {
+    pub fn file(&mut self, name: &str, filename: &str, content_type: &str, data: &[u8]) -> &mut Self {
         self.body.reserve(data.len() + 160);
         self.open_part();
-        self.body
-            .put_slice(b"Content-Disposition: form-data; name=\"");
+        self.body.put_slice(b"Content-Disposition: form-data; name=\"");
         self.body.put_slice(name.as_bytes());
         self.body.put_slice(b"\"; filename=\"");
         self.body.put_slice(filename.as_bytes());

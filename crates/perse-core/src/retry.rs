@@ -34,11 +34,7 @@ impl RetryPolicy {
             .saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX));
         let window = window.min(self.max_delay);
         let ms = window.as_millis() as u64;
-        Duration::from_millis(if ms == 0 {
-            0
-        } else {
-            rand::random_range(0..=ms)
-        })
+        Duration::from_millis(if ms == 0 { 0 } else { rand::random_range(0..=ms) })
     }
 }
 

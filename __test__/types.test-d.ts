@@ -1,0 +1,51 @@
+// Compiled by `tsc --noEmit --strict` in `npm test`: proves a TypeScript user gets the result
+// types. Lines marked @ts-expect-error must fail to type-check, or tsc reports them.
+
+import { PerseClient, PerseError, isPerseError, detect, enrollment, face } from '..'
+import type { DetectResult, CompareResult, Face, PerseErrorCode } from '..'
+
+async function usage(): Promise<void> {
+  const client = new PerseClient({ baseUrl: 'http://127.0.0.1:8080/v0', timeoutMs: 5000, onTokenRefresh: async () => 'jwt' })
+  const d: DetectResult = await client.detect(Buffer.from(''), { enduserConsent: true })
+  const n: number = d.totalFaces
+  const f: Face | undefined = d.faces[0]
+  if (f) {
+    const [x, y, w, h] = f.boundingBox
+    const eye: [number, number] | undefined = f.landmarks?.rightEye
+    const live: number = f.livenessScore
+    const color: number | undefined = f.faceMetrics.color
+    void [x, y, w, h, eye, live, color]
+  }
+  const c: CompareResult = await client.compare('a.jpg', { userToken: 'usr_1' }, { enduserConsent: true })
+  const s: number = c.defaultThresholds.similarity
+  const e = await client.enroll(new Uint8Array(0), { enduserConsent: true, signal: AbortSignal.timeout(10) })
+  const token: string = e.userToken
+  const l = await enrollment.list()
+  const users: string[] = l.userTokens
+  const q = await face.quality(new URL('file:///x.jpg'), { enduserConsent: true })
+  const blurred: boolean | undefined = q.detailedFaces[0]?.isBlurred
+  const v = await client.isSimilar(new ArrayBuffer(0), 'b.jpg', { enduserConsent: true })
+  const verdict: 'similar' | 'not_similar' = v.code
+  await detect('x.jpg', { enduserConsent: true })
+  try {
+    await client.enrollment.delete(token)
+  } catch (err) {
+    if (isPerseError(err)) {
+      const code: PerseErrorCode = err.code
+      const status: number | undefined = err.httpStatus
+      const retry: boolean = err.retryable
+      void [code, status, retry]
+    }
+  }
+  const pe = new PerseError({ message: 'm', code: 'timeout' })
+  const asError: Error = pe
+
+  // @ts-expect-error consent is required on biometric calls
+  await client.detect('x.jpg')
+  // @ts-expect-error numbers are not images
+  await client.detect(42, { enduserConsent: true })
+  // @ts-expect-error results are typed
+  const wrong: string = d.totalFaces
+  void [n, s, users, blurred, verdict, asError, wrong]
+}
+void usage

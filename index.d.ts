@@ -1,0 +1,179 @@
+// Public types of perse-node. Result and option shapes come from the Rust source through the
+// generated `binding.d.ts`; this file adds the facade: PerseError, image inputs and the API.
+
+import type {
+  CompareResult,
+  CompareThresholds,
+  DeleteResult,
+  DetectResult,
+  DetectThresholds,
+  EnrollResult,
+  Face,
+  Landmarks,
+  ListResult,
+  Metrics,
+  ClientOptions as NativeClientOptions,
+  CallOptions as NativeCallOptions,
+} from './binding'
+
+export type {
+  CompareResult,
+  CompareThresholds,
+  DeleteResult,
+  DetectResult,
+  DetectThresholds,
+  EnrollResult,
+  Face,
+  Landmarks,
+  ListResult,
+  Metrics,
+}
+
+/** Client-side and server-side error codes (see the README's table). Unknown strings are possible from newer servers. */
+export type PerseErrorCode =
+  | 'consent_required'
+  | 'invalid_argument'
+  | 'file_not_found'
+  | 'empty_file'
+  | 'invalid_file_type'
+  | 'file_too_large'
+  | 'network_error'
+  | 'timeout'
+  | 'aborted'
+  | 'server_error'
+  | 'rate_limited'
+  | 'unexpected_error'
+  | 'token_refresh_failed'
+  | 'client_closed'
+  | 'internal_error'
+  | 'unauthorized'
+  | 'content_type_header_missing'
+  | 'no_face_detected'
+  | 'form_key_missing'
+  | 'not_similar'
+  | 'bad_image_quality'
+  | 'image_underexposed'
+  | 'image_overexposed'
+  | 'user_token_not_found'
+  | 'no_face_biometric_data'
+
+/** Every failure of this SDK. */
+export declare class PerseError extends Error {
+  readonly name: 'PerseError'
+  readonly code: PerseErrorCode
+  readonly status: false
+  /** The HTTP status when a response came back. */
+  readonly httpStatus?: number
+  /** Whether the same call may succeed if repeated later. */
+  readonly retryable: boolean
+  /** HTTP attempts made (0 when nothing was sent). */
+  readonly attempts: number
+  /** For `token_refresh_failed`: the refresh callback's message. */
+  readonly cause?: unknown
+  constructor(info: { message: string; code: PerseErrorCode | string; httpStatus?: number; retryable?: boolean; attempts?: number; cause?: string })
+}
+
+/** True for a PerseError from any realm (works where `instanceof` fails, e.g. across jest module registries). */
+export declare function isPerseError(e: unknown): e is PerseError
+
+/** An image: bytes, or a path / file URL read off the main thread. */
+export type ImageInput = Buffer | Uint8Array | ArrayBufferView | ArrayBuffer | string | URL
+
+/** One side of a compare: an image or an enrolled user's token. */
+export type CompareInput = ImageInput | { userToken: string }
+
+/** Returns a new session token (JWT); called when the client needs one. */
+export type TokenRefreshCallback = () => string | Promise<string>
+
+export interface ClientOptions extends NativeClientOptions {
+  /** Called for a new token when there is none, it is within `refreshSkewSeconds` of `exp`, or the server answers 401. */
+  onTokenRefresh?: TokenRefreshCallback | null
+}
+
+export interface CallOptions extends Omit<NativeCallOptions, 'enduserConsent'> {
+  /** The end user consented to biometric processing; required (`true`) on biometric calls. */
+  enduserConsent?: boolean
+  /** Aborting rejects the call at once with code `aborted`. */
+  signal?: AbortSignal
+}
+
+/** Biometric calls: `enduserConsent: true` is required. */
+export interface BiometricOptions extends CallOptions {
+  enduserConsent: boolean
+}
+
+export interface SimilarityVerdict extends Omit<CompareResult, 'status' | 'code'> {
+  status: boolean
+  code: 'similar' | 'not_similar'
+}
+
+export interface FaceQuality extends Face {
+  isUnderexposed: boolean
+  isOverexposed: boolean
+  isBlurred: boolean
+  /** Only from `qualityWithSpoofCheck`. */
+  isSpoofing?: boolean
+}
+
+export interface QualityVerdict {
+  status: boolean
+  code: 'success' | 'bad_image_quality' | 'no_face_detected'
+  message: string
+  totalFaces: number
+  detailedFaces: FaceQuality[]
+  imageMetrics?: Metrics
+  timeTaken?: number
+  defaultThresholds?: DetectThresholds
+}
+
+export interface Enrollment {
+  /** Same as `enroll`. */
+  create(image: ImageInput, options: BiometricOptions): Promise<EnrollResult>
+  list(options?: CallOptions): Promise<ListResult>
+  /** Same as `list` (the browser SDK's name). */
+  read(options?: CallOptions): Promise<ListResult>
+  update(userToken: string, image: ImageInput, options: BiometricOptions): Promise<EnrollResult>
+  delete(userToken: string, options?: CallOptions): Promise<DeleteResult>
+}
+
+export declare class PerseClient {
+  constructor(options?: ClientOptions)
+  readonly enrollment: Enrollment
+  readonly closed: boolean
+  readonly baseUrl: string
+  setToken(jwt: string | null): Promise<void>
+  login(privateKey: string, options?: CallOptions): Promise<string>
+  onTokenRefresh(callback: TokenRefreshCallback | null): void
+  configure(options: ClientOptions): void
+  detect(image: ImageInput, options: BiometricOptions): Promise<DetectResult>
+  compare(a: CompareInput, b: CompareInput, options: BiometricOptions): Promise<CompareResult>
+  enroll(image: ImageInput, options: BiometricOptions): Promise<EnrollResult>
+  isSimilar(a: CompareInput, b: CompareInput, options: BiometricOptions): Promise<SimilarityVerdict>
+  quality(image: ImageInput, options: BiometricOptions): Promise<QualityVerdict>
+  qualityWithSpoofCheck(image: ImageInput, options: BiometricOptions): Promise<QualityVerdict>
+  close(): void
+  toJSON(): { baseUrl: string; hasToken: boolean; closed: boolean }
+}
+
+export declare function getDefaultClient(): PerseClient
+export declare function configure(options: ClientOptions): void
+export declare function setToken(jwt: string | null): Promise<void>
+export declare function login(privateKey: string, options?: CallOptions): Promise<string>
+export declare function onTokenRefresh(callback: TokenRefreshCallback | null): void
+export declare function detect(image: ImageInput, options: BiometricOptions): Promise<DetectResult>
+export declare function compare(a: CompareInput, b: CompareInput, options: BiometricOptions): Promise<CompareResult>
+export declare function enroll(image: ImageInput, options: BiometricOptions): Promise<EnrollResult>
+export declare function isSimilar(a: CompareInput, b: CompareInput, options: BiometricOptions): Promise<SimilarityVerdict>
+export declare function quality(image: ImageInput, options: BiometricOptions): Promise<QualityVerdict>
+export declare function qualityWithSpoofCheck(image: ImageInput, options: BiometricOptions): Promise<QualityVerdict>
+export declare function close(): void
+export declare const enrollment: Enrollment
+/** The browser SDK's `Perse.face` namespace. */
+export declare const face: {
+  detect: typeof detect
+  compare: typeof compare
+  isSimilar: typeof isSimilar
+  quality: typeof quality
+  qualityWithSpoofCheck: typeof qualityWithSpoofCheck
+  enrollment: Enrollment
+}
