@@ -151,7 +151,7 @@ function clientOptions(opts) {
   if (opts.onTokenRefresh !== undefined && opts.onTokenRefresh !== null && typeof opts.onTokenRefresh !== 'function') {
     throw invalid(`options.onTokenRefresh must be a function (got ${describe(opts.onTokenRefresh)})`)
   }
-  const { onTokenRefresh, ...rest } = opts
+  const { onTokenRefresh: _callback, ...rest } = opts
   return rest
 }
 
@@ -170,11 +170,11 @@ const METHODS = ['setToken', 'login', 'onTokenRefresh', 'configure', 'detect', '
 /** A Perse API client. Methods are bound, so `const { detect } = client` works. */
 class PerseClient {
   #native
-  #userAgentSet = false
 
   constructor(options) {
     const opts = clientOptions(options)
-    this.#native = nativeSync(() => new (native().NativeClient)(opts))
+    const { NativeClient } = native() // a loader error (no binary for this platform) propagates as it is
+    this.#native = nativeSync(() => new NativeClient(opts))
     if (options && options.onTokenRefresh) this.onTokenRefresh(options.onTokenRefresh)
     for (const m of METHODS) Object.defineProperty(this, m, { value: this[m].bind(this), enumerable: false })
     const enrollment = {

@@ -10,7 +10,7 @@ use perse_core::{CallOptions as CoreCallOptions, Config, Error, Result};
 #[napi(object)]
 #[derive(Default, Clone)]
 pub struct ClientOptions {
-    /// API root; default `https://api.getperse.com/v0` (or env `PERSE_BASE_URL`). `http://` only on loopback.
+    /// API root; default `https://api.getperse.com/v0` (the default client reads env `PERSE_BASE_URL`). `http://` only on loopback.
     pub base_url: Option<String>,
     /// A session token (JWT) to start with, as `setToken` would store it.
     pub token: Option<String>,

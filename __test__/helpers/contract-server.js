@@ -9,30 +9,35 @@
 const http = require('node:http')
 const crypto = require('node:crypto')
 
-const SECRET = crypto.randomBytes(32)
-
 function b64url(buf) {
   return Buffer.from(buf).toString('base64url')
 }
 
-/** A signed JWT with `exp` = now + ttlSeconds (and `iat` = exp - lifetime). */
-function mintToken({ ttlSeconds = 900, lifetimeSeconds, sub = 'test' } = {}) {
-  const now = Math.floor(Date.now() / 1000)
-  const exp = now + ttlSeconds
-  const iat = exp - (lifetimeSeconds ?? Math.max(ttlSeconds, 1))
-  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))
-  const body = b64url(JSON.stringify({ sub, iat, exp, jti: crypto.randomUUID() }))
-  const sig = b64url(crypto.createHmac('sha256', SECRET).update(`${head}.${body}`).digest())
-  return `${head}.${body}.${sig}`
-}
-
-function verifyToken(token) {
-  const parts = String(token).split('.')
-  if (parts.length !== 3) return false
-  const sig = b64url(crypto.createHmac('sha256', SECRET).update(`${parts[0]}.${parts[1]}`).digest())
-  if (sig !== parts[2]) return false
-  const { exp } = JSON.parse(Buffer.from(parts[1], 'base64url').toString())
-  return exp > Date.now() / 1000
+/** Mints and verifies HS256 JWTs with a secret of its own (one per server). */
+function tokenIssuer() {
+  let secret = crypto.randomBytes(32)
+  const sign = (data) => b64url(crypto.createHmac('sha256', secret).update(data).digest())
+  return {
+    /** A signed JWT with `exp` = now + ttlSeconds and `iat` = exp - lifetimeSeconds. */
+    mint({ ttlSeconds = 900, lifetimeSeconds, sub = 'test' } = {}) {
+      const now = Math.floor(Date.now() / 1000)
+      const exp = now + ttlSeconds
+      const iat = exp - (lifetimeSeconds ?? Math.max(ttlSeconds, 1))
+      const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))
+      const body = b64url(JSON.stringify({ sub, iat, exp, jti: crypto.randomUUID() }))
+      return `${head}.${body}.${sign(`${head}.${body}`)}`
+    },
+    verify(token) {
+      const parts = String(token).split('.')
+      if (parts.length !== 3 || sign(`${parts[0]}.${parts[1]}`) !== parts[2]) return false
+      const { exp } = JSON.parse(Buffer.from(parts[1], 'base64url').toString())
+      return exp > Date.now() / 1000
+    },
+    /** Invalidates every token issued so far (the server-side view of expiry or revocation). */
+    revokeAll() {
+      secret = crypto.randomBytes(32)
+    },
+  }
 }
 
 /** Parses a multipart/form-data body into parts: {name, filename, contentType, data}. */
@@ -88,6 +93,7 @@ function detectBody() {
  */
 async function startContractServer(options = {}) {
   const privateKey = options.privateKey ?? 'sk_test_contract_private_key_0123456789'
+  const issuer = tokenIssuer()
   const state = {
     requests: [],
     scripted: [],
@@ -143,13 +149,15 @@ async function startContractServer(options = {}) {
       let key
       try {
         key = JSON.parse(record.body.toString()).privateKey
-      } catch {}
+      } catch {
+        key = undefined // not JSON: answered as a missing key
+      }
       if (!key) return reply(400, { message: 'privateKey is required', code: 'invalid_argument', status: false })
       if (key !== privateKey) return reply(401, { message: `invalid private key ${key}`, code: 'unauthorized', status: false })
-      return reply(200, { token: mintToken({ ttlSeconds: state.tokenTtlSeconds }) })
+      return reply(200, { token: issuer.mint({ ttlSeconds: state.tokenTtlSeconds }) })
     }
     const auth = /^Bearer (.+)$/.exec(record.authorization || '')
-    if (!auth || !verifyToken(auth[1])) return reply(401, { message: 'Unauthorized', code: 'unauthorized', status: false })
+    if (!auth || !issuer.verify(auth[1])) return reply(401, { message: 'Unauthorized', code: 'unauthorized', status: false })
     const f = fields(record)
     if (record.method === 'POST' && p === '/v0/face/detect') return reply(200, detectBody())
     if (record.method === 'POST' && p === '/v0/face/compare') {
@@ -190,7 +198,8 @@ async function startContractServer(options = {}) {
     script(...answers) {
       state.scripted.push(...answers)
     },
-    mintToken,
+    mintToken: (o) => issuer.mint(o),
+    revokeAllTokens: () => issuer.revokeAll(),
     fields,
     close: () => new Promise((resolve) => {
       server.closeAllConnections?.()
@@ -199,4 +208,4 @@ async function startContractServer(options = {}) {
   }
 }
 
-module.exports = { startContractServer, mintToken, parseMultipart }
+module.exports = { startContractServer, parseMultipart }

@@ -39,6 +39,9 @@ pub(crate) struct Token {
 struct State {
     token: Option<Arc<str>>,
     exp: Option<u64>,
+    /// `exp - iat` (or `exp - now` without `iat`): the skew never exceeds half of it, so a
+    /// short-lived token is not treated as stale the moment it arrives.
+    lifetime: Option<u64>,
     generation: u64,
 }
 
@@ -47,14 +50,19 @@ struct State {
 pub(crate) struct Auth {
     state: Mutex<State>,
     source: RwLock<TokenSource>,
-    /// Held while a refresh runs; waiters re-check the generation when they get it.
-    pub refresh_lock: tokio::sync::Mutex<()>,
+    /// The refresh in progress, if any: waiters subscribe to its outcome.
+    flight: Mutex<Option<tokio::sync::watch::Receiver<Option<FlightResult>>>>,
 }
+
+/// The outcome a refresh leader publishes to its waiters.
+pub(crate) type FlightResult = crate::error::Result<Token>;
 
 impl Auth {
     pub fn set_token(&self, token: Option<String>) {
         let mut s = lock(&self.state);
-        s.exp = token.as_deref().and_then(jwt_expiry);
+        let claims = token.as_deref().and_then(jwt_claims);
+        s.exp = claims.map(|c| c.0);
+        s.lifetime = claims.map(|(exp, iat)| exp.saturating_sub(iat.unwrap_or_else(now_secs)));
         s.token = token.map(Arc::from);
         s.generation += 1;
     }
@@ -83,7 +91,7 @@ impl Auth {
     pub fn fresh(&self, skew: Duration) -> Result<Token, u64> {
         let s = lock(&self.state);
         match &s.token {
-            Some(t) if !expires_within(s.exp, skew) => Ok(Token {
+            Some(t) if !expires_within(s.exp, effective_skew(skew, s.lifetime)) => Ok(Token {
                 value: t.clone(),
                 generation: s.generation,
             }),
@@ -100,6 +108,10 @@ impl Auth {
         })
     }
 
+    pub fn flight(&self) -> std::sync::MutexGuard<'_, Option<tokio::sync::watch::Receiver<Option<FlightResult>>>> {
+        lock(&self.flight)
+    }
+
     pub fn generation(&self) -> u64 {
         lock(&self.state).generation
     }
@@ -109,30 +121,46 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn effective_skew(skew: Duration, lifetime: Option<u64>) -> Duration {
+    match lifetime {
+        Some(l) => skew.min(Duration::from_secs(l / 2)),
+        None => skew,
+    }
+}
+
 fn expires_within(exp: Option<u64>, skew: Duration) -> bool {
     match exp {
         None => false,
-        Some(exp) => {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            exp <= now.saturating_add(skew.as_secs())
-        }
+        Some(exp) => exp <= now_secs().saturating_add(skew.as_secs()),
     }
 }
 
 /// Reads `exp` (seconds since the epoch) from a JWT payload without verifying the signature:
 /// enough to refresh ahead of time. Anything malformed gives `None` ("unknown expiry").
 pub fn jwt_expiry(token: &str) -> Option<u64> {
+    jwt_claims(token).map(|c| c.0)
+}
+
+/// `(exp, iat)` from a JWT payload, unverified.
+fn jwt_claims(token: &str) -> Option<(u64, Option<u64>)> {
     let payload = token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let exp = v.get("exp")?;
-    exp.as_u64()
-        .or_else(|| exp.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
+    let secs = |k: &str| {
+        let n = v.get(k)?;
+        n.as_u64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
+    };
+    Some((secs("exp")?, secs("iat")))
 }
 
 #[cfg(test)]
@@ -157,9 +185,13 @@ mod tests {
         let a = Auth::default();
         assert!(a.fresh(Duration::from_secs(60)).is_err());
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-        a.set_token(Some(jwt(&format!(r#"{{"exp":{}}}"#, now + 30))));
+        // A 15-minute token 30 s from exp: stale under a 60 s skew, fresh under 10 s.
+        a.set_token(Some(jwt(&format!(r#"{{"iat":{},"exp":{}}}"#, now - 870, now + 30))));
         assert!(a.fresh(Duration::from_secs(60)).is_err());
         assert!(a.fresh(Duration::from_secs(10)).is_ok());
+        // A 4-second token just issued: the skew shrinks to half its lifetime, so it is fresh.
+        a.set_token(Some(jwt(&format!(r#"{{"iat":{now},"exp":{}}}"#, now + 4))));
+        assert!(a.fresh(Duration::from_secs(60)).is_ok());
         a.set_token(Some("opaque".into()));
         assert!(a.fresh(Duration::from_secs(60)).is_ok());
     }

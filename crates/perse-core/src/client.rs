@@ -241,6 +241,7 @@ impl Client {
         for s in self.auth.secrets() {
             e.redact(&s);
         }
+        e.redact_jwts();
         e
     }
 
@@ -308,37 +309,68 @@ impl Client {
         }
     }
 
-    /// Single flight: the first caller to take the lock fetches; the rest find a newer
-    /// generation when they get the lock and use its token.
+    /// Single flight: the first caller becomes the leader and fetches; everyone who needs a
+    /// token meanwhile waits for the leader's outcome, success or failure. If the leader's
+    /// call is dropped (aborted, closed), the waiters elect a new one.
     async fn refresh(&self, stale_generation: u64, cfg: &Config, opts: &CallOptions) -> Result<Token> {
-        let _guard = self.auth.refresh_lock.lock().await;
-        if self.auth.generation() != stale_generation {
-            if let Some(t) = self.auth.current() {
-                return Ok(t);
+        loop {
+            // Decide under the lock, act after releasing it (a std guard must not cross an await).
+            let role = {
+                let mut flight = self.auth.flight();
+                match (
+                    self.auth.generation() != stale_generation,
+                    self.auth.current(),
+                    flight.as_ref(),
+                ) {
+                    (true, Some(t), _) => Role::Done(t),
+                    (_, _, Some(rx)) => Role::Wait(rx.clone()),
+                    _ => {
+                        let (tx, rx) = tokio::sync::watch::channel(None);
+                        *flight = Some(rx);
+                        Role::Lead(tx)
+                    }
+                }
+            };
+            match role {
+                Role::Done(t) => return Ok(t),
+                Role::Lead(tx) => {
+                    let landing = FlightLanding(&self.auth);
+                    let result = self.fetch_token(cfg, opts).await;
+                    drop(landing);
+                    let _ = tx.send(Some(result.clone()));
+                    return result;
+                }
+                Role::Wait(mut rx) => loop {
+                    if let Some(result) = rx.borrow_and_update().clone() {
+                        return result;
+                    }
+                    if rx.changed().await.is_err() {
+                        break; // the leader was dropped before finishing: elect a new one
+                    }
+                },
             }
         }
+    }
+
+    /// Asks the token source for a new token and stores it.
+    async fn fetch_token(&self, cfg: &Config, opts: &CallOptions) -> Result<Token> {
         let timeout = opts.timeout.unwrap_or(cfg.timeout);
         let token = match self.auth.source() {
-            TokenSource::Manual => None,
-            TokenSource::PrivateKey(key) => Some(self.do_login(&key, opts).await?),
-            TokenSource::Provider(p) => Some(match tokio::time::timeout(timeout, p.fetch_token()).await {
+            TokenSource::Manual => return Err(ErrorKind::ClientClosed.into()),
+            TokenSource::PrivateKey(key) => self.do_login(&key, opts).await?,
+            TokenSource::Provider(p) => match tokio::time::timeout(timeout, p.fetch_token()).await {
                 Err(_) => {
-                    return Err(refresh_failed(format!(
-                        "onTokenRefresh did not settle within {} ms",
-                        timeout.as_millis()
-                    )))
+                    let ms = timeout.as_millis();
+                    return Err(refresh_failed(format!("onTokenRefresh did not settle within {ms} ms")));
                 }
                 Ok(Err(msg)) => return Err(refresh_failed(msg)),
                 Ok(Ok(t)) if t.trim().is_empty() => {
                     return Err(refresh_failed("onTokenRefresh returned an empty token".into()))
                 }
                 Ok(Ok(t)) => t,
-            }),
+            },
         };
-        match token {
-            Some(t) => self.auth.set_token(Some(t)),
-            None => return Err(ErrorKind::ClientClosed.into()),
-        }
+        self.auth.set_token(Some(token));
         self.auth.current().ok_or_else(|| ErrorKind::ClientClosed.into())
     }
 
@@ -452,6 +484,22 @@ struct Progress {
     retries: u32,
 }
 
+/// A caller's part in a token refresh.
+enum Role {
+    Done(Token),
+    Wait(tokio::sync::watch::Receiver<Option<crate::auth::FlightResult>>),
+    Lead(tokio::sync::watch::Sender<Option<crate::auth::FlightResult>>),
+}
+
+/// Clears the in-flight refresh marker when the leader finishes or is dropped.
+struct FlightLanding<'a>(&'a Auth);
+
+impl Drop for FlightLanding<'_> {
+    fn drop(&mut self) {
+        *self.0.flight() = None;
+    }
+}
+
 /// What to do after an attempt.
 enum Step {
     Done(u16, Bytes),
@@ -468,14 +516,26 @@ impl Error {
 
     /// Replaces every occurrence of `secret` in the message with `[redacted]`.
     pub fn redact(&mut self, secret: &str) {
-        if secret.len() < 4 {
-            return;
+        if secret.len() >= 4 {
+            self.edit_text(|s| {
+                if s.contains(secret) {
+                    *s = s.replace(secret, "[redacted]");
+                }
+            });
         }
-        let fix = |s: &mut String| {
-            if s.contains(secret) {
-                *s = s.replace(secret, "[redacted]");
+    }
+
+    /// Replaces anything shaped like a JWT (`eyJ...`.`...`.`...`) with `[redacted]`: callbacks
+    /// and servers can echo tokens this client never held.
+    pub fn redact_jwts(&mut self) {
+        self.edit_text(|s| {
+            if s.contains("eyJ") {
+                *s = scrub_jwts(s);
             }
-        };
+        });
+    }
+
+    fn edit_text(&mut self, fix: impl Fn(&mut String)) {
         match &mut self.kind {
             ErrorKind::Api { message, .. } | ErrorKind::Unexpected { message, .. } => fix(message),
             ErrorKind::InvalidArgument(m)
@@ -490,6 +550,26 @@ impl Error {
             ErrorKind::ConsentRequired | ErrorKind::Timeout(_) | ErrorKind::Aborted | ErrorKind::ClientClosed => {}
         }
     }
+}
+
+fn scrub_jwts(s: &str) -> String {
+    let is_tok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("eyJ") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let len = tail.find(|c: char| !is_tok(c)).unwrap_or(tail.len());
+        let candidate = &tail[..len];
+        if candidate.matches('.').count() >= 2 {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(candidate);
+        }
+        rest = &tail[len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn refresh_failed(cause: String) -> Error {
@@ -575,5 +655,9 @@ mod tests {
         });
         e.redact("sk_live_123");
         assert_eq!(e.to_string(), "bad key [redacted]");
+        assert_eq!(
+            scrub_jwts("a eyJhbGc.eyJzdWIi.sig-_1 b eyJnotjwt c"),
+            "a [redacted] b eyJnotjwt c"
+        );
     }
 }

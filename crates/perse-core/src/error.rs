@@ -163,7 +163,11 @@ impl Error {
                     .unwrap_or_else(|| "unauthorized: the session token is missing, invalid or expired".into()),
                 http_status,
             },
-            408 => ErrorKind::Timeout(0),
+            408 => ErrorKind::Api {
+                code: "timeout".into(),
+                message: "the server timed out waiting for the request (HTTP 408)".into(),
+                http_status,
+            },
             429 => ErrorKind::RateLimited { detail },
             500..=599 => ErrorKind::Server { http_status, detail },
             _ => match code {
