@@ -58,7 +58,7 @@ export interface CallOptions {
 
 /** Settings of a `PerseClient` (all optional). */
 export interface ClientOptions {
-  /** API root; default `https://api.getperse.com/v0` (or env `PERSE_BASE_URL`). `http://` only on loopback. */
+  /** API root; default `https://api.getperse.com/v0` (the default client reads env `PERSE_BASE_URL`). `http://` only on loopback. */
   baseUrl?: string
   /** A session token (JWT) to start with, as `setToken` would store it. */
   token?: string

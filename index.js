@@ -173,6 +173,7 @@ class PerseClient {
 
   constructor(options) {
     const opts = clientOptions(options)
+    if (opts.baseUrl === undefined && process.env.PERSE_BASE_URL) opts.baseUrl = process.env.PERSE_BASE_URL
     const { NativeClient } = native() // a loader error (no binary for this platform) propagates as it is
     this.#native = nativeSync(() => new NativeClient(opts))
     if (options && options.onTokenRefresh) this.onTokenRefresh(options.onTokenRefresh)
@@ -373,10 +374,7 @@ let defaultClient = null
 function getDefaultClient() {
   if (defaultClient === null) {
     const env = process.env
-    defaultClient = new PerseClient({
-      baseUrl: env.PERSE_BASE_URL || undefined,
-      privateKey: env.PERSE_PRIVATE_KEY || undefined,
-    })
+    defaultClient = new PerseClient({ privateKey: env.PERSE_PRIVATE_KEY || undefined })
   }
   return defaultClient
 }

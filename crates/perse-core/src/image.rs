@@ -110,7 +110,7 @@ pub fn validate_upload(bytes: &[u8], max_bytes: usize) -> Result<ImageFormat> {
         Some(f @ (ImageFormat::Jpeg | ImageFormat::Png)) => f,
         Some(other) => {
             return Err(ErrorKind::InvalidFileType(format!(
-                "the image is {} but the API accepts only JPEG or PNG (use prepare: 'fit' to convert it)",
+                "the image is {} but the API accepts only JPEG or PNG",
                 other.name()
             ))
             .into())
@@ -132,7 +132,7 @@ pub fn validate_upload(bytes: &[u8], max_bytes: usize) -> Result<ImageFormat> {
     }
     if bytes.len() > max_bytes {
         return Err(ErrorKind::FileTooLarge(format!(
-            "the image is {} bytes, over the {max_bytes}-byte upload limit (use prepare: 'fit' to shrink it)",
+            "the image is {} bytes, over the {max_bytes}-byte upload limit",
             bytes.len()
         ))
         .into());
