@@ -1,20 +1,7 @@
 // Public types of perse-node. Result and option shapes come from the Rust source through the
 // generated `binding.d.ts`; this file adds the facade: PerseError, image inputs and the API.
 
-import type {
-  CompareResult,
-  CompareThresholds,
-  DeleteResult,
-  DetectResult,
-  DetectThresholds,
-  EnrollResult,
-  Face,
-  Landmarks,
-  ListResult,
-  Metrics,
-  ClientOptions as NativeClientOptions,
-  CallOptions as NativeCallOptions,
-} from './binding'
+import type * as N from './binding'
 
 export type {
   CompareResult,
@@ -27,7 +14,7 @@ export type {
   Landmarks,
   ListResult,
   Metrics,
-}
+} from './binding'
 
 /** Client-side and server-side error codes (see the README's table). Unknown strings are possible from newer servers. */
 export type PerseErrorCode =
@@ -85,12 +72,12 @@ export type CompareInput = ImageInput | { userToken: string }
 /** Returns a new session token (JWT); called when the client needs one. */
 export type TokenRefreshCallback = () => string | Promise<string>
 
-export interface ClientOptions extends NativeClientOptions {
+export interface ClientOptions extends N.ClientOptions {
   /** Called for a new token when there is none, it is within `refreshSkewSeconds` of `exp`, or the server answers 401. */
   onTokenRefresh?: TokenRefreshCallback | null
 }
 
-export interface CallOptions extends Omit<NativeCallOptions, 'enduserConsent'> {
+export interface CallOptions extends Omit<N.CallOptions, 'enduserConsent'> {
   /** The end user consented to biometric processing; required (`true`) on biometric calls. */
   enduserConsent?: boolean
   /** Aborting rejects the call at once with code `aborted`. */
@@ -102,12 +89,12 @@ export interface BiometricOptions extends CallOptions {
   enduserConsent: boolean
 }
 
-export interface SimilarityVerdict extends Omit<CompareResult, 'status' | 'code'> {
+export interface SimilarityVerdict extends Omit<N.CompareResult, 'status' | 'code'> {
   status: boolean
   code: 'similar' | 'not_similar'
 }
 
-export interface FaceQuality extends Face {
+export interface FaceQuality extends N.Face {
   isUnderexposed: boolean
   isOverexposed: boolean
   isBlurred: boolean
@@ -121,19 +108,19 @@ export interface QualityVerdict {
   message: string
   totalFaces: number
   detailedFaces: FaceQuality[]
-  imageMetrics?: Metrics
+  imageMetrics?: N.Metrics
   timeTaken?: number
-  defaultThresholds?: DetectThresholds
+  defaultThresholds?: N.DetectThresholds
 }
 
 export interface Enrollment {
   /** Same as `enroll`. */
-  create(image: ImageInput, options: BiometricOptions): Promise<EnrollResult>
-  list(options?: CallOptions): Promise<ListResult>
+  create(image: ImageInput, options: BiometricOptions): Promise<N.EnrollResult>
+  list(options?: CallOptions): Promise<N.ListResult>
   /** Same as `list` (the browser SDK's name). */
-  read(options?: CallOptions): Promise<ListResult>
-  update(userToken: string, image: ImageInput, options: BiometricOptions): Promise<EnrollResult>
-  delete(userToken: string, options?: CallOptions): Promise<DeleteResult>
+  read(options?: CallOptions): Promise<N.ListResult>
+  update(userToken: string, image: ImageInput, options: BiometricOptions): Promise<N.EnrollResult>
+  delete(userToken: string, options?: CallOptions): Promise<N.DeleteResult>
 }
 
 export declare class PerseClient {
@@ -145,9 +132,9 @@ export declare class PerseClient {
   login(privateKey: string, options?: CallOptions): Promise<string>
   onTokenRefresh(callback: TokenRefreshCallback | null): void
   configure(options: ClientOptions): void
-  detect(image: ImageInput, options: BiometricOptions): Promise<DetectResult>
-  compare(a: CompareInput, b: CompareInput, options: BiometricOptions): Promise<CompareResult>
-  enroll(image: ImageInput, options: BiometricOptions): Promise<EnrollResult>
+  detect(image: ImageInput, options: BiometricOptions): Promise<N.DetectResult>
+  compare(a: CompareInput, b: CompareInput, options: BiometricOptions): Promise<N.CompareResult>
+  enroll(image: ImageInput, options: BiometricOptions): Promise<N.EnrollResult>
   isSimilar(a: CompareInput, b: CompareInput, options: BiometricOptions): Promise<SimilarityVerdict>
   quality(image: ImageInput, options: BiometricOptions): Promise<QualityVerdict>
   qualityWithSpoofCheck(image: ImageInput, options: BiometricOptions): Promise<QualityVerdict>
@@ -160,9 +147,9 @@ export declare function configure(options: ClientOptions): void
 export declare function setToken(jwt: string | null): Promise<void>
 export declare function login(privateKey: string, options?: CallOptions): Promise<string>
 export declare function onTokenRefresh(callback: TokenRefreshCallback | null): void
-export declare function detect(image: ImageInput, options: BiometricOptions): Promise<DetectResult>
-export declare function compare(a: CompareInput, b: CompareInput, options: BiometricOptions): Promise<CompareResult>
-export declare function enroll(image: ImageInput, options: BiometricOptions): Promise<EnrollResult>
+export declare function detect(image: ImageInput, options: BiometricOptions): Promise<N.DetectResult>
+export declare function compare(a: CompareInput, b: CompareInput, options: BiometricOptions): Promise<N.CompareResult>
+export declare function enroll(image: ImageInput, options: BiometricOptions): Promise<N.EnrollResult>
 export declare function isSimilar(a: CompareInput, b: CompareInput, options: BiometricOptions): Promise<SimilarityVerdict>
 export declare function quality(image: ImageInput, options: BiometricOptions): Promise<QualityVerdict>
 export declare function qualityWithSpoofCheck(image: ImageInput, options: BiometricOptions): Promise<QualityVerdict>
