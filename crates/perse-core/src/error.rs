@@ -16,6 +16,9 @@ pub const KNOWN_SERVER_CODES: &[&str] = &[
     "user_token_not_found",
     "no_face_biometric_data",
     "unauthorized",
+    // Not in the contract's table, but what a server says when the consent field is missing;
+    // the SDK itself never sends a request without consent.
+    "consent_required",
 ];
 
 /// What went wrong. Messages never contain a token or a private key.

@@ -19,7 +19,7 @@ pub use auth::{jwt_expiry, TokenFuture, TokenProvider};
 pub use client::{CallOptions, Client, CompareInput};
 pub use config::{Config, DEFAULT_BASE_URL, DEFAULT_MAX_UPLOAD_BYTES};
 pub use error::{Error, ErrorKind, Result, KNOWN_SERVER_CODES};
-pub use image::{sniff, ImageFormat, ImageSource};
+pub use image::{sniff, validate_upload, ImageFormat, ImageSource};
 pub use multipart::Multipart;
 pub use retry::RetryPolicy;
 pub use transport::CancelToken;

@@ -1,0 +1,179 @@
+//! Analysis and the server checked against the real photos in `__test__/fixtures`.
+
+use std::path::PathBuf;
+
+use crate::analysis::{self, descriptor, FaceDetector};
+use crate::server::*;
+
+fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../__test__/fixtures")
+        .join(name)
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(fixture_path(name)).unwrap()
+}
+
+fn run(det: &FaceDetector, name: &str) -> analysis::Analysis {
+    analysis::analyse(det, &analysis::decode(&fixture(name)).unwrap())
+}
+
+#[test]
+fn face_counts_match_the_fixture_notes() {
+    let det = FaceDetector::new().unwrap();
+    for (name, n) in [
+        ("astronaut.jpg", 1),
+        ("astronaut.png", 1),
+        ("astronaut-crop.jpg", 1),
+        ("hopper.jpg", 1),
+    ] {
+        assert_eq!(run(&det, name).faces.len(), n, "{name}");
+    }
+    for name in ["cat.png", "coffee.png", "rocket.jpg"] {
+        assert_eq!(run(&det, name).faces.len(), 0, "{name}");
+    }
+    let b = run(&det, "astronaut.jpg").faces[0].bbox;
+    // Eileen Collins' face in the 512x512 portrait spans roughly x 170-280, y 60-180.
+    assert!((150..=200).contains(&b.x) && (40..=100).contains(&b.y), "{b:?}");
+    assert!((70..=140).contains(&b.width) && b.width == b.height, "{b:?}");
+}
+
+#[test]
+fn default_thresholds_classify_the_degraded_photos() {
+    let det = FaceDetector::new().unwrap();
+    let good = &run(&det, "astronaut.jpg").faces[0].metrics;
+    assert!(good.underexposure < THRESHOLD_UNDEREXPOSURE, "{good:?}");
+    assert!(good.overexposure < THRESHOLD_OVEREXPOSURE, "{good:?}");
+    assert!(good.sharpness > THRESHOLD_SHARPNESS, "{good:?}");
+    let crop = &run(&det, "astronaut-crop.jpg").faces[0].metrics;
+    assert!(
+        crop.overexposure < THRESHOLD_OVEREXPOSURE && crop.sharpness > THRESHOLD_SHARPNESS,
+        "{crop:?}"
+    );
+    let dark = &run(&det, "astronaut-underexposed.jpg").faces[0].metrics;
+    assert!(dark.underexposure > THRESHOLD_UNDEREXPOSURE, "{dark:?}");
+    let blurred = &run(&det, "astronaut-blurred.jpg").faces[0].metrics;
+    assert!(blurred.sharpness < THRESHOLD_SHARPNESS, "{blurred:?}");
+    assert!(blurred.underexposure < THRESHOLD_UNDEREXPOSURE && blurred.overexposure < THRESHOLD_OVEREXPOSURE);
+    // x3.5 clips the face to white: no face survives, and the image metrics say why.
+    let bright = run(&det, "astronaut-overexposed.jpg");
+    assert!(bright.faces.is_empty());
+    assert!(
+        bright.image_metrics.overexposure > THRESHOLD_OVEREXPOSURE,
+        "{:?}",
+        bright.image_metrics
+    );
+}
+
+#[test]
+fn lbph_similarity_separates_same_from_different_people() {
+    let det = FaceDetector::new().unwrap();
+    let d = |n: &str| {
+        let a = run(&det, n);
+        descriptor::describe(&a.gray, &a.faces[0].bbox)
+    };
+    let (astro, crop, png, hopper) = (
+        d("astronaut.jpg"),
+        d("astronaut-crop.jpg"),
+        d("astronaut.png"),
+        d("hopper.jpg"),
+    );
+    let same = descriptor::similarity(&astro, &crop);
+    let different = descriptor::similarity(&astro, &hopper);
+    assert!(
+        same > THRESHOLD_SIMILARITY && THRESHOLD_SIMILARITY > different,
+        "same {same}, different {different}"
+    );
+    assert!(descriptor::similarity(&astro, &png) > THRESHOLD_SIMILARITY);
+    assert!(descriptor::similarity(&crop, &hopper) < THRESHOLD_SIMILARITY);
+    assert_eq!(descriptor::similarity(&astro, &astro), 1.0);
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for b in data {
+        crc ^= *b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A tiny PNG whose header declares `w` x `h` pixels.
+pub fn png_bomb(w: u32, h: u32) -> Vec<u8> {
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(&13u32.to_be_bytes());
+    png.extend_from_slice(&ihdr);
+    png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    for chunk in [&b"IDAT"[..], &b"IEND"[..]] {
+        png.extend_from_slice(&[0, 0, 0, 0]);
+        png.extend_from_slice(chunk);
+        png.extend_from_slice(&crc32(chunk).to_be_bytes());
+    }
+    png
+}
+
+#[test]
+fn decompression_bombs_and_broken_files_are_refused() {
+    let e = analysis::decode(&png_bomb(100_000, 100_000)).unwrap_err();
+    assert!(e.contains("pixel limit"), "{e}");
+    assert!(analysis::decode(b"<html></html>").is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_the_contract_end_to_end() {
+    use perse_core::{CallOptions, Client, CompareInput, Config, ImageSource};
+    let server = LocalServer::start(LocalServerOptions::default()).await.unwrap();
+    assert!(server.url().starts_with("http://127.0.0.1:") && server.url().ends_with("/v0"));
+    let client = Client::new(Config {
+        base_url: server.url(),
+        ..Config::default()
+    })
+    .unwrap();
+    let opts = CallOptions {
+        consent: true,
+        ..CallOptions::default()
+    };
+    assert_eq!(
+        client.login("wrong-key", &opts).await.unwrap_err().code(),
+        "unauthorized"
+    );
+    client.login(server.private_key(), &opts).await.unwrap();
+    let img = |n: &str| ImageSource::Path(fixture_path(n));
+    let d = client.detect(img("astronaut.jpg"), &opts).await.unwrap();
+    assert_eq!(d.total_faces, 1);
+    assert_eq!(d.faces[0].liveness_score, DEFAULT_LIVENESS);
+    assert_eq!(client.detect(img("rocket.jpg"), &opts).await.unwrap().total_faces, 0);
+    let enrolled = client.enroll(img("astronaut.jpg"), &opts).await.unwrap();
+    let by_token = CompareInput::UserToken(enrolled.user_token.clone());
+    let c = client
+        .compare(by_token, CompareInput::Image(img("astronaut-crop.jpg")), &opts)
+        .await
+        .unwrap();
+    assert!(c.similarity > c.default_thresholds.similarity);
+    let e = client.enroll(img("cat.png"), &opts).await.unwrap_err();
+    assert_eq!((e.code(), e.http_status()), ("no_face_detected", Some(422)));
+    client.delete(&enrolled.user_token, &opts).await.unwrap();
+    assert_eq!(
+        client.delete(&enrolled.user_token, &opts).await.unwrap_err().code(),
+        "user_token_not_found"
+    );
+    let log = server.requests();
+    assert!(log
+        .iter()
+        .all(|r| r.fields.iter().all(|f| f.size < 100 || f.value.is_none())));
+    server.expire_tokens();
+    assert_eq!(client.list(&opts).await.unwrap_err().code(), "unauthorized");
+    server.close().await;
+    assert!(server.is_closed());
+}

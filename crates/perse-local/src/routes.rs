@@ -1,0 +1,368 @@
+//! The contract's endpoints. One fallback handler routes by method and path, so every
+//! request, known or not, goes through the same fault injection and request log.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State as AxState};
+use axum::http::{header, Method};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use perse_core::models::*;
+
+use crate::analysis::{self, descriptor, Analysis};
+use crate::controls::{Fault, RecordedField, RecordedRequest};
+use crate::form::Form;
+use crate::reply::{self, Reject};
+use crate::server::*;
+
+type Shared = Arc<State>;
+
+pub async fn handle(AxState(state): AxState<Shared>, req: Request) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let has_authorization = req.headers().contains_key(header::AUTHORIZATION);
+    let mut fields = Vec::new();
+    let fault = take_fault(&state, &path);
+    let mut faulted = false;
+    let response = match fault {
+        Some(f) => {
+            if !f.delay.is_zero() {
+                tokio::time::sleep(f.delay).await;
+            }
+            match f.status {
+                Some(status) => {
+                    faulted = true;
+                    fault_response(&f, status)
+                }
+                None => route(&state, req, &mut fields).await,
+            }
+        }
+        None => route(&state, req, &mut fields).await,
+    };
+    let status = response.status().as_u16();
+    let entry = RecordedRequest {
+        method: method.to_string(),
+        path,
+        fields,
+        has_authorization,
+        status,
+        faulted,
+    };
+    lock(&state.log).push(entry);
+    response
+}
+
+fn take_fault(state: &State, path: &str) -> Option<Fault> {
+    let mut faults = lock(&state.faults);
+    let i = faults.iter().position(|f| f.matches(path))?;
+    let fault = faults[i].clone();
+    faults[i].times -= 1;
+    if faults[i].times == 0 {
+        faults.remove(i);
+    }
+    Some(fault)
+}
+
+fn fault_response(f: &Fault, status: u16) -> Response {
+    match &f.body {
+        Some(body) => {
+            let ct = if body.trim_start().starts_with('<') {
+                "text/html"
+            } else {
+                "application/json"
+            };
+            reply::raw(status, ct, body.clone().into_bytes())
+        }
+        None => {
+            let code = f.code.clone().unwrap_or_else(|| Fault::default_code(status).into());
+            Reject::new(status, &code, &format!("injected fault: {code} (HTTP {status})")).into_response()
+        }
+    }
+}
+
+async fn route(state: &Shared, req: Request, fields: &mut Vec<RecordedField>) -> Response {
+    match dispatch(state, req, fields).await {
+        Ok(r) => r,
+        Err(reject) => reject.into_response(),
+    }
+}
+
+async fn dispatch(state: &Shared, req: Request, fields: &mut Vec<RecordedField>) -> Result<Response, Reject> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    let route = path.strip_prefix("/v0").ok_or_else(|| not_found(path))?;
+    let body = read_body(body).await?;
+    if parts.method == Method::POST && route == "/login" {
+        return login(state, &body);
+    }
+    authorize(state, &parts.headers)?;
+    let form = || {
+        Form::parse(
+            parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+            body.clone(),
+        )
+    };
+    let started = Instant::now();
+    match (&parts.method, route) {
+        (&Method::POST, "/face/detect") => {
+            let f = form().await?;
+            *fields = f.recorded();
+            detect(state, &f, started).await
+        }
+        (&Method::POST, "/face/compare") => {
+            let f = form().await?;
+            *fields = f.recorded();
+            compare(state, &f, started).await
+        }
+        (&Method::POST, "/face/enrollment") | (&Method::PUT, "/face/enrollment") => {
+            let f = form().await?;
+            *fields = f.recorded();
+            enroll(state, &f, parts.method == Method::PUT, started).await
+        }
+        (&Method::GET, "/face/enrollment/list") => {
+            let store = lock(&state.store);
+            let mut users: Vec<(&String, u64)> = store.users.iter().map(|(t, (seq, _))| (t, *seq)).collect();
+            users.sort_by_key(|u| u.1);
+            let user_tokens: Vec<String> = users.into_iter().map(|u| u.0.clone()).collect();
+            let total_users = user_tokens.len() as u32;
+            let body = ListResponse {
+                user_tokens,
+                total_users,
+                time_taken: secs(started),
+            };
+            Ok(reply::ok(&body, "Enrollment list retrieved"))
+        }
+        (&Method::DELETE, r) if r.starts_with("/face/enrollment/") => {
+            let token = percent_decode(&r["/face/enrollment/".len()..]);
+            match lock(&state.store).users.remove(&token) {
+                Some(_) => Ok(reply::ok(
+                    &DeleteResponse {
+                        time_taken: secs(started),
+                    },
+                    "Enrollment deleted",
+                )),
+                None => Err(token_not_found()),
+            }
+        }
+        _ => Err(not_found(path)),
+    }
+}
+
+async fn read_body(body: Body) -> Result<Bytes, Reject> {
+    axum::body::to_bytes(body, 16 * 1024 * 1024)
+        .await
+        .map_err(|_| Reject::new(413, "file_too_large", "the request body is too large"))
+}
+
+fn not_found(path: &str) -> Reject {
+    Reject::new(404, "not_found", &format!("no such endpoint: {path}"))
+}
+
+fn token_not_found() -> Reject {
+    Reject::new(404, "user_token_not_found", "the user token does not exist")
+}
+
+fn secs(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 10_000.0).round() / 10_000.0
+}
+
+fn login(state: &State, body: &[u8]) -> Result<Response, Reject> {
+    let key = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("privateKey").and_then(|k| k.as_str()).map(str::to_string))
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| Reject::new(400, "form_key_missing", "privateKey is required"))?;
+    if key != state.private_key {
+        return Err(Reject::new(401, "unauthorized", "invalid private key"));
+    }
+    let token = state
+        .issuer
+        .issue(state.token_ttl.as_secs(), state.generation.load(Ordering::SeqCst));
+    Ok(reply::json(200, &LoginResponse { token }))
+}
+
+fn authorize(state: &State, headers: &axum::http::HeaderMap) -> Result<(), Reject> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match token {
+        Some(t) if state.issuer.verify(t, state.generation.load(Ordering::SeqCst)) => Ok(()),
+        Some(_) => Err(Reject::new(
+            401,
+            "unauthorized",
+            "the session token is invalid or expired",
+        )),
+        None => Err(Reject::new(
+            401,
+            "unauthorized",
+            "the Authorization: Bearer header is missing",
+        )),
+    }
+}
+
+/// Decodes and analyses on the blocking pool: detection is CPU work.
+async fn analyse(state: &Shared, bytes: Bytes) -> Result<Analysis, Reject> {
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let img = analysis::decode(&bytes).map_err(|m| Reject::new(415, "invalid_file_type", &m))?;
+        Ok(analysis::analyse(&st.detector, &img))
+    })
+    .await
+    .map_err(|_| Reject::new(500, "server_error", "image analysis failed"))?
+}
+
+fn thresholds() -> DetectThresholds {
+    DetectThresholds {
+        underexposure: THRESHOLD_UNDEREXPOSURE,
+        overexposure: THRESHOLD_OVEREXPOSURE,
+        sharpness: THRESHOLD_SHARPNESS,
+        liveness: THRESHOLD_LIVENESS,
+    }
+}
+
+async fn detect(state: &Shared, form: &Form, started: Instant) -> Result<Response, Reject> {
+    form.require_consent()?;
+    let a = analyse(state, form.image("image_file")?).await?;
+    let faces: Vec<Face> = a
+        .faces
+        .iter()
+        .map(|f| Face {
+            bounding_box: [
+                f.bbox.x as f64,
+                f.bbox.y as f64,
+                f.bbox.width as f64,
+                f.bbox.height as f64,
+            ],
+            landmarks: None,
+            face_metrics: f.metrics.clone(),
+            liveness_score: state.liveness,
+        })
+        .collect();
+    let body = DetectResponse {
+        total_faces: faces.len() as u32,
+        faces,
+        image_metrics: a.image_metrics,
+        time_taken: secs(started),
+        default_thresholds: thresholds(),
+    };
+    Ok(reply::ok(&body, "Face detection completed"))
+}
+
+/// The descriptor of the largest face, or `no_face_detected` with the image metrics as a hint.
+fn face_descriptor(a: &Analysis, field: &str) -> Result<descriptor::Descriptor, Reject> {
+    match a.faces.first() {
+        Some(f) => Ok(descriptor::describe(&a.gray, &f.bbox)),
+        None => {
+            let m = &a.image_metrics;
+            Err(Reject::new(
+                422,
+                "no_face_detected",
+                &format!(
+                    "no face detected in {field} (image underexposure {:.2}, overexposure {:.2}, sharpness {:.2})",
+                    m.underexposure, m.overexposure, m.sharpness
+                ),
+            ))
+        }
+    }
+}
+
+async fn compare(state: &Shared, form: &Form, started: Instant) -> Result<Response, Reject> {
+    form.require_consent()?;
+    let mut sides = Vec::with_capacity(2);
+    for i in 1..=2 {
+        let token_field = format!("image_token{i}");
+        let file_field = format!("image_file{i}");
+        let d = match form.text(&token_field) {
+            Some(t) if form.get(&file_field).is_none() => lock(&state.store)
+                .users
+                .get(&t)
+                .map(|u| u.1.clone())
+                .ok_or_else(token_not_found)?,
+            _ => face_descriptor(&analyse(state, form.image(&file_field)?).await?, &file_field)?,
+        };
+        sides.push(d);
+    }
+    let body = CompareResponse {
+        similarity: descriptor::similarity(&sides[0], &sides[1]),
+        time_taken: secs(started),
+        default_thresholds: CompareThresholds {
+            similarity: THRESHOLD_SIMILARITY,
+        },
+    };
+    Ok(reply::ok(&body, "Face comparison completed"))
+}
+
+async fn enroll(state: &Shared, form: &Form, update: bool, started: Instant) -> Result<Response, Reject> {
+    form.require_consent()?;
+    let existing = match update {
+        true => {
+            let t = form
+                .text("user_token")
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| Reject::new(400, "form_key_missing", "the form field 'user_token' is missing"))?;
+            if !lock(&state.store).users.contains_key(&t) {
+                return Err(token_not_found());
+            }
+            Some(t)
+        }
+        false => None,
+    };
+    let a = analyse(state, form.image("image_file")?).await?;
+    let m = a.faces.first().map(|f| &f.metrics).unwrap_or(&a.image_metrics);
+    if m.underexposure > THRESHOLD_UNDEREXPOSURE {
+        return Err(Reject::new(
+            422,
+            "image_underexposed",
+            "the image is too dark to enroll",
+        ));
+    }
+    if m.overexposure > THRESHOLD_OVEREXPOSURE {
+        return Err(Reject::new(
+            422,
+            "image_overexposed",
+            "the image is too bright to enroll",
+        ));
+    }
+    let d = face_descriptor(&a, "image_file")?;
+    let mut store = lock(&state.store);
+    let token = existing.unwrap_or_else(|| format!("usr_{:032x}", rand::random::<u128>()));
+    let seq = store.users.get(&token).map(|u| u.0).unwrap_or(store.next_seq);
+    store.next_seq += 1;
+    store.users.insert(token.clone(), (seq, d));
+    let body = EnrollResponse {
+        user_token: token,
+        time_taken: secs(started),
+    };
+    Ok(reply::ok(
+        &body,
+        if update {
+            "Enrollment updated"
+        } else {
+            "Enrollment completed"
+        },
+    ))
+}
+
+fn percent_decode(s: &str) -> String {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

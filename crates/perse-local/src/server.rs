@@ -1,0 +1,195 @@
+//! Starting, controlling and stopping one local server. All state belongs to the instance:
+//! several servers (one per test worker) can run in one process.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use perse_core::{CancelToken, Error, ErrorKind};
+
+use crate::analysis::{Descriptor, FaceDetector};
+use crate::controls::{Fault, RecordedRequest};
+use crate::jwt::Issuer;
+
+/// How to run a local server.
+#[derive(Clone, Debug)]
+pub struct LocalServerOptions {
+    /// Interface to bind; loopback unless the caller says otherwise.
+    pub host: String,
+    /// 0 picks a free port.
+    pub port: u16,
+    /// The key `/login` accepts; a random `sk_local_...` when `None`.
+    pub private_key: Option<String>,
+    /// Lifetime of issued tokens.
+    pub token_ttl: Duration,
+    /// The `liveness_score` reported for every face (there is no liveness model).
+    pub liveness_score: f64,
+}
+
+impl Default for LocalServerOptions {
+    fn default() -> Self {
+        LocalServerOptions {
+            host: "127.0.0.1".into(),
+            port: 0,
+            private_key: None,
+            token_ttl: Duration::from_secs(900),
+            liveness_score: DEFAULT_LIVENESS,
+        }
+    }
+}
+
+/// Documented constant: the local server has no liveness model.
+pub const DEFAULT_LIVENESS: f64 = 0.9;
+
+/// Thresholds that classify the bundled fixtures (see the README's local-server section).
+pub const THRESHOLD_UNDEREXPOSURE: f64 = 0.5;
+pub const THRESHOLD_OVEREXPOSURE: f64 = 0.5;
+pub const THRESHOLD_SHARPNESS: f64 = 0.15;
+pub const THRESHOLD_LIVENESS: f64 = 0.5;
+pub const THRESHOLD_SIMILARITY: f64 = 0.7;
+
+/// Enrolled users: descriptors only, never photos, in enrollment order.
+#[derive(Default)]
+pub struct Store {
+    pub users: HashMap<String, (u64, Descriptor)>,
+    pub next_seq: u64,
+}
+
+pub struct State {
+    pub detector: FaceDetector,
+    pub issuer: Issuer,
+    pub private_key: String,
+    pub token_ttl: Duration,
+    pub liveness: f64,
+    pub generation: AtomicU64,
+    pub store: Mutex<Store>,
+    pub faults: Mutex<Vec<Fault>>,
+    pub log: Mutex<Vec<RecordedRequest>>,
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A running server.
+pub struct LocalServer {
+    addr: SocketAddr,
+    state: Arc<State>,
+    shutdown: CancelToken,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl LocalServer {
+    /// Binds and starts serving on the current tokio runtime.
+    pub async fn start(opts: LocalServerOptions) -> perse_core::Result<LocalServer> {
+        let ip: IpAddr = match opts.host.as_str() {
+            "localhost" => IpAddr::from([127, 0, 0, 1]),
+            h => h
+                .parse()
+                .map_err(|_| Error::invalid(format!("host must be an IP address or 'localhost', not '{h}'")))?,
+        };
+        if !(opts.liveness_score.is_finite() && (0.0..=1.0).contains(&opts.liveness_score)) {
+            return Err(Error::invalid("livenessScore must be between 0 and 1"));
+        }
+        let detector = FaceDetector::new()
+            .map_err(|e| Error::from(ErrorKind::Internal(format!("cannot load the face model: {e}"))))?;
+        let listener = tokio::net::TcpListener::bind(SocketAddr::new(ip, opts.port))
+            .await
+            .map_err(|e| Error::from(ErrorKind::Network(format!("cannot listen on {ip}:{}: {e}", opts.port))))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::from(ErrorKind::Network(e.to_string())))?;
+        let private_key = opts
+            .private_key
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| format!("sk_local_{:032x}", rand::random::<u128>()));
+        let state = Arc::new(State {
+            detector,
+            issuer: Issuer::new(),
+            private_key,
+            token_ttl: opts.token_ttl,
+            liveness: opts.liveness_score,
+            generation: AtomicU64::new(0),
+            store: Mutex::new(Store::default()),
+            faults: Mutex::new(Vec::new()),
+            log: Mutex::new(Vec::new()),
+        });
+        let app = axum::Router::new()
+            .fallback(crate::routes::handle)
+            .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
+            .with_state(state.clone());
+        let shutdown = CancelToken::new();
+        let stop = shutdown.clone();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await });
+            let _ = serve.await;
+        });
+        Ok(LocalServer {
+            addr,
+            state,
+            shutdown,
+            task: Mutex::new(Some(task)),
+        })
+    }
+
+    /// The base URL to give the SDK as it is (ends in `/v0`).
+    pub fn url(&self) -> String {
+        match self.addr.ip() {
+            IpAddr::V6(ip) => format!("http://[{ip}]:{}/v0", self.addr.port()),
+            IpAddr::V4(ip) => format!("http://{ip}:{}/v0", self.addr.port()),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn private_key(&self) -> &str {
+        &self.state.private_key
+    }
+
+    /// Stops accepting and waits (up to 2 s) for in-flight requests, then drops the rest.
+    pub async fn close(&self) {
+        self.shutdown.cancel();
+        let task = lock(&self.task).take();
+        if let Some(mut task) = task {
+            if tokio::time::timeout(Duration::from_secs(2), &mut task).await.is_err() {
+                task.abort();
+            }
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    pub fn inject_fault(&self, mut fault: Fault) {
+        fault.times = fault.times.max(1);
+        lock(&self.state.faults).push(fault);
+    }
+
+    /// Every token issued so far stops working now.
+    pub fn expire_tokens(&self) {
+        self.state.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.state.log).clone()
+    }
+
+    /// Forgets enrollments, faults and the request log (issued tokens stay valid).
+    pub fn reset(&self) {
+        *lock(&self.state.store) = Store::default();
+        lock(&self.state.faults).clear();
+        lock(&self.state.log).clear();
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
