@@ -46,6 +46,25 @@ export declare class NativeClient {
   delete(userToken: string, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): Promise<DeleteResult | ErrorInfo>
 }
 
+/** A running local server. */
+export declare class NativeLocalServer {
+  /** Base URL to pass as `baseUrl` as it is (ends in `/v0`). */
+  get url(): string
+  get port(): number
+  /** The private key this server's `/login` accepts. */
+  get privateKey(): string
+  get closed(): boolean
+  injectFault(fault: FaultSpec): void
+  /** Every token issued so far stops working (the next call gets 401 `unauthorized`). */
+  expireTokens(): void
+  /** The requests seen so far, oldest first. */
+  requests(): Array<RecordedRequest>
+  /** Forgets enrollments, faults and the request log. */
+  reset(): void
+  /** Stops the server; resolves when it has stopped. */
+  close(): Promise<void>
+}
+
 /** Per-call settings. */
 export interface CallOptions {
   /** The end user consented to biometric processing. Required (`true`) on every biometric call. */
@@ -164,6 +183,22 @@ export interface Face {
   livenessScore: number
 }
 
+/** An answer to give instead of the real one, for the next `times` matching requests. */
+export interface FaultSpec {
+  /** Path with or without `/v0` (e.g. `/face/detect`); default: any path. */
+  path?: string
+  /** HTTP status to answer with; without it the fault only delays. */
+  status?: number
+  /** Error code in the JSON body; default derived from the status. */
+  code?: string
+  /** Raw body instead of the JSON error (HTML, truncated JSON...). */
+  body?: string
+  /** Wait this many milliseconds first. */
+  delayMs?: number
+  /** How many requests it applies to; default 1. */
+  times?: number
+}
+
 /** Exactly one of `data`, `path` or `userToken` is set. */
 export interface ImageArg {
   /** Image bytes (Buffer, Uint8Array or ArrayBuffer on the JS side, shared without a copy). */
@@ -193,6 +228,20 @@ export interface ListResult {
   timeTaken: number
 }
 
+/** How to start the local server. */
+export interface LocalServerOptions {
+  /** TCP port; 0 (the default) picks a free one. */
+  port?: number
+  /** Interface to bind; default `127.0.0.1`. Anything else must be asked for explicitly. */
+  host?: string
+  /** The private key `/login` accepts; default a random `sk_local_...`. */
+  privateKey?: string
+  /** Lifetime of issued session tokens in seconds; default 900 (15 minutes, as the API). */
+  tokenTtlSeconds?: number
+  /** The `livenessScore` reported for every face; default 0.9 (there is no liveness model). */
+  livenessScore?: number
+}
+
 /** Result of `login`. */
 export interface LoginResult {
   status: boolean
@@ -216,6 +265,28 @@ export interface Metrics {
   rotation?: number
 }
 
+/** One multipart field as the server saw it (no image bytes). */
+export interface RecordedField {
+  name: string
+  filename?: string
+  contentType?: string
+  size: number
+  /** Text value, for non-file fields only. */
+  value?: string
+}
+
+/** One request as the server saw it. */
+export interface RecordedRequest {
+  method: string
+  path: string
+  fields: Array<RecordedField>
+  /** Whether an Authorization header was present (its value is never kept). */
+  hasAuthorization: boolean
+  status: number
+  /** Whether an injected fault produced the answer. */
+  faulted: boolean
+}
+
 /**
  * What the wrapper in `index.js` resolves with: it catches the user's callback errors and
  * checks the type, so the native side always gets data, never an exception.
@@ -226,3 +297,6 @@ export interface RefreshOutcome {
   /** Why there is none (the callback's error message). */
   error?: string
 }
+
+/** Starts a local Perse-compatible server on loopback. */
+export declare function startLocalServer(options?: LocalServerOptions | undefined | null): Promise<NativeLocalServer | ErrorInfo>

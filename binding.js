@@ -837,3 +837,5 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeAbort = nativeBinding.NativeAbort
 module.exports.NativeClient = nativeBinding.NativeClient
+module.exports.NativeLocalServer = nativeBinding.NativeLocalServer
+module.exports.startLocalServer = nativeBinding.startLocalServer

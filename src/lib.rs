@@ -8,6 +8,7 @@
 mod abort;
 mod client;
 mod image_arg;
+mod local_server;
 mod options;
 mod outcome;
 mod results;

@@ -1,0 +1,56 @@
+'use strict'
+
+// PerseError and its helpers, shared by the client facade and the local server wrapper.
+
+const BRAND = Symbol.for('perse-node.PerseError')
+
+/** Every failure of this SDK. `code` is stable; see the README's error table. */
+class PerseError extends Error {
+  constructor(info) {
+    super(info.message, info.cause != null ? { cause: info.cause } : undefined)
+    this.name = 'PerseError'
+    this.code = info.code
+    this.status = false
+    if (info.httpStatus != null) this.httpStatus = info.httpStatus
+    this.retryable = Boolean(info.retryable)
+    this.attempts = info.attempts ?? 0
+  }
+
+  // A prototype getter keyed by a registry symbol: visible from every realm (jest gives each
+  // test file its own, where `instanceof` fails) without adding an own enumerable property.
+  get [BRAND]() {
+    return true
+  }
+}
+
+/** `true` for a PerseError from any realm (jest module registries, vm contexts, workers' copies). */
+function isPerseError(e) {
+  return e instanceof PerseError || (e != null && typeof e === 'object' && e[BRAND] === true)
+}
+
+function fail(code, message, extra) {
+  return new PerseError({ code, message, attempts: 0, retryable: false, ...extra })
+}
+
+function invalid(message) {
+  return fail('invalid_argument', message)
+}
+
+function describe(v) {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'an array'
+  if (typeof v === 'number' && Number.isNaN(v)) return 'NaN'
+  if (typeof v === 'object') return `an object (${Object.prototype.toString.call(v).slice(8, -1)})`
+  return `${typeof v}`
+}
+
+/** Runs a synchronous native call; its throws are argument errors. */
+function nativeSync(fn) {
+  try {
+    return fn()
+  } catch (e) {
+    throw invalid(e && e.message ? e.message : String(e))
+  }
+}
+
+module.exports = { PerseError, isPerseError, fail, invalid, describe, nativeSync }
