@@ -4,6 +4,10 @@
 import type * as N from './binding'
 
 export type {
+  LocalServerOptions,
+  FaultSpec,
+  RecordedField,
+  RecordedRequest,
   CompareResult,
   CompareThresholds,
   DeleteResult,
@@ -164,3 +168,28 @@ export declare const face: {
   qualityWithSpoofCheck: typeof qualityWithSpoofCheck
   enrollment: Enrollment
 }
+
+/** A running local Perse-compatible server (see the README's "Local server"). */
+export declare class LocalServer {
+  /** Base URL to pass as `baseUrl` as it is (ends in `/v0`). */
+  readonly url: string
+  readonly port: number
+  /** The private key this server's `/login` accepts. */
+  readonly privateKey: string
+  readonly closed: boolean
+  /** Answers the next `times` (default 1) matching requests with `status`/`body`, after `delayMs`. */
+  injectFault(fault: N.FaultSpec): void
+  /** Every token issued so far stops working now. */
+  expireTokens(): void
+  /** Requests seen so far (names and sizes, never image bytes or tokens). */
+  requests(): N.RecordedRequest[]
+  /** Forgets enrollments, injected faults and the request log. */
+  reset(): void
+  /** A PerseClient pointed at this server, logging in with its private key. */
+  client(options?: ClientOptions): PerseClient
+  close(): Promise<void>
+  toJSON(): { url: string; closed: boolean }
+}
+
+/** Starts a local Perse-compatible server (default: 127.0.0.1, a free port, 15-minute tokens). */
+export declare function startLocalServer(options?: N.LocalServerOptions): Promise<LocalServer>

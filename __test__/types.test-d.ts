@@ -1,7 +1,7 @@
 // Compiled by `tsc --noEmit --strict` in `npm test`: proves a TypeScript user gets the result
 // types. Lines marked @ts-expect-error must fail to type-check, or tsc reports them.
 
-import { PerseClient, PerseError, isPerseError, detect, enrollment, face } from '..'
+import { PerseClient, PerseError, isPerseError, detect, enrollment, face, startLocalServer } from '..'
 import type { DetectResult, CompareResult, Face, PerseErrorCode } from '..'
 
 async function usage(): Promise<void> {
@@ -37,6 +37,12 @@ async function usage(): Promise<void> {
       void [code, status, retry]
     }
   }
+  const server = await startLocalServer({ port: 0, tokenTtlSeconds: 60 })
+  server.injectFault({ path: '/face/detect', status: 503, times: 2 })
+  const seen: number = server.requests()[0]?.fields[0]?.size ?? 0
+  const local: PerseClient = server.client({ timeoutMs: 1000 })
+  await server.close()
+  void [seen, local]
   const pe = new PerseError({ message: 'm', code: 'timeout' })
   const asError: Error = pe
 

@@ -106,7 +106,9 @@ impl NativeLocalServer {
     #[napi]
     pub fn inject_fault(&self, fault: FaultSpec) -> Result<()> {
         let status = match fault.status {
-            Some(s) if !(100..=599).contains(&s) => return Err(invalid("fault.status must be an HTTP status (100-599)")),
+            Some(s) if !(100..=599).contains(&s) => {
+                return Err(invalid("fault.status must be an HTTP status (100-599)"))
+            }
             s => s.map(|s| s as u16),
         };
         let delay = match fault.delay_ms {
@@ -182,7 +184,10 @@ impl NativeLocalServer {
 
 /// Starts a local Perse-compatible server on loopback.
 #[napi(ts_return_type = "Promise<NativeLocalServer | ErrorInfo>")]
-pub fn start_local_server(env: &Env, options: Option<LocalServerOptions>) -> Result<PromiseRaw<'_, Outcome<NativeLocalServer>>> {
+pub fn start_local_server(
+    env: &Env,
+    options: Option<LocalServerOptions>,
+) -> Result<PromiseRaw<'_, Outcome<NativeLocalServer>>> {
     let o = options.unwrap_or_default();
     let opts = match convert(o) {
         Ok(opts) => opts,
