@@ -73,6 +73,8 @@ export interface CallOptions {
   timeoutMs?: number
   /** Extra attempts for this call. */
   maxRetries?: number
+  /** Image preparation for this call (overrides the client's). */
+  prepare?: 'validate' | 'fit'
 }
 
 /** Settings of a `PerseClient` (all optional). */
@@ -97,6 +99,13 @@ export interface ClientOptions {
   refreshSkewSeconds?: number
   /** Upload limit in bytes, checked before sending; default 1000000. */
   maxUploadBytes?: number
+  /**
+   * Image preparation before upload: `'validate'` (default: send unchanged) or `'fit'`
+   * (convert, orient and shrink into a JPEG under `maxUploadBytes`).
+   */
+  prepare?: 'validate' | 'fit'
+  /** Images declaring more pixels are refused from their header; default 40000000. */
+  maxPixels?: number
 }
 
 /** Result of `compare`. */
@@ -263,6 +272,35 @@ export interface Metrics {
   color?: number
   /** 0..360, head rotation away from the camera (newer API versions only). */
   rotation?: number
+}
+
+/** What would be uploaded. */
+export interface PreparedImage {
+  data: Buffer
+  width: number
+  height: number
+  format: 'jpeg' | 'png'
+  /** Pixels were downscaled. */
+  resized: boolean
+  /** An EXIF orientation was applied to the pixels. */
+  orientationApplied: boolean
+}
+
+/** Prepares an image as an upload would, on a worker thread. */
+export declare function prepareImage(image: ImageArg, options?: PrepareOptions | undefined | null): Promise<PreparedImage | ErrorInfo>
+
+/** Options of `prepareImage`. */
+export interface PrepareOptions {
+  /** `'validate'` (default) checks and passes the bytes through; `'fit'` converts and shrinks. */
+  prepare?: 'validate' | 'fit'
+  /** Upload limit in bytes; default 1000000. */
+  maxUploadBytes?: number
+  /** Images declaring more pixels are refused from their header; default 40000000. */
+  maxPixels?: number
+  /** `'fit'` re-encodes to at most this many pixels on the longer side; default 1600. */
+  maxDimension?: number
+  /** `'fit'` JPEG quality 1-100; default 85. */
+  quality?: number
 }
 
 /** One multipart field as the server saw it (no image bytes). */

@@ -838,4 +838,5 @@ module.exports = nativeBinding
 module.exports.NativeAbort = nativeBinding.NativeAbort
 module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.NativeLocalServer = nativeBinding.NativeLocalServer
+module.exports.prepareImage = nativeBinding.prepareImage
 module.exports.startLocalServer = nativeBinding.startLocalServer

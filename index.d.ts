@@ -4,6 +4,8 @@
 import type * as N from './binding'
 
 export type {
+  PrepareOptions,
+  PreparedImage,
   LocalServerOptions,
   FaultSpec,
   RecordedField,
@@ -193,3 +195,6 @@ export declare class LocalServer {
 
 /** Starts a local Perse-compatible server (default: 127.0.0.1, a free port, 15-minute tokens). */
 export declare function startLocalServer(options?: N.LocalServerOptions): Promise<LocalServer>
+
+/** What an upload would send for `image` (`prepare: 'validate'` by default, or `'fit'`). */
+export declare function prepareImage(image: ImageInput, options?: N.PrepareOptions): Promise<N.PreparedImage>

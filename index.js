@@ -65,14 +65,15 @@ function isAbortSignal(s) {
 function callOptions(opts) {
   if (opts === undefined || opts === null) return { native: {}, signal: undefined }
   if (typeof opts !== 'object' || Array.isArray(opts)) throw invalid(`options must be an object (got ${describe(opts)})`)
-  const { enduserConsent, timeoutMs, maxRetries, signal } = opts
+  const { enduserConsent, timeoutMs, maxRetries, signal, prepare } = opts
   if (enduserConsent !== undefined && typeof enduserConsent !== 'boolean') {
     throw invalid(`options.enduserConsent must be a boolean (got ${describe(enduserConsent)})`)
   }
   checkNumber(opts, 'timeoutMs', { min: 1, where: 'options' })
   checkNumber(opts, 'maxRetries', { min: 0, integer: true, where: 'options' })
   if (signal !== undefined && !isAbortSignal(signal)) throw invalid(`options.signal must be an AbortSignal (got ${describe(signal)})`)
-  return { native: { enduserConsent, timeoutMs, maxRetries }, signal }
+  checkPrepare(opts, 'options')
+  return { native: { enduserConsent, timeoutMs, maxRetries, prepare }, signal }
 }
 
 const CLIENT_OPTION_KEYS = new Set([
@@ -86,8 +87,15 @@ const CLIENT_OPTION_KEYS = new Set([
   'privateKey',
   'refreshSkewSeconds',
   'maxUploadBytes',
+  'maxPixels',
+  'prepare',
   'onTokenRefresh',
 ])
+
+function checkPrepare(opts, where) {
+  const p = opts.prepare
+  if (p !== undefined && p !== 'validate' && p !== 'fit') throw invalid(`${where}.prepare must be 'validate' or 'fit' (got ${describe(p)})`)
+}
 
 function clientOptions(opts) {
   if (opts === undefined || opts === null) return {}
@@ -104,6 +112,8 @@ function clientOptions(opts) {
   checkNumber(opts, 'retryMaxDelayMs', { min: 0, where: 'options' })
   checkNumber(opts, 'refreshSkewSeconds', { min: 0, where: 'options' })
   checkNumber(opts, 'maxUploadBytes', { min: 1, integer: true, where: 'options' })
+  checkNumber(opts, 'maxPixels', { min: 1, integer: true, where: 'options' })
+  checkPrepare(opts, 'options')
   if (opts.onTokenRefresh !== undefined && opts.onTokenRefresh !== null && typeof opts.onTokenRefresh !== 'function') {
     throw invalid(`options.onTokenRefresh must be a function (got ${describe(opts.onTokenRefresh)})`)
   }
@@ -374,6 +384,27 @@ function close() {
   }
 }
 
+/**
+ * What an upload would send for `image`: `{ data, width, height, format, resized, orientationApplied }`.
+ * Options: `prepare` ('validate' default, or 'fit'), `maxUploadBytes`, `maxPixels`, `maxDimension`, `quality`.
+ */
+async function prepareImage(image, options) {
+  const o = options === undefined || options === null ? {} : options
+  if (typeof o !== 'object' || Array.isArray(o)) throw invalid(`options must be an object (got ${describe(o)})`)
+  for (const key of Object.keys(o)) {
+    if (!['prepare', 'maxUploadBytes', 'maxPixels', 'maxDimension', 'quality'].includes(key)) throw invalid(`unknown prepareImage option '${key}'`)
+  }
+  checkPrepare(o, 'options')
+  checkNumber(o, 'maxUploadBytes', { min: 1, integer: true, where: 'options' })
+  checkNumber(o, 'maxPixels', { min: 1, integer: true, where: 'options' })
+  checkNumber(o, 'maxDimension', { min: 16, integer: true, where: 'options' })
+  checkNumber(o, 'quality', { min: 1, integer: true, where: 'options' })
+  if (o.quality > 100) throw invalid(`options.quality must be between 1 and 100 (got ${o.quality})`)
+  const r = await native().prepareImage(toImageArg(image, 'image'), o)
+  if (r.status === false) throw new PerseError(r)
+  return r
+}
+
 /** The browser SDK's `Perse.face` namespace. */
 const face = Object.freeze({ detect, compare, isSimilar, quality, qualityWithSpoofCheck, enrollment })
 
@@ -395,5 +426,6 @@ module.exports = {
   qualityWithSpoofCheck,
   face,
   close,
+  prepareImage,
   startLocalServer,
 }

@@ -165,14 +165,16 @@ test('reactive refresh: 500 calls in flight all get 401, one refresh, each retri
   c.close()
 })
 
-test('expiry mid-run: 500 detect calls over several token lifetimes all resolve, one refresh per expiry', async (t) => {
+// Serial (runs before the concurrent tests of this file): with 3-second tokens, a request
+// must not sit in a loaded server's queue for a whole token lifetime.
+test.serial('expiry mid-run: 500 detect calls over several token lifetimes all resolve, one refresh per expiry', async (t) => {
   const { server } = t.context
-  server.state.tokenTtlSeconds = 2
+  server.state.tokenTtlSeconds = 3
   const c = new PerseClient({ baseUrl: server.url, privateKey: server.privateKey })
   const pending = []
   for (let batch = 0; batch < 10; batch++) {
     for (let i = 0; i < 50; i++) pending.push(c.detect(astronaut, CONSENT))
-    await sleep(500)
+    await sleep(700)
   }
   const results = await Promise.all(pending)
   t.is(results.length, 500)
@@ -228,7 +230,8 @@ for (const [label, bad] of Object.entries(badCallbacks)) {
   test(`a callback that ${label} rejects waiting calls with token_refresh_failed and the client stays usable`, async (t) => {
     const { server } = t.context
     let first = true
-    const c = new PerseClient({ baseUrl: server.url, timeoutMs: 300, maxRetries: 0 })
+    // A short timeout only where the test needs one: generous elsewhere, for loaded CI machines.
+    const c = new PerseClient({ baseUrl: server.url, timeoutMs: label === 'hangs past timeoutMs' ? 500 : 10_000, maxRetries: 0 })
     // A synchronous throw is tested on one call; the other failures come after a short delay,
     // so that three calls are surely waiting on the same refresh when it fails.
     const sync = label === 'throws'
@@ -249,9 +252,11 @@ for (const [label, bad] of Object.entries(badCallbacks)) {
     const { reason } = waiting[0]
     if (label.includes('vault') || label === 'throws' || label.startsWith('rejects')) t.regex(String(reason.cause), /vault is down/)
     if (label === 'returns a number') t.regex(String(reason.cause), /non-empty string \(got number\)/)
-    if (label === 'hangs past timeoutMs') t.regex(String(reason.cause), /300 ms/)
+    // Either the 500 ms limit fires, or V8 collects the unsettleable promise first.
+    if (label === 'hangs past timeoutMs') t.regex(String(reason.cause), /500 ms|garbage-collected before it settled/)
     t.is(server.requests.length, 0, 'nothing was sent without a token')
-    t.is((await c.detect(astronaut, CONSENT)).status, true, 'the next call refreshes again and succeeds')
+    const next = await c.detect(astronaut, { ...CONSENT, timeoutMs: 10_000 })
+    t.is(next.status, true, 'the next call refreshes again and succeeds')
     c.close()
   })
 }

@@ -1,7 +1,7 @@
 // Compiled by `tsc --noEmit --strict` in `npm test`: proves a TypeScript user gets the result
 // types. Lines marked @ts-expect-error must fail to type-check, or tsc reports them.
 
-import { PerseClient, PerseError, isPerseError, detect, enrollment, face, startLocalServer } from '..'
+import { PerseClient, PerseError, isPerseError, detect, enrollment, face, startLocalServer, prepareImage } from '..'
 import type { DetectResult, CompareResult, Face, PerseErrorCode } from '..'
 
 async function usage(): Promise<void> {
@@ -43,6 +43,13 @@ async function usage(): Promise<void> {
   const local: PerseClient = server.client({ timeoutMs: 1000 })
   await server.close()
   void [seen, local]
+  const prepared = await prepareImage('big.png', { prepare: 'fit', maxUploadBytes: 500_000 })
+  const bytes: Buffer = prepared.data
+  const fmt: 'jpeg' | 'png' = prepared.format
+  await client.detect('big.png', { enduserConsent: true, prepare: 'fit' })
+  // @ts-expect-error only 'validate' or 'fit'
+  await prepareImage('big.png', { prepare: 'shrink' })
+  void [bytes, fmt]
   const pe = new PerseError({ message: 'm', code: 'timeout' })
   const asError: Error = pe
 

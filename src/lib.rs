@@ -4,6 +4,8 @@
 //! the latter into a thrown `PerseError`, because napi-rs async rejections cannot carry a
 //! custom `code` string.
 #![deny(clippy::all)]
+// napi-derive registers exports only outside `cfg(test)`, so test builds see them as unused.
+#![cfg_attr(test, allow(dead_code))]
 
 mod abort;
 mod client;
@@ -11,5 +13,6 @@ mod image_arg;
 mod local_server;
 mod options;
 mod outcome;
+mod prepare;
 mod results;
 mod token_callback;

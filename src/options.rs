@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use napi_derive::napi;
-use perse_core::{CallOptions as CoreCallOptions, Config, Error, Result};
+use perse_core::{CallOptions as CoreCallOptions, Config, Error, PrepareMode, Result};
 
 /// Settings of a `PerseClient` (all optional).
 #[napi(object)]
@@ -30,6 +30,12 @@ pub struct ClientOptions {
     pub refresh_skew_seconds: Option<f64>,
     /// Upload limit in bytes, checked before sending; default 1000000.
     pub max_upload_bytes: Option<f64>,
+    /// Image preparation before upload: `'validate'` (default: send unchanged) or `'fit'`
+    /// (convert, orient and shrink into a JPEG under `maxUploadBytes`).
+    #[napi(ts_type = "'validate' | 'fit'")]
+    pub prepare: Option<String>,
+    /// Images declaring more pixels are refused from their header; default 40000000.
+    pub max_pixels: Option<f64>,
 }
 
 /// Per-call settings.
@@ -42,6 +48,9 @@ pub struct CallOptions {
     pub timeout_ms: Option<f64>,
     /// Extra attempts for this call.
     pub max_retries: Option<f64>,
+    /// Image preparation for this call (overrides the client's).
+    #[napi(ts_type = "'validate' | 'fit'")]
+    pub prepare: Option<String>,
 }
 
 impl ClientOptions {
@@ -75,10 +84,13 @@ impl ClientOptions {
             base.refresh_skew = Duration::from_secs_f64(s);
         }
         if let Some(n) = self.max_upload_bytes {
-            if !n.is_finite() || n < 1.0 || n.fract() != 0.0 {
-                return Err(Error::invalid("maxUploadBytes must be a positive integer"));
-            }
-            base.max_upload_bytes = n as usize;
+            base.prepare.max_upload_bytes = positive_int("maxUploadBytes", n)? as usize;
+        }
+        if let Some(m) = &self.prepare {
+            base.prepare.mode = prepare_mode(m)?;
+        }
+        if let Some(n) = self.max_pixels {
+            base.prepare.max_pixels = positive_int("maxPixels", n)?;
         }
         base.validate()?;
         Ok(base)
@@ -92,8 +104,26 @@ impl CallOptions {
             timeout: self.timeout_ms.map(|ms| millis("timeoutMs", ms)).transpose()?,
             max_retries: self.max_retries.map(|n| count("maxRetries", n)).transpose()?,
             cancel: None,
+            prepare: self.prepare.as_deref().map(prepare_mode).transpose()?,
         })
     }
+}
+
+pub fn prepare_mode(s: &str) -> Result<PrepareMode> {
+    match s {
+        "validate" => Ok(PrepareMode::Validate),
+        "fit" => Ok(PrepareMode::Fit),
+        other => Err(Error::invalid(format!(
+            "prepare must be 'validate' or 'fit', not '{other}'"
+        ))),
+    }
+}
+
+pub fn positive_int(name: &str, n: f64) -> Result<u64> {
+    if !n.is_finite() || n < 1.0 || n.fract() != 0.0 || n > 9.0e15 {
+        return Err(Error::invalid(format!("{name} must be a positive integer")));
+    }
+    Ok(n as u64)
 }
 
 fn millis(name: &str, ms: f64) -> Result<Duration> {

@@ -44,7 +44,12 @@ impl TokenProvider for JsTokenProvider {
                 .call_async_catch(())
                 .await
                 .map_err(|e| format!("onTokenRefresh could not be called: {}", e.reason))?;
-            let outcome = promise.await.map_err(|e| e.reason.clone())?;
+            // A promise that can never settle may be garbage-collected first: napi then drops
+            // its resolver, which is the same failure as a timeout, said plainly.
+            let outcome = promise.await.map_err(|e| match e.reason.contains("canceled") {
+                true => "onTokenRefresh returned a promise that was garbage-collected before it settled".to_string(),
+                false => e.reason.clone(),
+            })?;
             match outcome {
                 RefreshOutcome { token: Some(t), .. } => Ok(t),
                 RefreshOutcome { error: Some(e), .. } => Err(e),

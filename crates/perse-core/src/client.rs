@@ -15,10 +15,23 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::image::{self, ImageSource};
 use crate::models::*;
 use crate::multipart::Multipart;
+use crate::prepare::{prepare, PrepareMode, PrepareOptions, Prepared};
 use crate::retry::is_retryable_status;
 use crate::transport::{send, Attempt, Body, CancelToken, Request};
 
 const CONSENT_FIELD: &str = "client_declaration_enduser_consent";
+
+/// Loads an image and prepares it for upload. `Fit` work (decode, resize, encode) runs on
+/// tokio's blocking pool; `Validate` only reads headers, so it runs inline.
+pub async fn prepare_source(src: ImageSource, opts: PrepareOptions) -> Result<Prepared> {
+    let bytes: Bytes = image::load(src).await?;
+    match opts.mode {
+        PrepareMode::Validate => prepare(bytes, &opts),
+        PrepareMode::Fit => tokio::task::spawn_blocking(move || prepare(bytes, &opts))
+            .await
+            .map_err(|e| Error::from(ErrorKind::Internal(format!("image preparation failed: {e}"))))?,
+    }
+}
 
 /// Per-call settings; `None` means "use the client's".
 #[derive(Clone, Default)]
@@ -31,6 +44,8 @@ pub struct CallOptions {
     pub max_retries: Option<u32>,
     /// Fires when the caller aborts.
     pub cancel: Option<CancelToken>,
+    /// Overrides the client's image preparation mode for this call.
+    pub prepare: Option<PrepareMode>,
 }
 
 /// One side of a compare: an image, or an enrolled user's token.
@@ -133,7 +148,7 @@ impl Client {
         self.run(opts, async {
             require_consent(opts)?;
             let mut m = Multipart::new();
-            self.add_image(&mut m, "image_file", image).await?;
+            self.add_image(&mut m, "image_file", image, opts).await?;
             m.text(CONSENT_FIELD, "true");
             self.execute(multipart(Method::POST, "/face/detect", m, true), opts)
                 .await
@@ -148,7 +163,7 @@ impl Client {
             let mut m = Multipart::new();
             for (i, side) in [(1, a), (2, b)] {
                 match side {
-                    CompareInput::Image(src) => self.add_image(&mut m, &format!("image_file{i}"), src).await?,
+                    CompareInput::Image(src) => self.add_image(&mut m, &format!("image_file{i}"), src, opts).await?,
                     CompareInput::UserToken(t) => {
                         check_user_token(&t, if i == 1 { "first userToken" } else { "second userToken" })?;
                         m.text(&format!("image_token{i}"), &t);
@@ -167,7 +182,7 @@ impl Client {
         self.run(opts, async {
             require_consent(opts)?;
             let mut m = Multipart::new();
-            self.add_image(&mut m, "image_file", image).await?;
+            self.add_image(&mut m, "image_file", image, opts).await?;
             m.text(CONSENT_FIELD, "true");
             self.execute(multipart(Method::POST, "/face/enrollment", m, false), opts)
                 .await
@@ -195,7 +210,7 @@ impl Client {
             check_user_token(user_token, "userToken")?;
             require_consent(opts)?;
             let mut m = Multipart::new();
-            self.add_image(&mut m, "image_file", image).await?;
+            self.add_image(&mut m, "image_file", image, opts).await?;
             m.text("user_token", user_token);
             m.text(CONSENT_FIELD, "true");
             self.execute(multipart(Method::PUT, "/face/enrollment", m, false), opts)
@@ -245,11 +260,17 @@ impl Client {
         e
     }
 
-    async fn add_image(&self, m: &mut Multipart, field: &str, src: ImageSource) -> Result<()> {
-        let bytes: Bytes = image::load(src).await?;
-        let format = image::validate_upload(&bytes, self.config().max_upload_bytes)?;
-        let (mime, filename) = format.upload_mime().unwrap_or(("application/octet-stream", "image"));
-        m.file(field, filename, mime, &bytes);
+    async fn add_image(&self, m: &mut Multipart, field: &str, src: ImageSource, opts: &CallOptions) -> Result<()> {
+        let mut prep = self.config().prepare;
+        if let Some(mode) = opts.prepare {
+            prep.mode = mode;
+        }
+        let prepared = prepare_source(src, prep).await?;
+        let (mime, filename) = prepared
+            .format
+            .upload_mime()
+            .unwrap_or(("application/octet-stream", "image"));
+        m.file(field, filename, mime, &prepared.data);
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::prepare::PrepareOptions;
 use crate::retry::RetryPolicy;
 
 /// Production API root; every path is relative to it.
@@ -23,8 +24,8 @@ pub struct Config {
     pub retry: RetryPolicy,
     /// Refresh a token this long before its `exp`.
     pub refresh_skew: Duration,
-    /// Images above this size are refused before upload (`file_too_large`).
-    pub max_upload_bytes: usize,
+    /// What happens to images before upload: the mode and its limits (incl. the upload limit).
+    pub prepare: PrepareOptions,
 }
 
 impl Default for Config {
@@ -35,7 +36,7 @@ impl Default for Config {
             user_agent: format!("perse-core/{}", env!("CARGO_PKG_VERSION")),
             retry: RetryPolicy::default(),
             refresh_skew: Duration::from_secs(60),
-            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            prepare: PrepareOptions::default(),
         }
     }
 }
@@ -61,7 +62,7 @@ impl Config {
         if self.timeout.is_zero() {
             return Err(Error::invalid("timeoutMs must be a positive number of milliseconds"));
         }
-        if self.max_upload_bytes == 0 {
+        if self.prepare.max_upload_bytes == 0 {
             return Err(Error::invalid("maxUploadBytes must be a positive number"));
         }
         Ok(())

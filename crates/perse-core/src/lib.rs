@@ -10,16 +10,18 @@ mod config;
 mod error;
 mod image;
 mod multipart;
+mod prepare;
 mod retry;
 mod transport;
 
 pub mod models;
 
 pub use auth::{jwt_expiry, TokenFuture, TokenProvider};
-pub use client::{CallOptions, Client, CompareInput};
+pub use client::{prepare_source, CallOptions, Client, CompareInput};
 pub use config::{Config, DEFAULT_BASE_URL, DEFAULT_MAX_UPLOAD_BYTES};
 pub use error::{Error, ErrorKind, Result, KNOWN_SERVER_CODES};
 pub use image::{sniff, validate_upload, ImageFormat, ImageSource};
 pub use multipart::Multipart;
+pub use prepare::{prepare, PrepareMode, PrepareOptions, Prepared};
 pub use retry::RetryPolicy;
 pub use transport::CancelToken;

@@ -1,0 +1,11 @@
+'use strict'
+
+// Runs the Rust tests with the same `--target` that `napi build` uses, so both share one set
+// of compiled dependencies instead of building everything twice (target/<triple>/ vs debug/).
+
+const { execFileSync, spawnSync } = require('node:child_process')
+
+const host = /host: (\S+)/.exec(execFileSync('rustc', ['-vV'], { encoding: 'utf8' }))[1]
+const args = ['test', '--workspace', '--exclude', 'perse-node', '--target', host, ...process.argv.slice(2)]
+const r = spawnSync('cargo', args, { stdio: 'inherit' })
+process.exit(r.status ?? 1)
