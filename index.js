@@ -19,8 +19,14 @@ const MAX_PATH = 4096
 
 function toImageArg(value, name) {
   if (Buffer.isBuffer(value)) return { data: value }
-  if (ArrayBuffer.isView(value)) return { data: Buffer.from(value.buffer, value.byteOffset, value.byteLength) }
-  if (types.isAnyArrayBuffer(value)) return { data: Buffer.from(value) }
+  if (ArrayBuffer.isView(value) || types.isAnyArrayBuffer(value)) {
+    try {
+      return { data: ArrayBuffer.isView(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : Buffer.from(value) }
+    } catch (e) {
+      // A detached (transferred) ArrayBuffer cannot be read.
+      throw invalid(`${name} cannot be read: ${e.message}`)
+    }
+  }
   if (value instanceof URL || (value != null && typeof value === 'object' && value.href && value.protocol === 'file:')) {
     try {
       return { path: fileURLToPath(value) }
@@ -123,6 +129,10 @@ function clientOptions(opts) {
 
 // ---- the client -------------------------------------------------------------------------
 
+function unbound() {
+  return invalid('PerseClient method called without a PerseClient as `this` (use client.method(...) or a method taken from an instance)')
+}
+
 const METHODS = ['setToken', 'login', 'onTokenRefresh', 'configure', 'detect', 'compare', 'enroll', 'isSimilar', 'quality', 'qualityWithSpoofCheck', 'close']
 
 /** A Perse API client. Methods are bound, so `const { detect } = client` works. */
@@ -146,14 +156,21 @@ class PerseClient {
     Object.defineProperty(this, 'enrollment', { value: Object.freeze(enrollment), enumerable: false })
   }
 
+  /** Whether `o` is a real PerseClient (methods called with another `this` reject cleanly). */
+  static #owns(o) {
+    return o !== null && typeof o === 'object' && #native in o
+  }
+
   /** Stores the session token (JWT) used by later calls; `null` clears it. */
   async setToken(jwt) {
+    if (!PerseClient.#owns(this)) return Promise.reject(unbound())
     if (jwt !== null && (typeof jwt !== 'string' || jwt.length === 0)) throw invalid(`token must be a non-empty string or null (got ${describe(jwt)})`)
     this.#native.setToken(jwt)
   }
 
   /** Exchanges a private key for a session token, stores it and resolves with it. */
   async login(privateKey, options) {
+    if (!PerseClient.#owns(this)) return Promise.reject(unbound())
     if (typeof privateKey !== 'string' || privateKey.length === 0) throw invalid(`privateKey must be a non-empty string (got ${describe(privateKey)})`)
     const r = await this.#call('login', [privateKey], options)
     return r.token
@@ -173,19 +190,23 @@ class PerseClient {
   }
 
   detect(image, options) {
+    if (!PerseClient.#owns(this)) return Promise.reject(unbound())
     return this.#run(() => ['detect', [toImageArg(image, 'image')], options])
   }
 
   compare(a, b, options) {
+    if (!PerseClient.#owns(this)) return Promise.reject(unbound())
     return this.#run(() => ['compare', [toCompareArg(a, 'a'), toCompareArg(b, 'b')], options])
   }
 
   enroll(image, options) {
+    if (!PerseClient.#owns(this)) return Promise.reject(unbound())
     return this.#run(() => ['enroll', [toImageArg(image, 'image')], options])
   }
 
   /** compare, then the browser SDK's verdict: code `similar` or `not_similar`. */
   async isSimilar(a, b, options) {
+    if (!PerseClient.#owns(this)) return Promise.reject(unbound())
     const r = await this.compare(a, b, options)
     const similar = r.similarity >= r.defaultThresholds.similarity
     return {
@@ -198,11 +219,13 @@ class PerseClient {
 
   /** detect, then per-face exposure and blur flags; code `success`, `bad_image_quality` or `no_face_detected`. */
   quality(image, options) {
+    if (!PerseClient.#owns(this)) return Promise.reject(unbound())
     return this.#quality(image, options, false)
   }
 
   /** As `quality`, plus `isSpoofing` on faces whose liveness score is below the threshold. */
   qualityWithSpoofCheck(image, options) {
+    if (!PerseClient.#owns(this)) return Promise.reject(unbound())
     return this.#quality(image, options, true)
   }
 

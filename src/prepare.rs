@@ -73,7 +73,10 @@ fn convert(o: PrepareOptions) -> std::result::Result<CorePrepareOptions, Error> 
         Some(m) => prepare_mode(m)?,
         None => PrepareMode::Validate,
     };
-    let mut p = CorePrepareOptions { mode, ..CorePrepareOptions::default() };
+    let mut p = CorePrepareOptions {
+        mode,
+        ..CorePrepareOptions::default()
+    };
     if let Some(n) = o.max_upload_bytes {
         p.max_upload_bytes = positive_int("maxUploadBytes", n)? as usize;
     }
