@@ -6,6 +6,8 @@
 const { execFileSync, spawnSync } = require('node:child_process')
 
 const host = /host: (\S+)/.exec(execFileSync('rustc', ['-vV'], { encoding: 'utf8' }))[1]
-const args = ['test', '--workspace', '--exclude', 'perse-node', '--target', host, ...process.argv.slice(2)]
+const extra = process.argv.slice(2)
+const scope = extra.includes('-p') ? [] : ['--workspace', '--exclude', 'perse-node']
+const args = ['test', ...scope, '--target', host, ...extra]
 const r = spawnSync('cargo', args, { stdio: 'inherit' })
 process.exit(r.status ?? 1)

@@ -20,6 +20,9 @@ use crate::server::*;
 
 type Shared = Arc<State>;
 
+/// The request log keeps at most this many entries (oldest dropped first).
+pub const MAX_LOG: usize = 10_000;
+
 pub async fn handle(AxState(state): AxState<Shared>, req: Request) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -51,7 +54,13 @@ pub async fn handle(AxState(state): AxState<Shared>, req: Request) -> Response {
         status,
         faulted,
     };
-    lock(&state.log).push(entry);
+    {
+        let mut log = lock(&state.log);
+        if log.len() >= MAX_LOG {
+            log.drain(..MAX_LOG / 10); // a long-running server keeps the most recent requests only
+        }
+        log.push(entry);
+    }
     response
 }
 
