@@ -1,11 +1,53 @@
 'use strict'
 
 // Loads the generated napi-rs binding on first use, so `require('perse-node')` stays cheap.
-// A loader error (no binary for this platform) propagates as it is: it names what it tried.
+// When no binary matches this platform, the loader's error is rethrown with what a user
+// needs: the platform, the files and packages that were tried, and how to fix it.
 
 let binding = null
 
+const SUPPORTED = ['linux-x64-gnu', 'linux-x64-musl', 'linux-arm64-gnu', 'linux-arm64-musl', 'darwin-x64', 'darwin-arm64', 'win32-x64-msvc']
+
+function platformName() {
+  let libc = ''
+  if (process.platform === 'linux') {
+    const glibc = process.report?.getReport?.()?.header?.glibcVersionRuntime
+    libc = glibc ? '-gnu' : '-musl'
+  } else if (process.platform === 'win32') {
+    libc = '-msvc'
+  }
+  return `${process.platform}-${process.arch}${libc}`
+}
+
+function tried(err) {
+  const names = new Set()
+  for (let e = err; e; e = e.cause) {
+    for (const m of String(e.message).matchAll(/Cannot find module '([^']+)'/g)) names.add(m[1])
+  }
+  return [...names]
+}
+
+function load() {
+  try {
+    return require('../binding.js')
+  } catch (err) {
+    const platform = platformName()
+    const list = tried(err)
+    const supported = SUPPORTED.includes(platform)
+    const message = [
+      `perse-node: no native binary could be loaded for ${platform} (Node ${process.version}).`,
+      list.length ? `Tried: ${list.join(', ')}.` : `Loader error: ${err.message}`,
+      supported
+        ? `Fix: install the platform package with the main one (npm i perse-node installs perse-node-${platform} as an optional dependency; do not use --omit=optional / --no-optional, and do not copy node_modules between operating systems or between glibc and Alpine/musl). If npm skipped it, delete node_modules and package-lock.json and install again.`
+        : `There is no prebuilt binary for ${platform}; supported: ${SUPPORTED.join(', ')}. Build from source with a Rust toolchain (npm run build in a clone) and point NAPI_RS_NATIVE_LIBRARY_PATH at the .node file.`,
+    ].join(' ')
+    const e = new Error(message, { cause: err })
+    e.code = 'ERR_PERSE_NATIVE_BINDING'
+    throw e
+  }
+}
+
 module.exports = function native() {
-  if (binding === null) binding = require('../binding.js')
+  if (binding === null) binding = load()
   return binding
 }

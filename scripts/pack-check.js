@@ -1,0 +1,100 @@
+'use strict'
+
+// npm run pack:check — proves the published shape works, offline:
+// 1. builds the linux-x64-gnu release binary,
+// 2. packs the main package and the linux-x64-gnu platform package with `npm pack`,
+// 3. installs both tarballs into a fresh temp project with --offline,
+// 4. there: require('perse-node'), named ESM imports, `tsc --noEmit --strict` on a typed
+//    usage file, the CLI, and a detect call against the bundled local server.
+
+const { execFileSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+
+const ROOT = path.join(__dirname, '..')
+const TARGET = 'x86_64-unknown-linux-gnu'
+const PLATFORM = 'linux-x64-gnu'
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+
+function run(cmd, args, opts = {}) {
+  process.stdout.write(`$ ${cmd} ${args.join(' ')}\n`)
+  return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', ...opts })
+}
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'perse-pack-'))
+try {
+  if (!process.env.PACK_CHECK_SKIP_BUILD) {
+    run(process.execPath, [require.resolve('@napi-rs/cli/dist/cli.js'), 'build', '--platform', '--release', '--target', TARGET, '--js', 'binding.js', '--dts', 'binding.d.ts'], { cwd: ROOT, stdio: 'inherit' })
+  }
+  const binary = path.join(ROOT, `perse-node.${PLATFORM}.node`)
+  if (!fs.existsSync(binary)) throw new Error(`no ${binary}: build it first`)
+
+  // The platform package: its package.json from npm/<platform> plus the binary.
+  const platformDir = path.join(work, 'platform')
+  fs.mkdirSync(platformDir)
+  fs.copyFileSync(path.join(ROOT, 'npm', PLATFORM, 'package.json'), path.join(platformDir, 'package.json'))
+  fs.copyFileSync(binary, path.join(platformDir, path.basename(binary)))
+  const platformTgz = path.join(work, run(npm, ['pack', '--silent', '--pack-destination', work], { cwd: platformDir }).trim().split('\n').pop())
+  const mainTgz = path.join(work, run(npm, ['pack', '--silent', '--pack-destination', work], { cwd: ROOT }).trim().split('\n').pop())
+  const listing = run('tar', ['-tzf', mainTgz])
+  if (/\.node$/m.test(listing)) throw new Error('the main package must not contain a .node binary')
+  process.stdout.write(`main package: ${(fs.statSync(mainTgz).size / 1024).toFixed(0)} KB, platform package: ${(fs.statSync(platformTgz).size / 2 ** 20).toFixed(1)} MB\n`)
+
+  // A fresh project, installed offline from the two tarballs.
+  const app = path.join(work, 'app')
+  fs.mkdirSync(app)
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'pack-check-app', private: true, version: '1.0.0' }))
+  run(npm, ['install', '--offline', '--no-audit', '--no-fund', mainTgz, platformTgz], { cwd: app })
+
+  const photo = path.join(ROOT, '__test__', 'fixtures', 'astronaut.jpg')
+  fs.writeFileSync(
+    path.join(app, 'check.cjs'),
+    `const perse = require('perse-node')
+const assert = require('node:assert')
+;(async () => {
+  const server = await perse.startLocalServer()
+  const client = new perse.PerseClient({ baseUrl: server.url, privateKey: server.privateKey })
+  const r = await client.detect(${JSON.stringify(photo)}, { enduserConsent: true })
+  assert.strictEqual(r.totalFaces, 1)
+  client.close()
+  await server.close()
+  console.log('cjs: require + detect against the local server: ok')
+})().catch((e) => { console.error(e); process.exit(1) })
+`,
+  )
+  fs.writeFileSync(
+    path.join(app, 'check.mjs'),
+    `import { detect, PerseClient, isPerseError, startLocalServer, face } from 'perse-node'
+import assert from 'node:assert'
+for (const f of [detect, PerseClient, isPerseError, startLocalServer, face.detect]) assert.strictEqual(typeof f, 'function')
+console.log('esm: named imports: ok')
+`,
+  )
+  fs.writeFileSync(
+    path.join(app, 'usage.ts'),
+    `import { PerseClient, detect, isPerseError, type DetectResult } from 'perse-node'
+export async function run(): Promise<number> {
+  const client = new PerseClient({ baseUrl: 'http://127.0.0.1:1/v0', timeoutMs: 1000 })
+  const r: DetectResult = await client.detect(Buffer.alloc(0), { enduserConsent: true })
+  try {
+    await detect('x.jpg', { enduserConsent: true })
+  } catch (e) {
+    if (isPerseError(e)) return e.attempts
+  }
+  return r.faces.length
+}
+`,
+  )
+  run(process.execPath, [path.join(app, 'check.cjs')], { cwd: app, stdio: 'inherit' })
+  run(process.execPath, [path.join(app, 'check.mjs')], { cwd: app, stdio: 'inherit' })
+  const tsc = require.resolve('typescript/bin/tsc')
+  run(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'ES2022', '--module', 'commonjs', '--moduleResolution', 'node', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), 'usage.ts'], { cwd: app, stdio: 'inherit' })
+  process.stdout.write('types: tsc --noEmit --strict: ok\n')
+  const cli = run(process.execPath, [path.join(app, 'node_modules', '.bin', 'perse-node'), 'detect', photo, '--local'], { cwd: app })
+  if (!/^1 face/.test(cli)) throw new Error(`unexpected CLI output: ${cli}`)
+  process.stdout.write('cli: perse-node detect --local: ok\n')
+  process.stdout.write('pack:check passed\n')
+} finally {
+  fs.rmSync(work, { recursive: true, force: true })
+}
