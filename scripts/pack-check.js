@@ -7,36 +7,12 @@
 // 4. there: require('perse-node'), named ESM imports, `tsc --noEmit --strict` on a typed
 //    usage file, the CLI, and a detect call against the bundled local server.
 
-const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
+const { packTarballs, run, ROOT, npm } = require('./pack.js')
 
-const ROOT = path.join(__dirname, '..')
-const TARGET = 'x86_64-unknown-linux-gnu'
-const PLATFORM = 'linux-x64-gnu'
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
-
-function run(cmd, args, opts = {}) {
-  process.stdout.write(`$ ${cmd} ${args.join(' ')}\n`)
-  return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', ...opts })
-}
-
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'perse-pack-'))
+const { work, mainTgz, platformTgz } = packTarballs('perse-pack-')
 try {
-  if (!process.env.PACK_CHECK_SKIP_BUILD) {
-    run(process.execPath, [require.resolve('@napi-rs/cli/dist/cli.js'), 'build', '--platform', '--release', '--target', TARGET, '--js', 'binding.js', '--dts', 'binding.d.ts'], { cwd: ROOT, stdio: 'inherit' })
-  }
-  const binary = path.join(ROOT, `perse-node.${PLATFORM}.node`)
-  if (!fs.existsSync(binary)) throw new Error(`no ${binary}: build it first`)
-
-  // The platform package: its package.json from npm/<platform> plus the binary.
-  const platformDir = path.join(work, 'platform')
-  fs.mkdirSync(platformDir)
-  fs.copyFileSync(path.join(ROOT, 'npm', PLATFORM, 'package.json'), path.join(platformDir, 'package.json'))
-  fs.copyFileSync(binary, path.join(platformDir, path.basename(binary)))
-  const platformTgz = path.join(work, run(npm, ['pack', '--silent', '--pack-destination', work], { cwd: platformDir }).trim().split('\n').pop())
-  const mainTgz = path.join(work, run(npm, ['pack', '--silent', '--pack-destination', work], { cwd: ROOT }).trim().split('\n').pop())
   const listing = run('tar', ['-tzf', mainTgz])
   if (/\.node$/m.test(listing)) throw new Error('the main package must not contain a .node binary')
   process.stdout.write(`main package: ${(fs.statSync(mainTgz).size / 1024).toFixed(0)} KB, platform package: ${(fs.statSync(platformTgz).size / 2 ** 20).toFixed(1)} MB\n`)

@@ -1,0 +1,35 @@
+'use strict'
+
+// npm run fuzz — the long fuzz runs: each proptest target in crates/perse-core/tests/fuzz.rs,
+// release build, with a case count sized for at least a minute each on a 2-core machine.
+// Prints cases, seconds and the outcome per target. FUZZ_SCALE=2 doubles every count.
+
+const { execFileSync, spawnSync } = require('node:child_process')
+
+const host = /host: (\S+)/.exec(execFileSync('rustc', ['-vV'], { encoding: 'utf8' }))[1]
+const scale = Number(process.env.FUZZ_SCALE ?? 1)
+const targets = {
+  response_parser_never_panics: 12_000_000,
+  sniffer_never_panics_on_arbitrary_bytes: 7_000_000,
+  decoder_never_panics_on_mutated_jpeg: 1_300_000,
+  decoder_never_panics_on_mutated_exif_jpeg: 200_000,
+  decoder_never_panics_on_mutated_png: 400_000,
+  decoder_never_panics_on_mutated_bmp: 500_000,
+  decoder_never_panics_on_mutated_webp_gif_tiff: 180_000,
+}
+
+let failed = false
+for (const [name, cases] of Object.entries(targets)) {
+  const n = Math.round(cases * scale)
+  const started = Date.now()
+  const r = spawnSync('cargo', ['test', '-q', '--release', '--target', host, '-p', 'perse-core', '--test', 'fuzz', '--', '--exact', name], {
+    env: { ...process.env, PROPTEST_CASES: String(n) },
+    encoding: 'utf8',
+  })
+  const secs = ((Date.now() - started) / 1000).toFixed(0)
+  const ok = r.status === 0
+  failed ||= !ok
+  process.stdout.write(`${name.padEnd(48)} ${String(n).padStart(10)} cases  ${secs.padStart(4)} s  ${ok ? '0 panics' : 'FAILED'}\n`)
+  if (!ok) process.stdout.write(r.stdout + r.stderr)
+}
+process.exitCode = failed ? 1 : 0

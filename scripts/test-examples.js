@@ -1,0 +1,90 @@
+'use strict'
+
+// npm run test:examples — installs each example against the packed tarballs (as a user
+// would get them from npm), builds and starts it or runs its test suite, posts astronaut.jpg
+// where it is a server, and checks the JSON. EXAMPLES=express,jest limits the set.
+
+const { spawn } = require('node:child_process')
+const fs = require('node:fs')
+const path = require('node:path')
+const { packTarballs, run, ROOT, npm } = require('./pack.js')
+
+const PHOTOS = ['astronaut.jpg', 'astronaut-crop.jpg', 'astronaut-blurred.jpg', 'hopper.jpg']
+const only = process.env.EXAMPLES ? process.env.EXAMPLES.split(',') : null
+
+/** Copies an example to `dest`, points perse-node at the tarballs, adds the photos. */
+function stage(name, dest, tarballs) {
+  fs.cpSync(path.join(ROOT, 'examples', name), dest, { recursive: true, filter: (src) => !/node_modules|\.next|\.nuxt|\.output/.test(src) })
+  const pkgPath = path.join(dest, 'package.json')
+  const pkg = JSON.parse(fs.readFileSync(pkgPath, 'utf8'))
+  pkg.dependencies['perse-node'] = `file:${tarballs.mainTgz}`
+  pkg.dependencies['perse-node-linux-x64-gnu'] = `file:${tarballs.platformTgz}`
+  fs.writeFileSync(pkgPath, JSON.stringify(pkg, null, 2))
+  fs.mkdirSync(path.join(dest, 'fixtures'), { recursive: true })
+  for (const p of PHOTOS) fs.copyFileSync(path.join(ROOT, '__test__', 'fixtures', p), path.join(dest, 'fixtures', p))
+}
+
+/** Starts `cmd` in `cwd`, waits for a URL on stdout, posts the photo to `route`, checks `expect`. */
+async function serveAndPost(cwd, cmd, args, route, check, env = {}) {
+  const child = spawn(cmd, args, { cwd, env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  try {
+    const base = await new Promise((resolve, reject) => {
+      let out = ''
+      const timer = setTimeout(() => reject(new Error(`no URL printed within 120 s:\n${out}`)), 120_000)
+      child.stdout.on('data', (d) => {
+        out += d
+        process.stdout.write(d)
+        const m = /(http:\/\/(?:127\.0\.0\.1|localhost|\[::\]|0\.0\.0\.0):\d+)(?!\/v0)/.exec(out.replace(/http:\/\/127\.0\.0\.1:\d+\/v0/g, ''))
+        if (m) {
+          clearTimeout(timer)
+          resolve(m[1].replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1'))
+        }
+      })
+      child.on('exit', (code) => reject(new Error(`exited with ${code} before listening`)))
+    })
+    const photo = fs.readFileSync(path.join(cwd, 'fixtures', 'astronaut.jpg'))
+    const res = await check.request(base + route, photo)
+    const body = await res.json()
+    process.stdout.write(`POST ${route} -> ${res.status} ${JSON.stringify(body)}\n`)
+    check.verify(res.status, body)
+  } finally {
+    child.kill('SIGTERM')
+  }
+}
+
+const rawJpeg = {
+  request: (url, photo) => fetch(url, { method: 'POST', body: photo, headers: { 'content-type': 'image/jpeg' } }),
+  verify: (status, body) => {
+    if (status !== 200 || body.faces !== 1) throw new Error('expected one face')
+  },
+}
+
+const examples = {
+  express: async (dir) => serveAndPost(dir, process.execPath, ['server.js'], '/api/detect', rawJpeg),
+  jest: async (dir) => run(npm, ['test'], { cwd: dir, stdio: 'inherit' }),
+  ava: async (dir) => run(npm, ['test'], { cwd: dir, stdio: 'inherit' }),
+}
+
+async function main() {
+  const tarballs = packTarballs('perse-examples-')
+  const results = []
+  try {
+    for (const [name, test] of Object.entries(examples)) {
+      if (only && !only.includes(name)) continue
+      const dir = path.join(tarballs.work, name)
+      process.stdout.write(`\n=== examples/${name} ===\n`)
+      stage(name, dir, tarballs)
+      run(npm, ['install', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'inherit' })
+      await test(dir)
+      results.push(name)
+    }
+  } finally {
+    fs.rmSync(tarballs.work, { recursive: true, force: true })
+  }
+  process.stdout.write(`\ntest:examples passed: ${results.join(', ')}\n`)
+}
+
+main().catch((e) => {
+  process.stderr.write(`${e.stack || e}\n`)
+  process.exit(1)
+})
