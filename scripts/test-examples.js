@@ -59,8 +59,59 @@ const rawJpeg = {
   },
 }
 
+const multipart = {
+  request: (url, photo) => {
+    const form = new FormData()
+    form.append('photo', new Blob([photo], { type: 'image/jpeg' }), 'astronaut.jpg')
+    return fetch(url, { method: 'POST', body: form })
+  },
+  verify: rawJpeg.verify,
+}
+
+/** A free loopback port (for servers that cannot take PORT=0). */
+async function freePort() {
+  const net = require('node:net')
+  const s = net.createServer()
+  await new Promise((r) => s.listen(0, '127.0.0.1', r))
+  const { port } = s.address()
+  await new Promise((r) => s.close(r))
+  return port
+}
+
+/** Runs `fn(env)` with a local Perse server whose URL and key are in `env`. */
+async function withLocalPerse(fn) {
+  const { startLocalServer } = require(ROOT)
+  const server = await startLocalServer()
+  try {
+    return await fn({ PERSE_BASE_URL: server.url, PERSE_PRIVATE_KEY: server.privateKey })
+  } finally {
+    await server.close()
+  }
+}
+
 const examples = {
   express: async (dir) => serveAndPost(dir, process.execPath, ['server.js'], '/api/detect', rawJpeg),
+  nextjs: async (dir) => {
+    run(npm, ['run', 'build'], { cwd: dir, stdio: 'inherit', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } })
+    const port = await freePort()
+    await withLocalPerse((env) =>
+      serveAndPost(dir, process.execPath, [path.join(dir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', '127.0.0.1'], '/api/detect', multipart, { ...env, NEXT_TELEMETRY_DISABLED: '1' }),
+    )
+  },
+  nuxt: async (dir) => {
+    run(npm, ['run', 'build'], { cwd: dir, stdio: 'inherit', env: { ...process.env, NUXT_TELEMETRY_DISABLED: '1' } })
+    // Run the build output from elsewhere: only what Nitro traced into .output is there.
+    const deploy = `${dir}-deploy`
+    fs.cpSync(path.join(dir, '.output'), deploy, { recursive: true })
+    const traced = fs.readdirSync(path.join(deploy, 'server', 'node_modules')).filter((n) => n.startsWith('perse-node'))
+    process.stdout.write(`traced into .output: ${traced.join(', ')}\n`)
+    fs.mkdirSync(path.join(deploy, 'fixtures'))
+    fs.copyFileSync(path.join(dir, 'fixtures', 'astronaut.jpg'), path.join(deploy, 'fixtures', 'astronaut.jpg'))
+    const port = await freePort()
+    await withLocalPerse((env) =>
+      serveAndPost(deploy, process.execPath, ['server/index.mjs'], '/api/detect', multipart, { ...env, PORT: String(port), HOST: '127.0.0.1', NITRO_HOST: '127.0.0.1', NITRO_PORT: String(port) }),
+    )
+  },
   jest: async (dir) => run(npm, ['test'], { cwd: dir, stdio: 'inherit' }),
   ava: async (dir) => run(npm, ['test'], { cwd: dir, stdio: 'inherit' }),
 }
