@@ -320,3 +320,30 @@ test('50 concurrent detections on the local server', async (t) => {
   const results = await Promise.all(Array.from({ length: 50 }, () => client.detect(img('astronaut.jpg'), CONSENT)))
   t.true(results.every((r) => r.totalFaces === 1))
 })
+
+test.serial('the browser SDK surface: face.* and top-level helpers on the default client', async (t) => {
+  const perse = require('..')
+  const { server } = t.context
+  process.env.PERSE_BASE_URL = server.url
+  process.env.PERSE_PRIVATE_KEY = server.privateKey
+  perse.close()
+  try {
+    const { face } = perse
+    t.is((await face.detect(img('astronaut.jpg'), CONSENT)).totalFaces, 1)
+    t.is((await face.compare(img('astronaut.jpg'), img('astronaut-crop.jpg'), CONSENT)).code, 'success')
+    t.is((await face.isSimilar(img('astronaut.jpg'), img('hopper.jpg'), CONSENT)).code, 'not_similar')
+    t.is((await face.quality(img('astronaut-blurred.jpg'), CONSENT)).code, 'bad_image_quality')
+    t.is((await face.qualityWithSpoofCheck(img('astronaut.jpg'), CONSENT)).code, 'success')
+    const { userToken } = await face.enrollment.create(img('astronaut.jpg'), CONSENT)
+    t.deepEqual((await face.enrollment.read()).userTokens, [userToken])
+    t.is((await face.enrollment.update(userToken, img('astronaut.png'), CONSENT)).userToken, userToken)
+    await face.enrollment.delete(userToken)
+    t.is((await perse.enrollment.list()).totalUsers, 0)
+    t.is((await perse.isSimilar({ userToken: 'usr_x' }, img('astronaut.jpg'), CONSENT).catch((e) => e)).code, 'user_token_not_found')
+    t.is((await perse.quality(img('rocket.jpg'), CONSENT)).code, 'no_face_detected')
+  } finally {
+    perse.close()
+    delete process.env.PERSE_BASE_URL
+    delete process.env.PERSE_PRIVATE_KEY
+  }
+})
