@@ -11,9 +11,9 @@ const scale = Number(process.env.FUZZ_SCALE ?? 1)
 const targets = {
   response_parser_never_panics: 12_000_000,
   sniffer_never_panics_on_arbitrary_bytes: 7_000_000,
-  decoder_never_panics_on_mutated_jpeg: 1_300_000,
+  decoder_never_panics_on_mutated_jpeg: 1_600_000,
   decoder_never_panics_on_mutated_exif_jpeg: 200_000,
-  decoder_never_panics_on_mutated_png: 400_000,
+  decoder_never_panics_on_mutated_png: 1_200_000,
   decoder_never_panics_on_mutated_bmp: 500_000,
   decoder_never_panics_on_mutated_webp_gif_tiff: 180_000,
 }
