@@ -21,8 +21,8 @@ function run(cmd, args, opts = {}) {
 function packTarballs(prefix) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
   if (!process.env.PACK_CHECK_SKIP_BUILD) {
-    const cli = require.resolve('@napi-rs/cli/dist/cli.js')
-    run(process.execPath, [cli, 'build', '--platform', '--release', '--target', TARGET, '--js', 'binding.js', '--dts', 'binding.d.ts'], { cwd: ROOT, stdio: 'inherit' })
+    const napi = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'napi.cmd' : 'napi')
+    run(napi, ['build', '--platform', '--release', '--target', TARGET, '--js', 'binding.js', '--dts', 'binding.d.ts'], { cwd: ROOT, stdio: 'inherit' })
   }
   const binary = path.join(ROOT, `perse-node.${PLATFORM}.node`)
   if (!fs.existsSync(binary)) throw new Error(`no ${binary}: build it first`)
