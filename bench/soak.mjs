@@ -21,13 +21,14 @@ const server = await startLocalServer()
 const client = server.client()
 let done = 0
 let failed = 0
+let started_ = 0
 let baseline = 0
 let peak = 0
 const started = Date.now()
 
 async function worker() {
-  while (done + failed < N) {
-    const i = done + failed
+  while (started_ < N) {
+    const i = started_++
     try {
       const r = await client.detect(image, { enduserConsent: true })
       if (r.totalFaces !== 1) throw new Error('unexpected face count')
@@ -39,10 +40,10 @@ async function worker() {
       global.gc?.()
       baseline = process.memoryUsage().rss
     }
-    if (i % 10_000 === 0) {
-      const rss = process.memoryUsage().rss
-      peak = Math.max(peak, rss)
-      process.stdout.write(`${String(i).padStart(7)} calls  rss ${mb(rss)} MB  ${((Date.now() - started) / 1000).toFixed(0)} s\n`)
+    if (i > 0 && i % 10_000 === 0) {
+      const m = process.memoryUsage()
+      peak = Math.max(peak, m.rss)
+      process.stdout.write(`${String(i).padStart(7)} calls  rss ${mb(m.rss)} MB (JS heap ${mb(m.heapTotal)}, external ${mb(m.external)})  ${((Date.now() - started) / 1000).toFixed(0)} s\n`)
     }
   }
 }

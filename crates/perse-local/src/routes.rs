@@ -38,6 +38,9 @@ pub async fn handle(AxState(state): AxState<Shared>, req: Request) -> Response {
             match f.status {
                 Some(status) => {
                     faulted = true;
+                    // Read the request body first: answering with it unread makes hyper close
+                    // the connection, which a client may already be reusing.
+                    let _ = read_body(req.into_body()).await;
                     fault_response(&f, status)
                 }
                 None => route(&state, req, &mut fields).await,
@@ -101,9 +104,9 @@ async fn route(state: &Shared, req: Request, fields: &mut Vec<RecordedField>) ->
 
 async fn dispatch(state: &Shared, req: Request, fields: &mut Vec<RecordedField>) -> Result<Response, Reject> {
     let (parts, body) = req.into_parts();
+    let body = read_body(body).await?;
     let path = parts.uri.path();
     let route = path.strip_prefix("/v0").ok_or_else(|| not_found(path))?;
-    let body = read_body(body).await?;
     if parts.method == Method::POST && route == "/login" {
         return login(state, &body);
     }
@@ -216,6 +219,11 @@ fn authorize(state: &State, headers: &axum::http::HeaderMap) -> Result<(), Rejec
 
 /// Decodes and analyses on the blocking pool: detection is CPU work.
 async fn analyse(state: &Shared, bytes: Bytes) -> Result<Analysis, Reject> {
+    let _slot = state
+        .analysis_slots
+        .acquire()
+        .await
+        .map_err(|_| Reject::new(503, "server_error", "the server is shutting down"))?;
     let st = state.clone();
     tokio::task::spawn_blocking(move || {
         let img = analysis::decode(&bytes).map_err(|m| Reject::new(415, "invalid_file_type", &m))?;

@@ -68,6 +68,9 @@ pub struct State {
     pub store: Mutex<Store>,
     pub faults: Mutex<Vec<Fault>>,
     pub log: Mutex<Vec<RecordedRequest>>,
+    /// Analyses running at once are capped at the core count: more would only queue in the
+    /// blocking pool, each on its own thread and allocator arena.
+    pub analysis_slots: tokio::sync::Semaphore,
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -116,6 +119,9 @@ impl LocalServer {
             store: Mutex::new(Store::default()),
             faults: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
+            analysis_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            ),
         });
         let app = axum::Router::new()
             .fallback(crate::routes::handle)

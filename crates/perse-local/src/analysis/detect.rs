@@ -5,6 +5,10 @@ use image::GrayImage;
 
 static MODEL: &[u8] = include_bytes!("../../model/seeta_fd_frontal_v1.0.bin");
 
+thread_local! {
+    static DETECTOR: std::cell::RefCell<Option<Box<dyn rustface::Detector>>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Detection runs on a copy at most this long on its longer side; boxes are scaled back.
 const DETECT_MAX_SIDE: u32 = 800;
 
@@ -51,14 +55,22 @@ impl FaceDetector {
         // quality is judged by the metrics, not by whether detection happens to fail.
         let normalised = equalize(&small);
         let (sw, sh) = normalised.dimensions();
-        let mut detector = rustface::create_detector_with_model(self.model.clone());
-        detector.set_min_face_size(20);
-        detector.set_score_thresh(2.0);
-        detector.set_pyramid_scale_factor(0.8);
-        detector.set_slide_window_step(4, 4);
         let image = rustface::ImageData::new(normalised.as_raw(), sw, sh);
-        let mut faces: Vec<FaceBox> = detector
-            .detect(&image)
+        // One detector per worker thread, built once: cloning the 1.2 MB model for every image
+        // costs time and churns the allocator under load.
+        let found = DETECTOR.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let detector = slot.get_or_insert_with(|| {
+                let mut d = rustface::create_detector_with_model(self.model.clone());
+                d.set_min_face_size(20);
+                d.set_score_thresh(2.0);
+                d.set_pyramid_scale_factor(0.8);
+                d.set_slide_window_step(4, 4);
+                d
+            });
+            detector.detect(&image)
+        });
+        let mut faces: Vec<FaceBox> = found
             .into_iter()
             .filter_map(|f| {
                 let b = f.bbox();
