@@ -21,7 +21,8 @@ export declare class NativeAbort {
  * thread, jest module registry) creates its own.
  */
 export declare class NativeClient {
-  constructor(options?: ClientOptions | undefined | null)
+  /** `on_complete` receives finished calls in batches (see `completion.rs`). */
+  constructor(options: ClientOptions | undefined | null, onComplete: (nums: Float64Array, strs: string[]) => void)
   /** Applies the given options on top of the current ones (token and key included). */
   configure(options: ClientOptions): void
   /** Stores a session token (`null` clears it). */
@@ -36,14 +37,16 @@ export declare class NativeClient {
   setTokenRefresh(callback?: (() => Promise<RefreshOutcome>) | undefined | null): void
   /** Rejects pending and later calls with `client_closed` and releases the refresh callback. */
   close(): void
+  /** Starts the calls queued in this tick (see `Hub::flush`). */
+  flush(): void
   get closed(): boolean
-  login(privateKey: string, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): Promise<LoginResult | ErrorInfo>
-  detect(image: ImageArg, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): Promise<DetectResult | ErrorInfo>
-  compare(a: ImageArg, b: ImageArg, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): Promise<CompareResult | ErrorInfo>
-  enroll(image: ImageArg, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): Promise<EnrollResult | ErrorInfo>
-  list(options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): Promise<ListResult | ErrorInfo>
-  update(userToken: string, image: ImageArg, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): Promise<EnrollResult | ErrorInfo>
-  delete(userToken: string, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): Promise<DeleteResult | ErrorInfo>
+  login(id: number, privateKey: string, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
+  detect(id: number, data: Buffer | undefined | null, path: string | undefined | null, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
+  compare(id: number, a: ImageArg, b: ImageArg, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
+  enroll(id: number, data: Buffer | undefined | null, path: string | undefined | null, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
+  list(id: number, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
+  update(id: number, userToken: string, data: Buffer | undefined | null, path: string | undefined | null, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
+  delete(id: number, userToken: string, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
 }
 
 /** A running local server. */
@@ -108,62 +111,7 @@ export interface ClientOptions {
   maxPixels?: number
 }
 
-/** Result of `compare`. */
-export interface CompareResult {
-  status: boolean
-  code: 'success'
-  message: string
-  /** 0..1; compare with `defaultThresholds.similarity`. */
-  similarity: number
-  timeTaken: number
-  defaultThresholds: CompareThresholds
-}
-
-/** Recommended similarity limit. */
-export interface CompareThresholds {
-  similarity: number
-}
-
-/** Result of `enrollment.delete`. */
-export interface DeleteResult {
-  status: boolean
-  code: 'success'
-  message: string
-  timeTaken: number
-}
-
-/** Result of `detect`. */
-export interface DetectResult {
-  status: boolean
-  code: 'success'
-  message: string
-  totalFaces: number
-  faces: Array<Face>
-  imageMetrics: Metrics
-  /** Seconds the server spent. */
-  timeTaken: number
-  defaultThresholds: DetectThresholds
-}
-
-/** Recommended limits for a detection. */
-export interface DetectThresholds {
-  underexposure: number
-  overexposure: number
-  sharpness: number
-  liveness: number
-}
-
-/** Result of `enroll` and `enrollment.update`. */
-export interface EnrollResult {
-  status: boolean
-  code: 'success'
-  message: string
-  /** The enrolled user's token; store it to compare, update or delete later. */
-  userToken: string
-  timeTaken: number
-}
-
-/** A failed call, resolved instead of rejected; `index.js` throws it as a `PerseError`. */
+/** A failed call, returned or resolved instead of thrown; `index.js` throws it as a `PerseError`. */
 export interface ErrorInfo {
   /** Always `false`: distinguishes an error from a result (`status: true`). */
   status: boolean
@@ -179,17 +127,6 @@ export interface ErrorInfo {
   attempts: number
   /** For `token_refresh_failed`: the refresh callback's own message. */
   cause?: string
-}
-
-/** One detected face. */
-export interface Face {
-  /** `[x, y, width, height]` in pixels of the uploaded image. */
-  boundingBox: [number, number, number, number]
-  /** Absent when the server does not compute landmarks. */
-  landmarks?: Landmarks
-  faceMetrics: Metrics
-  /** 0..1, confidence that the face is a live person (1 = live). */
-  livenessScore: number
 }
 
 /** An answer to give instead of the real one, for the next `times` matching requests. */
@@ -218,25 +155,6 @@ export interface ImageArg {
   userToken?: string
 }
 
-/** Five facial points, each `[x, y]` in pixels of the uploaded image. */
-export interface Landmarks {
-  rightEye: [number, number]
-  leftEye: [number, number]
-  nose: [number, number]
-  mouthRight: [number, number]
-  mouthLeft: [number, number]
-}
-
-/** Result of `enrollment.list`. */
-export interface ListResult {
-  status: boolean
-  code: 'success'
-  message: string
-  userTokens: Array<string>
-  totalUsers: number
-  timeTaken: number
-}
-
 /** How to start the local server. */
 export interface LocalServerOptions {
   /** TCP port; 0 (the default) picks a free one. */
@@ -249,29 +167,6 @@ export interface LocalServerOptions {
   tokenTtlSeconds?: number
   /** The `livenessScore` reported for every face; default 0.9 (there is no liveness model). */
   livenessScore?: number
-}
-
-/** Result of `login`. */
-export interface LoginResult {
-  status: boolean
-  code: 'success'
-  message: string
-  /** The session token now stored in the client. */
-  token: string
-}
-
-/** Quality metrics of a face crop or of the whole image. */
-export interface Metrics {
-  /** 0..1, loss of shadow detail (closer to 0 is better). */
-  underexposure: number
-  /** 0..1, loss of highlight detail (closer to 0 is better). */
-  overexposure: number
-  /** 0..1, absence of blur (closer to 1 is better). */
-  sharpness: number
-  /** 0..1, colour degradation (newer API versions only). */
-  color?: number
-  /** 0..360, head rotation away from the camera (newer API versions only). */
-  rotation?: number
 }
 
 /** What would be uploaded. */

@@ -1,5 +1,6 @@
-// Public types of perse-node. Result and option shapes come from the Rust source through the
-// generated `binding.d.ts`; this file adds the facade: PerseError, image inputs and the API.
+// Public types of perse-node. Option shapes come from the Rust source through the generated
+// `binding.d.ts`; result shapes are declared here (lib/decode.js builds them); this file adds
+// the facade: PerseError, image inputs and the API.
 
 import type * as N from './binding'
 
@@ -10,16 +11,6 @@ export type {
   FaultSpec,
   RecordedField,
   RecordedRequest,
-  CompareResult,
-  CompareThresholds,
-  DeleteResult,
-  DetectResult,
-  DetectThresholds,
-  EnrollResult,
-  Face,
-  Landmarks,
-  ListResult,
-  Metrics,
 } from './binding'
 
 /** Client-side and server-side error codes (see the README's table). Unknown strings are possible from newer servers. */
@@ -95,12 +86,12 @@ export interface BiometricOptions extends CallOptions {
   enduserConsent: boolean
 }
 
-export interface SimilarityVerdict extends Omit<N.CompareResult, 'status' | 'code'> {
+export interface SimilarityVerdict extends Omit<CompareResult, 'status' | 'code'> {
   status: boolean
   code: 'similar' | 'not_similar'
 }
 
-export interface FaceQuality extends N.Face {
+export interface FaceQuality extends Face {
   isUnderexposed: boolean
   isOverexposed: boolean
   isBlurred: boolean
@@ -114,19 +105,19 @@ export interface QualityVerdict {
   message: string
   totalFaces: number
   detailedFaces: FaceQuality[]
-  imageMetrics?: N.Metrics
+  imageMetrics?: Metrics
   timeTaken?: number
-  defaultThresholds?: N.DetectThresholds
+  defaultThresholds?: DetectThresholds
 }
 
 export interface Enrollment {
   /** Same as `enroll`. */
-  create(image: ImageInput, options: BiometricOptions): Promise<N.EnrollResult>
-  list(options?: CallOptions): Promise<N.ListResult>
+  create(image: ImageInput, options: BiometricOptions): Promise<EnrollResult>
+  list(options?: CallOptions): Promise<ListResult>
   /** Same as `list` (the browser SDK's name). */
-  read(options?: CallOptions): Promise<N.ListResult>
-  update(userToken: string, image: ImageInput, options: BiometricOptions): Promise<N.EnrollResult>
-  delete(userToken: string, options?: CallOptions): Promise<N.DeleteResult>
+  read(options?: CallOptions): Promise<ListResult>
+  update(userToken: string, image: ImageInput, options: BiometricOptions): Promise<EnrollResult>
+  delete(userToken: string, options?: CallOptions): Promise<DeleteResult>
 }
 
 export declare class PerseClient {
@@ -138,9 +129,9 @@ export declare class PerseClient {
   login(privateKey: string, options?: CallOptions): Promise<string>
   onTokenRefresh(callback: TokenRefreshCallback | null): void
   configure(options: ClientOptions): void
-  detect(image: ImageInput, options: BiometricOptions): Promise<N.DetectResult>
-  compare(a: CompareInput, b: CompareInput, options: BiometricOptions): Promise<N.CompareResult>
-  enroll(image: ImageInput, options: BiometricOptions): Promise<N.EnrollResult>
+  detect(image: ImageInput, options: BiometricOptions): Promise<DetectResult>
+  compare(a: CompareInput, b: CompareInput, options: BiometricOptions): Promise<CompareResult>
+  enroll(image: ImageInput, options: BiometricOptions): Promise<EnrollResult>
   isSimilar(a: CompareInput, b: CompareInput, options: BiometricOptions): Promise<SimilarityVerdict>
   quality(image: ImageInput, options: BiometricOptions): Promise<QualityVerdict>
   qualityWithSpoofCheck(image: ImageInput, options: BiometricOptions): Promise<QualityVerdict>
@@ -153,9 +144,9 @@ export declare function configure(options: ClientOptions): void
 export declare function setToken(jwt: string | null): Promise<void>
 export declare function login(privateKey: string, options?: CallOptions): Promise<string>
 export declare function onTokenRefresh(callback: TokenRefreshCallback | null): void
-export declare function detect(image: ImageInput, options: BiometricOptions): Promise<N.DetectResult>
-export declare function compare(a: CompareInput, b: CompareInput, options: BiometricOptions): Promise<N.CompareResult>
-export declare function enroll(image: ImageInput, options: BiometricOptions): Promise<N.EnrollResult>
+export declare function detect(image: ImageInput, options: BiometricOptions): Promise<DetectResult>
+export declare function compare(a: CompareInput, b: CompareInput, options: BiometricOptions): Promise<CompareResult>
+export declare function enroll(image: ImageInput, options: BiometricOptions): Promise<EnrollResult>
 export declare function isSimilar(a: CompareInput, b: CompareInput, options: BiometricOptions): Promise<SimilarityVerdict>
 export declare function quality(image: ImageInput, options: BiometricOptions): Promise<QualityVerdict>
 export declare function qualityWithSpoofCheck(image: ImageInput, options: BiometricOptions): Promise<QualityVerdict>
@@ -198,3 +189,104 @@ export declare function startLocalServer(options?: N.LocalServerOptions): Promis
 
 /** What an upload would send for `image` (`prepare: 'validate'` by default, or `'fit'`). */
 export declare function prepareImage(image: ImageInput, options?: N.PrepareOptions): Promise<N.PreparedImage>
+
+// ---- results (built by lib/decode.js from the native completion batches) ----
+
+/** Quality metrics of a face crop or of the whole image. */
+export interface Metrics {
+  /** 0..1, loss of shadow detail (closer to 0 is better). */
+  underexposure: number
+  /** 0..1, loss of highlight detail (closer to 0 is better). */
+  overexposure: number
+  /** 0..1, absence of blur (closer to 1 is better). */
+  sharpness: number
+  /** 0..1, colour degradation (newer API versions only). */
+  color?: number
+  /** 0..360, head rotation away from the camera (newer API versions only). */
+  rotation?: number
+}
+
+/** Five facial points, each `[x, y]` in pixels of the uploaded image. */
+export interface Landmarks {
+  rightEye: [number, number]
+  leftEye: [number, number]
+  nose: [number, number]
+  mouthRight: [number, number]
+  mouthLeft: [number, number]
+}
+
+/** One detected face. */
+export interface Face {
+  /** `[x, y, width, height]` in pixels of the uploaded image. */
+  boundingBox: [number, number, number, number]
+  /** Absent when the server does not compute landmarks. */
+  landmarks?: Landmarks
+  faceMetrics: Metrics
+  /** 0..1, confidence that the face is a live person (1 = live). */
+  livenessScore: number
+}
+
+/** Recommended limits for a detection. */
+export interface DetectThresholds {
+  underexposure: number
+  overexposure: number
+  sharpness: number
+  liveness: number
+}
+
+/** Result of `detect`. */
+export interface DetectResult {
+  status: boolean
+  code: 'success'
+  message: string
+  totalFaces: number
+  faces: Array<Face>
+  imageMetrics: Metrics
+  /** Seconds the server spent. */
+  timeTaken: number
+  defaultThresholds: DetectThresholds
+}
+
+/** Recommended similarity limit. */
+export interface CompareThresholds {
+  similarity: number
+}
+
+/** Result of `compare`. */
+export interface CompareResult {
+  status: boolean
+  code: 'success'
+  message: string
+  /** 0..1; compare with `defaultThresholds.similarity`. */
+  similarity: number
+  timeTaken: number
+  defaultThresholds: CompareThresholds
+}
+
+/** Result of `enroll` and `enrollment.update`. */
+export interface EnrollResult {
+  status: boolean
+  code: 'success'
+  message: string
+  /** The enrolled user's token; store it to compare, update or delete later. */
+  userToken: string
+  timeTaken: number
+}
+
+/** Result of `enrollment.list`. */
+export interface ListResult {
+  status: boolean
+  code: 'success'
+  message: string
+  userTokens: Array<string>
+  totalUsers: number
+  timeTaken: number
+}
+
+/** Result of `enrollment.delete`. */
+export interface DeleteResult {
+  status: boolean
+  code: 'success'
+  message: string
+  timeTaken: number
+}

@@ -12,10 +12,17 @@ const { fileURLToPath } = require('node:url')
 const { PerseError, isPerseError, fail, invalid, describe, nativeSync } = require('./lib/errors.js')
 const native = require('./lib/native.js')
 const { startLocalServer } = require('./lib/local-server.js')
+const { completer } = require('./lib/decode.js')
 
 // ---- argument normalisation -------------------------------------------------------------
 
 const MAX_PATH = 4096
+
+/** An image as the two positional native arguments `data, path`. */
+function imageArgs(value, name) {
+  const a = toImageArg(value, name)
+  return [a.data ?? null, a.path ?? null]
+}
 
 function toImageArg(value, name) {
   if (Buffer.isBuffer(value)) return { data: value }
@@ -69,7 +76,7 @@ function isAbortSignal(s) {
 }
 
 function callOptions(opts) {
-  if (opts === undefined || opts === null) return { native: {}, signal: undefined }
+  if (opts === undefined || opts === null) return { consent: false, native: null, signal: undefined }
   if (typeof opts !== 'object' || Array.isArray(opts)) throw invalid(`options must be an object (got ${describe(opts)})`)
   const { enduserConsent, timeoutMs, maxRetries, signal, prepare } = opts
   if (enduserConsent !== undefined && typeof enduserConsent !== 'boolean') {
@@ -79,7 +86,10 @@ function callOptions(opts) {
   checkNumber(opts, 'maxRetries', { min: 0, integer: true, where: 'options' })
   if (signal !== undefined && !isAbortSignal(signal)) throw invalid(`options.signal must be an AbortSignal (got ${describe(signal)})`)
   checkPrepare(opts, 'options')
-  return { native: { enduserConsent, timeoutMs, maxRetries, prepare }, signal }
+  // Consent travels as its own argument and the rest only when set: every property the
+  // native side reads costs a key lookup on the JS thread.
+  const rest = timeoutMs === undefined && maxRetries === undefined && prepare === undefined ? null : { timeoutMs, maxRetries, prepare }
+  return { consent: enduserConsent === true, native: rest, signal }
 }
 
 const CLIENT_OPTION_KEYS = new Set([
@@ -138,18 +148,23 @@ const METHODS = ['setToken', 'login', 'onTokenRefresh', 'configure', 'detect', '
 /** A Perse API client. Methods are bound, so `const { detect } = client` works. */
 class PerseClient {
   #native
+  /** Calls in flight: id → { resolve, reject }, settled by lib/decode.js's completer. */
+  #pending = new Map()
+  #nextId = 0
+  #flushQueued = false
 
   constructor(options) {
     const opts = clientOptions(options)
     if (opts.baseUrl === undefined && process.env.PERSE_BASE_URL) opts.baseUrl = process.env.PERSE_BASE_URL
     const { NativeClient } = native() // a loader error (no binary for this platform) propagates as it is
-    this.#native = nativeSync(() => new NativeClient(opts))
+    const pending = this.#pending // the callback must not hold `this`: it would keep the client alive
+    this.#native = nativeSync(() => new NativeClient(opts, completer(pending)))
     if (options && options.onTokenRefresh) this.onTokenRefresh(options.onTokenRefresh)
     for (const m of METHODS) Object.defineProperty(this, m, { value: this[m].bind(this), enumerable: false })
     const enrollment = {
       create: (image, o) => this.enroll(image, o),
       list: (o) => this.#call('list', [], o),
-      update: (userToken, image, o) => this.#run(() => ['update', [userTokenArg(userToken, 'userToken'), toImageArg(image, 'image')], o]),
+      update: (userToken, image, o) => this.#run(() => ['update', [userTokenArg(userToken, 'userToken'), ...imageArgs(image, 'image')], o]),
       delete: (userToken, o) => this.#run(() => ['delete', [userTokenArg(userToken, 'userToken')], o]),
     }
     enrollment.read = enrollment.list
@@ -191,7 +206,7 @@ class PerseClient {
 
   detect(image, options) {
     if (!PerseClient.#owns(this)) return Promise.reject(unbound())
-    return this.#run(() => ['detect', [toImageArg(image, 'image')], options])
+    return this.#run(() => ['detect', imageArgs(image, 'image'), options])
   }
 
   compare(a, b, options) {
@@ -201,7 +216,7 @@ class PerseClient {
 
   enroll(image, options) {
     if (!PerseClient.#owns(this)) return Promise.reject(unbound())
-    return this.#run(() => ['enroll', [toImageArg(image, 'image')], options])
+    return this.#run(() => ['enroll', imageArgs(image, 'image'), options])
   }
 
   /** compare, then the browser SDK's verdict: code `similar` or `not_similar`. */
@@ -276,23 +291,52 @@ class PerseClient {
     }
   }
 
-  async #call(method, args, options) {
-    const { native: nativeOpts, signal } = callOptions(options)
-    if (signal && signal.aborted) throw fail('aborted', 'the call was aborted before it started')
-    let abort = null
-    let onAbort = null
-    if (signal) {
-      abort = new (native().NativeAbort)()
-      onAbort = () => abort.abort()
-      signal.addEventListener('abort', onAbort, { once: true })
-    }
+  /** Checks the options and starts the call. Never throws: failures are rejections. */
+  #call(method, args, options) {
+    let o
     try {
-      const r = await this.#native[method](...args, nativeOpts, abort)
-      if (r.status === false) throw new PerseError(r)
-      return r
-    } finally {
-      if (signal) signal.removeEventListener('abort', onAbort)
+      o = callOptions(options)
+    } catch (e) {
+      return Promise.reject(e)
     }
+    // The common case goes straight to #start: no async wrapper, no extra promise to settle.
+    if (!o.signal) return this.#start(method, args, o.consent, o.native, null)
+    return this.#callWithSignal(method, args, o)
+  }
+
+  async #callWithSignal(method, args, { consent, native: nativeOpts, signal }) {
+    if (signal.aborted) throw fail('aborted', 'the call was aborted before it started')
+    const abort = new (native().NativeAbort)()
+    const onAbort = () => abort.abort()
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      return await this.#start(method, args, consent, nativeOpts, abort)
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /**
+   * Queues the native call; its outcome arrives through the completion callback. Calls
+   * queued in the same tick are handed to the runtime together, by one flush() at the end of
+   * the tick: one wake-up of the native runtime per tick instead of one per call.
+   */
+  #start(method, args, consent, nativeOpts, abort) {
+    return new Promise((resolve, reject) => {
+      const id = (this.#nextId = (this.#nextId + 1) >>> 0)
+      const refused = this.#native[method](id, ...args, consent, nativeOpts, abort)
+      if (refused) return reject(new PerseError(refused))
+      this.#pending.set(id, { resolve, reject })
+      if (!this.#flushQueued) {
+        this.#flushQueued = true
+        queueMicrotask(this.#flush)
+      }
+    })
+  }
+
+  #flush = () => {
+    this.#flushQueued = false
+    this.#native.flush()
   }
 }
 

@@ -1,6 +1,7 @@
 //! `NativeClient`: one perse-core client per JS `PerseClient`. Methods take their inputs on
 //! the JS thread, then run entirely on napi's tokio runtime and resolve an `Outcome`.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
@@ -8,10 +9,11 @@ use napi_derive::napi;
 use perse_core::{CallOptions as CoreCallOptions, Client, Config, Error};
 
 use crate::abort::NativeAbort;
+use crate::completion::Hub;
+use crate::encode::Done;
 use crate::image_arg::ImageArg;
 use crate::options::{CallOptions, ClientOptions};
-use crate::outcome::{fail, spawn, Outcome};
-use crate::results::*;
+use crate::outcome::ErrorInfo;
 use crate::token_callback::{JsTokenProvider, RefreshOutcome};
 
 /// The native client behind `PerseClient`. Holds no global state: each JS realm (worker
@@ -19,14 +21,22 @@ use crate::token_callback::{JsTokenProvider, RefreshOutcome};
 #[napi]
 pub struct NativeClient {
     inner: Arc<Client>,
+    hub: Arc<Hub>,
 }
 
-type Call<'env, T> = Result<PromiseRaw<'env, Outcome<T>>>;
-
+// Calls take their inputs as positional arguments on purpose (see `prepare`).
+#[allow(clippy::too_many_arguments)]
 #[napi]
 impl NativeClient {
+    /// `on_complete` receives finished calls in batches (see `completion.rs`).
     #[napi(constructor)]
-    pub fn new(options: Option<ClientOptions>) -> Result<Self> {
+    pub fn new(
+        options: Option<ClientOptions>,
+        #[napi(ts_arg_type = "(nums: Float64Array, strs: string[]) => void")] on_complete: Function<
+            crate::completion::Args,
+            (),
+        >,
+    ) -> Result<Self> {
         let options = options.unwrap_or_default();
         let config = Config {
             user_agent: format!("perse-node/{}", env!("CARGO_PKG_VERSION")),
@@ -38,6 +48,7 @@ impl NativeClient {
         client.set_private_key(options.private_key.clone());
         Ok(NativeClient {
             inner: Arc::new(client),
+            hub: Hub::new(on_complete)?,
         })
     }
 
@@ -94,6 +105,13 @@ impl NativeClient {
     #[napi]
     pub fn close(&self) {
         self.inner.close();
+        self.hub.release_buffers();
+    }
+
+    /// Starts the calls queued in this tick (see `Hub::flush`).
+    #[napi]
+    pub fn flush(&self) {
+        self.hub.flush();
     }
 
     #[napi(getter)]
@@ -101,130 +119,176 @@ impl NativeClient {
         self.inner.is_closed()
     }
 
-    #[napi(ts_return_type = "Promise<LoginResult | ErrorInfo>")]
-    pub fn login<'env>(
+    // The calls below start work and return `null`; the outcome arrives later through the
+    // completion callback under the given `id`. Arguments the core refuses come back at once
+    // as an `ErrorInfo` (returned, not thrown), and then nothing was started.
+
+    #[napi]
+    pub fn login(
         &self,
-        env: &'env Env,
+        env: &Env,
+        id: u32,
         private_key: String,
+        consent: bool,
         options: Option<CallOptions>,
         abort: Option<&NativeAbort>,
-    ) -> Call<'env, LoginResult> {
-        let (client, opts) = match self.prepare(options, abort) {
-            Ok(v) => v,
-            Err(e) => return fail(env, e),
-        };
-        spawn(env, async move { client.login(&private_key, &opts).await })
+    ) -> Option<ErrorInfo> {
+        let started: perse_core::Result<_> = (|| {
+            let (client, opts) = self.prepare(consent, options, abort)?;
+            Ok(Box::pin(async move {
+                client.login(&private_key, &opts).await.map(Done::Login)
+            }))
+        })();
+        self.start(env, id, started)
     }
 
-    #[napi(ts_return_type = "Promise<DetectResult | ErrorInfo>")]
-    pub fn detect<'env>(
+    #[napi]
+    pub fn detect(
         &self,
-        env: &'env Env,
-        image: ImageArg,
+        env: &Env,
+        id: u32,
+        data: Option<Buffer>,
+        path: Option<String>,
+        consent: bool,
         options: Option<CallOptions>,
         abort: Option<&NativeAbort>,
-    ) -> Call<'env, DetectResult> {
-        let (client, opts, image) = match self
-            .prepare(options, abort)
-            .and_then(|(c, o)| Ok((c, o, image.into_source("image")?)))
-        {
-            Ok(v) => v,
-            Err(e) => return fail(env, e),
-        };
-        spawn(env, async move { client.detect(image, &opts).await })
+    ) -> Option<ErrorInfo> {
+        let started: perse_core::Result<_> = (|| {
+            let (client, opts) = self.prepare(consent, options, abort)?;
+            let image = ImageArg::bytes_or_path(data, path).into_source("image", Some(&self.hub))?;
+            Ok(Box::pin(
+                async move { client.detect(image, &opts).await.map(Done::Detect) },
+            ))
+        })();
+        self.start(env, id, started)
     }
 
-    #[napi(ts_return_type = "Promise<CompareResult | ErrorInfo>")]
-    pub fn compare<'env>(
+    #[napi]
+    pub fn compare(
         &self,
-        env: &'env Env,
+        env: &Env,
+        id: u32,
         a: ImageArg,
         b: ImageArg,
+        consent: bool,
         options: Option<CallOptions>,
         abort: Option<&NativeAbort>,
-    ) -> Call<'env, CompareResult> {
-        let prepared = self
-            .prepare(options, abort)
-            .and_then(|(c, o)| Ok((c, o, a.into_compare("a")?, b.into_compare("b")?)));
-        let (client, opts, a, b) = match prepared {
-            Ok(v) => v,
-            Err(e) => return fail(env, e),
-        };
-        spawn(env, async move { client.compare(a, b, &opts).await })
+    ) -> Option<ErrorInfo> {
+        let started: perse_core::Result<_> = (|| {
+            let (client, opts) = self.prepare(consent, options, abort)?;
+            let (a, b) = (a.into_compare("a", &self.hub)?, b.into_compare("b", &self.hub)?);
+            Ok(Box::pin(
+                async move { client.compare(a, b, &opts).await.map(Done::Compare) },
+            ))
+        })();
+        self.start(env, id, started)
     }
 
-    #[napi(ts_return_type = "Promise<EnrollResult | ErrorInfo>")]
-    pub fn enroll<'env>(
+    #[napi]
+    pub fn enroll(
         &self,
-        env: &'env Env,
-        image: ImageArg,
+        env: &Env,
+        id: u32,
+        data: Option<Buffer>,
+        path: Option<String>,
+        consent: bool,
         options: Option<CallOptions>,
         abort: Option<&NativeAbort>,
-    ) -> Call<'env, EnrollResult> {
-        let (client, opts, image) = match self
-            .prepare(options, abort)
-            .and_then(|(c, o)| Ok((c, o, image.into_source("image")?)))
-        {
-            Ok(v) => v,
-            Err(e) => return fail(env, e),
-        };
-        spawn(env, async move { client.enroll(image, &opts).await })
+    ) -> Option<ErrorInfo> {
+        let started: perse_core::Result<_> = (|| {
+            let (client, opts) = self.prepare(consent, options, abort)?;
+            let image = ImageArg::bytes_or_path(data, path).into_source("image", Some(&self.hub))?;
+            Ok(Box::pin(
+                async move { client.enroll(image, &opts).await.map(Done::Enroll) },
+            ))
+        })();
+        self.start(env, id, started)
     }
 
-    #[napi(ts_return_type = "Promise<ListResult | ErrorInfo>")]
-    pub fn list<'env>(
+    #[napi]
+    pub fn list(
         &self,
-        env: &'env Env,
+        env: &Env,
+        id: u32,
+        consent: bool,
         options: Option<CallOptions>,
         abort: Option<&NativeAbort>,
-    ) -> Call<'env, ListResult> {
-        let (client, opts) = match self.prepare(options, abort) {
-            Ok(v) => v,
-            Err(e) => return fail(env, e),
-        };
-        spawn(env, async move { client.list(&opts).await })
+    ) -> Option<ErrorInfo> {
+        let started: perse_core::Result<_> = (|| {
+            let (client, opts) = self.prepare(consent, options, abort)?;
+            Ok(Box::pin(async move { client.list(&opts).await.map(Done::List) }))
+        })();
+        self.start(env, id, started)
     }
 
-    #[napi(ts_return_type = "Promise<EnrollResult | ErrorInfo>")]
-    pub fn update<'env>(
+    #[napi]
+    pub fn update(
         &self,
-        env: &'env Env,
+        env: &Env,
+        id: u32,
         user_token: String,
-        image: ImageArg,
+        data: Option<Buffer>,
+        path: Option<String>,
+        consent: bool,
         options: Option<CallOptions>,
         abort: Option<&NativeAbort>,
-    ) -> Call<'env, EnrollResult> {
-        let (client, opts, image) = match self
-            .prepare(options, abort)
-            .and_then(|(c, o)| Ok((c, o, image.into_source("image")?)))
-        {
-            Ok(v) => v,
-            Err(e) => return fail(env, e),
-        };
-        spawn(env, async move { client.update(&user_token, image, &opts).await })
+    ) -> Option<ErrorInfo> {
+        let started: perse_core::Result<_> = (|| {
+            let (client, opts) = self.prepare(consent, options, abort)?;
+            let image = ImageArg::bytes_or_path(data, path).into_source("image", Some(&self.hub))?;
+            Ok(Box::pin(async move {
+                client.update(&user_token, image, &opts).await.map(Done::Enroll)
+            }))
+        })();
+        self.start(env, id, started)
     }
 
-    #[napi(ts_return_type = "Promise<DeleteResult | ErrorInfo>")]
-    pub fn delete<'env>(
+    #[napi]
+    pub fn delete(
         &self,
-        env: &'env Env,
+        env: &Env,
+        id: u32,
         user_token: String,
+        consent: bool,
         options: Option<CallOptions>,
         abort: Option<&NativeAbort>,
-    ) -> Call<'env, DeleteResult> {
-        let (client, opts) = match self.prepare(options, abort) {
-            Ok(v) => v,
-            Err(e) => return fail(env, e),
-        };
-        spawn(env, async move { client.delete(&user_token, &opts).await })
+    ) -> Option<ErrorInfo> {
+        let started: perse_core::Result<_> = (|| {
+            let (client, opts) = self.prepare(consent, options, abort)?;
+            Ok(Box::pin(async move {
+                client.delete(&user_token, &opts).await.map(Done::Delete)
+            }))
+        })();
+        self.start(env, id, started)
     }
 
+    /// Starts the call, or returns why it could not start. The future is boxed where it is
+    /// made: it is several kilobytes, and each move of an unboxed one is a memcpy on the JS
+    /// thread.
+    fn start<F>(&self, env: &Env, id: u32, started: perse_core::Result<F>) -> Option<ErrorInfo>
+    where
+        F: Future<Output = perse_core::Result<Done>> + Send + 'static,
+    {
+        match started {
+            Ok(fut) => {
+                self.hub
+                    .start(env, id, async move { fut.await.unwrap_or_else(Done::Failed) });
+                None
+            }
+            Err(e) => Some(e.into()),
+        }
+    }
+
+    /// `consent` comes as its own argument, and `options` only when some other option is set:
+    /// each property read through napi costs a key lookup on the JS thread.
     fn prepare(
         &self,
+        consent: bool,
         options: Option<CallOptions>,
         abort: Option<&NativeAbort>,
     ) -> std::result::Result<(Arc<Client>, CoreCallOptions), Error> {
         let mut opts = options.unwrap_or_default().to_core()?;
+        opts.consent |= consent;
         opts.cancel = abort.map(|a| a.token.clone());
         Ok((self.inner.clone(), opts))
     }

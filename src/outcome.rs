@@ -8,7 +8,7 @@ use futures_util::FutureExt;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-/// A failed call, resolved instead of rejected; `index.js` throws it as a `PerseError`.
+/// A failed call, returned or resolved instead of thrown; `index.js` throws it as a `PerseError`.
 #[napi(object)]
 pub struct ErrorInfo {
     /// Always `false`: distinguishes an error from a result (`status: true`).
@@ -55,9 +55,7 @@ where
         Ok(match AssertUnwindSafe(fut).catch_unwind().await {
             Ok(Ok(v)) => Either::A(R::from(v)),
             Ok(Err(e)) => Either::B(ErrorInfo::from(e)),
-            Err(panic) => Either::B(ErrorInfo::from(perse_core::Error::from(
-                perse_core::ErrorKind::Internal(panic_message(&*panic)),
-            ))),
+            Err(panic) => Either::B(ErrorInfo::from(panic_error(&*panic))),
         })
     })
 }
@@ -68,6 +66,11 @@ where
     R: ToNapiValue + Send + 'static,
 {
     env.spawn_future(async move { Ok(Either::<R, ErrorInfo>::B(ErrorInfo::from(e))) })
+}
+
+/// A caught panic as an `internal_error`.
+pub fn panic_error(p: &(dyn std::any::Any + Send)) -> perse_core::Error {
+    perse_core::Error::from(perse_core::ErrorKind::Internal(panic_message(p)))
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {

@@ -60,7 +60,7 @@ pub fn prepare_image(
     options: Option<PrepareOptions>,
 ) -> Result<PromiseRaw<'_, Outcome<PreparedImage>>> {
     let prepared = image
-        .into_source("image")
+        .into_source("image", None)
         .and_then(|src| Ok((src, convert(options.unwrap_or_default())?)));
     match prepared {
         Ok((src, opts)) => spawn(env, perse_core::prepare_source(src, opts)),

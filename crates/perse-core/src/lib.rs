@@ -9,6 +9,7 @@ mod client;
 mod config;
 mod error;
 mod image;
+mod jpeg;
 mod multipart;
 mod prepare;
 mod retry;

@@ -6,6 +6,7 @@
 
 use std::io::Cursor;
 
+use crate::jpeg;
 use bytes::Bytes;
 use fast_image_resize as fir;
 use image::metadata::Orientation;
@@ -86,7 +87,18 @@ pub fn prepare(bytes: Bytes, opts: &PrepareOptions) -> Result<Prepared> {
             "the image is HEIF/HEIC, which cannot be decoded here: convert it to JPEG first".into(),
         ));
     }
-    let (width, height) = header_dimensions(&bytes, format)?;
+    let (width, height, orientation) = if format == ImageFormat::Jpeg {
+        // One light pass over the headers (see jpeg.rs): the hot path of every upload.
+        let info = jpeg::scan(&bytes).map_err(|why| invalid(format!("the JPEG image cannot be read: {why}")))?;
+        let orientation = info
+            .orientation
+            .and_then(Orientation::from_exif)
+            .unwrap_or(Orientation::NoTransforms);
+        (info.width, info.height, orientation)
+    } else {
+        let (w, h) = header_dimensions(&bytes, format)?;
+        (w, h, orientation(&bytes, format)?)
+    };
     if u64::from(width) * u64::from(height) > opts.max_pixels {
         return Err(invalid(format!(
             "the {} image declares {width}x{height} pixels, over the {}-pixel limit",
@@ -94,10 +106,6 @@ pub fn prepare(bytes: Bytes, opts: &PrepareOptions) -> Result<Prepared> {
             opts.max_pixels
         )));
     }
-    if format == ImageFormat::Jpeg {
-        check_jpeg_exif(&bytes).map_err(|why| invalid(format!("the JPEG image has corrupt EXIF metadata ({why})")))?;
-    }
-    let orientation = orientation(&bytes, format)?;
     let uploadable = matches!(format, ImageFormat::Jpeg | ImageFormat::Png);
     if opts.mode == PrepareMode::Validate || (uploadable && orientation == Orientation::NoTransforms) {
         match validate_upload(&bytes, opts.max_upload_bytes) {
@@ -118,61 +126,6 @@ pub fn prepare(bytes: Bytes, opts: &PrepareOptions) -> Result<Prepared> {
     fit(&bytes, format, (width, height), orientation, opts)
 }
 
-/// Walks the JPEG segments before the scan and checks an `Exif` APP1 segment's TIFF header
-/// and first directory against the segment's bounds. Decoders that trust such a header read
-/// past the segment; a photo pipeline should refuse the file instead.
-fn check_jpeg_exif(b: &[u8]) -> std::result::Result<(), String> {
-    let mut pos = 2; // after SOI
-    while pos + 4 <= b.len() {
-        if b[pos] != 0xFF {
-            return Ok(()); // not a marker where one should be: leave it to the decoder
-        }
-        let marker = b[pos + 1];
-        if marker == 0xDA || marker == 0xD9 {
-            return Ok(()); // start of scan / end of image: no more metadata
-        }
-        let len = u16::from_be_bytes([b[pos + 2], b[pos + 3]]) as usize;
-        let seg = b
-            .get(pos + 4..pos + 2 + len)
-            .ok_or("a segment runs past the end of the file")?;
-        if marker == 0xE1 && seg.starts_with(b"Exif\0\0") {
-            let tiff = &seg[6..];
-            let big = match tiff.get(0..4) {
-                Some(b"MM\0*") => true,
-                Some(b"II*\0") => false,
-                _ => return Err("bad TIFF header".into()),
-            };
-            let read32 = |o: usize| {
-                tiff.get(o..o + 4).map(|x| {
-                    if big {
-                        u32::from_be_bytes([x[0], x[1], x[2], x[3]])
-                    } else {
-                        u32::from_le_bytes([x[0], x[1], x[2], x[3]])
-                    }
-                })
-            };
-            let read16 = |o: usize| {
-                tiff.get(o..o + 2).map(|x| {
-                    if big {
-                        u16::from_be_bytes([x[0], x[1]])
-                    } else {
-                        u16::from_le_bytes([x[0], x[1]])
-                    }
-                })
-            };
-            let ifd = read32(4).ok_or("truncated TIFF header")? as usize;
-            let count = read16(ifd).ok_or("the first directory lies outside the segment")? as usize;
-            if ifd + 2 + count * 12 > tiff.len() {
-                return Err(format!(
-                    "the first directory claims {count} entries, more than the segment holds"
-                ));
-            }
-        }
-        pos += 2 + len;
-    }
-    Ok(())
-}
-
 fn header_dimensions(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32)> {
     reader(bytes)?
         .into_dimensions()
@@ -185,9 +138,10 @@ fn reader(bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>> {
         .map_err(|e| invalid(format!("the image cannot be read: {e}")))
 }
 
-/// EXIF orientation from JPEG, TIFF or WebP metadata (upright for the other formats).
+/// EXIF orientation from TIFF or WebP metadata (upright for the other formats; JPEG's is read
+/// by `jpeg::scan`).
 fn orientation(bytes: &[u8], format: ImageFormat) -> Result<Orientation> {
-    if !matches!(format, ImageFormat::Jpeg | ImageFormat::Tiff | ImageFormat::WebP) {
+    if !matches!(format, ImageFormat::Tiff | ImageFormat::WebP) {
         return Ok(Orientation::NoTransforms);
     }
     let mut decoder = reader(bytes)?

@@ -1,0 +1,209 @@
+//! The completion queue: how finished calls get back to the JS thread.
+//!
+//! napi-rs gives every `async` call its own threadsafe function (a libuv handle opened and
+//! closed per promise) and converts results property by property; at thousands of calls per
+//! second that is most of the JS thread's work. Instead each client owns one long-lived
+//! threadsafe function. Tasks encode their outcome into a shared batch (on their own thread,
+//! see `encode.rs`) and wake the JS thread only when the batch was empty, so completions that
+//! finish together are delivered together: one callback, one `Float64Array`, one string list.
+//!
+//! The function is weak (an idle client never keeps the process alive) and is referenced
+//! while at least one call is in flight (a pending call does). Image buffers borrowed from JS
+//! are handed back here and released on the JS thread, where releasing them is a plain
+//! reference decrement instead of another cross-thread hop.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use futures_util::FutureExt;
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi::threadsafe_function::{ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode};
+
+use crate::encode::{Batch, Done};
+
+/// Finished calls handed to JS per turn of the event loop (see `Shared::deliver`).
+const PER_TICK: usize = 8;
+
+/// The JS side is `(nums, strs) => void`, implemented by `lib/decode.js`.
+pub type Args = FnArgs<(Nums, Vec<String>)>;
+type Tsfn = ThreadsafeFunction<(), (), Args, Status, false, true>;
+
+/// State shared by the JS thread and the tasks.
+#[derive(Default)]
+struct Shared {
+    /// Finished calls, already encoded.
+    ready: Mutex<Batch>,
+    /// The hub, to schedule another delivery when one tick did not take everything.
+    hub: OnceLock<Weak<Hub>>,
+    /// JS buffers whose native users are finished, released on the next JS-thread visit.
+    released: Mutex<Vec<Buffer>>,
+    /// Calls started and not yet delivered. Only the JS thread changes it.
+    in_flight: AtomicUsize,
+    raw: AtomicPtr<sys::napi_threadsafe_function__>,
+}
+
+pub struct Hub {
+    shared: Arc<Shared>,
+    tsfn: Tsfn,
+    /// Calls started since the last `flush` (JS thread only).
+    queued: Mutex<Vec<(u32, Task)>>,
+}
+
+type Task = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+impl Hub {
+    pub fn new(on_complete: Function<Args, ()>) -> Result<Arc<Self>> {
+        let shared = Arc::new(Shared::default());
+        let s = shared.clone();
+        let tsfn: Tsfn = on_complete
+            .build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build_callback(move |ctx: ThreadsafeCallContext<()>| Ok(s.deliver(&ctx.env)))?;
+        shared.raw.store(tsfn.raw(), Ordering::Release);
+        let hub = Arc::new(Hub {
+            shared: shared.clone(),
+            tsfn,
+            queued: Mutex::new(Vec::new()),
+        });
+        let _ = shared.hub.set(Arc::downgrade(&hub));
+        Ok(hub)
+    }
+
+    /// Queues `fut` to run on the tokio runtime at the next `flush`; its outcome is delivered
+    /// to JS under `id`. Call on the JS thread. A panic in `fut` is delivered as `internal_error`.
+    pub fn start<F>(self: &Arc<Self>, env: &Env, id: u32, fut: F)
+    where
+        F: Future<Output = Done> + Send + 'static,
+    {
+        self.release_buffers();
+        if self.shared.in_flight.fetch_add(1, Ordering::Relaxed) == 0 {
+            // SAFETY: on the JS thread of the env that created the function, which is alive.
+            unsafe { sys::napi_ref_threadsafe_function(env.raw(), self.tsfn.raw()) };
+        }
+        let hub = self.clone();
+        let task = async move {
+            let done = match AssertUnwindSafe(fut).catch_unwind().await {
+                Ok(done) => done,
+                Err(panic) => Done::Failed(crate::outcome::panic_error(&*panic)),
+            };
+            hub.finish(id, done);
+        };
+        self.queued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id, Box::pin(task)));
+    }
+
+    /// Hands the calls queued since the last flush to the runtime (JS thread, once per tick:
+    /// `index.js` queues a microtask). Waking a parked runtime thread is a system call, so one
+    /// wake-up starts a whole tick's calls, which are spawned from inside the runtime.
+    pub fn flush(&self) {
+        let tasks = std::mem::take(&mut *self.queued.lock().unwrap_or_else(|p| p.into_inner()));
+        if tasks.is_empty() {
+            return;
+        }
+        let ids: Vec<u32> = tasks.iter().map(|(id, _)| *id).collect();
+        let spawn_all = async move {
+            for (_, task) in tasks {
+                tokio::spawn(task);
+            }
+        };
+        // `spawn` panics only when napi's runtime is gone (environment teardown).
+        let spawned = std::panic::catch_unwind(AssertUnwindSafe(|| napi::bindgen_prelude::spawn(spawn_all)));
+        if spawned.is_err() {
+            for id in ids {
+                let e =
+                    perse_core::Error::from(perse_core::ErrorKind::Internal("the async runtime is shut down".into()));
+                self.finish(id, Done::Failed(e));
+            }
+        }
+    }
+
+    /// Encodes a finished call into the batch (on the calling thread, so the result's
+    /// allocations are freed where they were made); wakes the JS thread if the batch was empty.
+    fn finish(&self, id: u32, done: Done) {
+        let first = {
+            let mut ready = self.shared.ready.lock().unwrap_or_else(|p| p.into_inner());
+            ready.push(id, done);
+            ready.len() == 1
+        };
+        if first {
+            // Fails only when the environment is closing, when there is no one to tell.
+            let _ = self.tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+
+    /// A JS buffer whose native user is finished (any thread).
+    pub fn release(&self, buf: Buffer) {
+        self.shared.released.lock().unwrap_or_else(|p| p.into_inner()).push(buf);
+    }
+
+    /// Drops the buffers handed back so far (JS thread only).
+    pub fn release_buffers(&self) {
+        self.shared.release_buffers();
+    }
+}
+
+impl Shared {
+    /// On the JS thread: takes up to `PER_TICK` finished calls, drops the released buffers,
+    /// and unrefs the function when no call is left in flight. What is left waits for another
+    /// delivery, scheduled now, in a later turn of the event loop: settling a call also runs
+    /// the code awaiting it, so an unbounded batch would be an unbounded tick, and timers and
+    /// other I/O would wait behind it.
+    fn deliver(&self, env: &Env) -> Args {
+        let hub = self.hub.get().and_then(Weak::upgrade);
+        let (batch, more) = {
+            let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
+            // Without a hub there is no function left to call again: deliver everything.
+            let k = if hub.is_some() { PER_TICK } else { usize::MAX };
+            let batch = ready.take_front(k);
+            (batch, ready.len() > 0)
+        };
+        if let (true, Some(hub)) = (more, &hub) {
+            let _ = hub.tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+        let n = batch.len();
+        self.release_buffers();
+        if n > 0 && self.in_flight.fetch_sub(n, Ordering::Relaxed) == n {
+            // SAFETY: JS thread of the owning env (this runs inside the function's callback).
+            unsafe { sys::napi_unref_threadsafe_function(env.raw(), self.raw.load(Ordering::Acquire)) };
+        }
+        FnArgs::from((Nums(batch.nums), batch.strs))
+    }
+
+    fn release_buffers(&self) {
+        let bufs = std::mem::take(&mut *self.released.lock().unwrap_or_else(|p| p.into_inner()));
+        drop(bufs);
+    }
+}
+
+/// A `Float64Array` copied into V8-owned memory: for a batch of a few hundred bytes a copy is
+/// cheaper than an external buffer, which needs a finalizer and a backing-store record.
+pub struct Nums(Vec<f64>);
+
+impl ToNapiValue for Nums {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        let len = val.0.len();
+        let (mut data, mut buffer, mut array) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: `data` points to `len * 8` fresh bytes owned by the new ArrayBuffer.
+        unsafe {
+            check_status!(sys::napi_create_arraybuffer(env, len * 8, &mut data, &mut buffer))?;
+            if len > 0 {
+                std::ptr::copy_nonoverlapping(val.0.as_ptr().cast::<u8>(), data.cast::<u8>(), len * 8);
+            }
+            check_status!(sys::napi_create_typedarray(
+                env,
+                sys::TypedarrayType::float64_array,
+                len,
+                buffer,
+                0,
+                &mut array
+            ))?;
+        }
+        Ok(array)
+    }
+}
