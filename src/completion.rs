@@ -86,6 +86,7 @@ impl Hub {
         }
         let hub = self.clone();
         let task = async move {
+            crate::priority::background();
             let done = match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(done) => done,
                 Err(panic) => Done::Failed(crate::outcome::panic_error(&*panic)),
@@ -108,6 +109,7 @@ impl Hub {
         }
         let ids: Vec<u32> = tasks.iter().map(|(id, _)| *id).collect();
         let spawn_all = async move {
+            crate::priority::background();
             for (_, task) in tasks {
                 tokio::spawn(task);
             }

@@ -17,4 +17,5 @@ mod local_server;
 mod options;
 mod outcome;
 mod prepare;
+mod priority;
 mod token_callback;
