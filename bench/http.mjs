@@ -1,10 +1,11 @@
 // npm run bench — N detect uploads of astronaut.jpg (68 KB) at concurrency C against a
-// minimal loopback server (a separate Rust process: it reads each body and answers a fixed
-// detect JSON), with four clients in the same run: this SDK, Node's fetch + FormData,
+// minimal loopback server (a separate Rust process: it receives each whole body and answers a
+// fixed detect JSON), with four clients in the same run: this SDK, Node's fetch + FormData,
 // undici.request + FormData on a keep-alive Agent, and axios + form-data (the browser SDK's
 // stack). Rounds alternate the order. Medians, ratios to undici, a table, and an SVG chart.
 //
 //   N=3000 C=32 ROUNDS=3 node bench/http.mjs      (after `npm run build`)
+//   CLIENTS=perse-node ...                         (only this SDK and the undici reference)
 
 import { execFileSync, spawn } from 'node:child_process'
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
