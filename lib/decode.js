@@ -97,26 +97,25 @@ function failure(c) {
   return new PerseError(info)
 }
 
-/** Reads one finished call: `[id, error, result]` (exactly one of the last two set). */
-function next(c) {
-  const id = c.num()
-  switch (c.num()) {
+/** Reads one finished call's outcome after its id and tag: a result, or a PerseError. */
+function outcome(tag, c) {
+  switch (tag) {
     case FAILED:
-      return [id, failure(c), undefined]
+      return failure(c)
     case DETECT:
-      return [id, undefined, detect(c)]
+      return detect(c)
     case COMPARE:
-      return [id, undefined, compare(c)]
+      return compare(c)
     case ENROLL: {
       const timeTaken = c.num()
-      return [id, undefined, { status: true, code: 'success', message: 'Enrollment completed', userToken: c.str(), timeTaken }]
+      return { status: true, code: 'success', message: 'Enrollment completed', userToken: c.str(), timeTaken }
     }
     case LIST:
-      return [id, undefined, list(c)]
+      return list(c)
     case DELETE:
-      return [id, undefined, { status: true, code: 'success', message: 'Enrollment deleted', timeTaken: c.num() }]
+      return { status: true, code: 'success', message: 'Enrollment deleted', timeTaken: c.num() }
     case LOGIN:
-      return [id, undefined, { status: true, code: 'success', message: 'Logged in', token: c.str() }]
+      return { status: true, code: 'success', message: 'Logged in', token: c.str() }
     default:
       throw new Error('perse-node: corrupt completion batch (a bug; please report it)')
   }
@@ -131,12 +130,14 @@ function completer(pending) {
     const c = new Cursor(nums, strs)
     try {
       while (c.n < nums.length) {
-        const [id, error, result] = next(c)
+        const id = c.num()
+        const tag = c.num()
+        const value = outcome(tag, c)
         const p = pending.get(id)
         if (p === undefined) continue
         pending.delete(id)
-        if (error) p.reject(error)
-        else p.resolve(result)
+        if (tag === FAILED) p.reject(value)
+        else p.resolve(value)
       }
     } catch (e) {
       // Unreachable unless the two halves disagree: fail every pending call loudly rather

@@ -1,5 +1,6 @@
 //! `NativeClient`: one perse-core client per JS `PerseClient`. Methods take their inputs on
-//! the JS thread, then run entirely on napi's tokio runtime and resolve an `Outcome`.
+//! the JS thread, then run entirely on napi's tokio runtime; outcomes come back through the
+//! client's completion queue (`completion.rs`).
 
 use std::future::Future;
 use std::sync::Arc;

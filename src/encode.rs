@@ -143,12 +143,6 @@ fn flag(b: bool) -> f64 {
     }
 }
 
-impl From<Error> for Done {
-    fn from(e: Error) -> Self {
-        Done::Failed(e)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
