@@ -9,6 +9,14 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * What the JS side calls to rearm the queue after each delivery (see the module comment).
+ * It holds the hub weakly: the completion callback owns it, and the hub owns the callback.
+ */
+export declare class CompletionWaker {
+  rearm(): void
+}
+
 /** Cancels the one call it is passed to. */
 export declare class NativeAbort {
   constructor()
@@ -39,6 +47,8 @@ export declare class NativeClient {
   close(): void
   /** Starts the calls queued in this tick (see `Hub::flush`). */
   flush(): void
+  /** The handle `lib/decode.js` rearms the completion queue with after each delivery. */
+  waker(): CompletionWaker
   get closed(): boolean
   login(id: number, privateKey: string, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
   detect(id: number, data: Buffer | undefined | null, path: string | undefined | null, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null

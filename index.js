@@ -13,6 +13,7 @@ const { PerseError, isPerseError, fail, invalid, describe, nativeSync } = requir
 const native = require('./lib/native.js')
 const { startLocalServer } = require('./lib/local-server.js')
 const { completer } = require('./lib/decode.js')
+const { Pending } = require('./lib/pending.js')
 
 // ---- argument normalisation -------------------------------------------------------------
 
@@ -148,17 +149,20 @@ const METHODS = ['setToken', 'login', 'onTokenRefresh', 'configure', 'detect', '
 /** A Perse API client. Methods are bound, so `const { detect } = client` works. */
 class PerseClient {
   #native
-  /** Calls in flight: id → { resolve, reject }, settled by lib/decode.js's completer. */
-  #pending = new Map()
-  #nextId = 0
+  /** Calls in flight, settled by lib/decode.js's completer. */
+  #pending = new Pending()
   #flushQueued = false
 
   constructor(options) {
     const opts = clientOptions(options)
     if (opts.baseUrl === undefined && process.env.PERSE_BASE_URL) opts.baseUrl = process.env.PERSE_BASE_URL
     const { NativeClient } = native() // a loader error (no binary for this platform) propagates as it is
-    const pending = this.#pending // the callback must not hold `this`: it would keep the client alive
-    this.#native = nativeSync(() => new NativeClient(opts, completer(pending)))
+    // The callback must not hold `this` or the native client: the native client holds the
+    // callback, and the cycle would keep both alive. The waker holds the queue weakly.
+    const pending = this.#pending
+    const holder = { waker: null }
+    this.#native = nativeSync(() => new NativeClient(opts, completer(pending, holder)))
+    holder.waker = this.#native.waker()
     if (options && options.onTokenRefresh) this.onTokenRefresh(options.onTokenRefresh)
     for (const m of METHODS) Object.defineProperty(this, m, { value: this[m].bind(this), enumerable: false })
     const enrollment = {
@@ -322,16 +326,26 @@ class PerseClient {
    * the tick: one wake-up of the native runtime per tick instead of one per call.
    */
   #start(method, args, consent, nativeOpts, abort) {
-    return new Promise((resolve, reject) => {
-      const id = (this.#nextId = (this.#nextId + 1) >>> 0)
-      const refused = this.#native[method](id, ...args, consent, nativeOpts, abort)
-      if (refused) return reject(new PerseError(refused))
-      this.#pending.set(id, { resolve, reject })
-      if (!this.#flushQueued) {
-        this.#flushQueued = true
-        queueMicrotask(this.#flush)
-      }
-    })
+    const pending = this.#pending
+    const id = pending.reserve()
+    let refused
+    try {
+      refused = this.#native[method](id, ...args, consent, nativeOpts, abort)
+    } catch (e) {
+      pending.release(id)
+      return Promise.reject(e)
+    }
+    if (refused) {
+      pending.release(id)
+      return Promise.reject(new PerseError(refused))
+    }
+    // The outcome cannot arrive before this: it is delivered in a later callback on this thread.
+    const promise = pending.promise(id)
+    if (!this.#flushQueued) {
+      this.#flushQueued = true
+      queueMicrotask(this.#flush)
+    }
+    return promise
   }
 
   #flush = () => {

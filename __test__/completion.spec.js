@@ -150,3 +150,32 @@ test('buffers lent to calls are released (successes, server errors and local ref
   const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 30000 })
   t.is(r.stdout.trim(), '30/30', r.stderr)
 })
+
+test.serial('a backlog of finished calls is settled at most 8 per event-loop turn, with turns between', async (t) => {
+  const server = await startLocalServer()
+  const c = server.client()
+  await c.enrollment.list() // logs in, so the calls below need nothing but the server
+  let turn = 0
+  let ticking = true
+  const tick = () => {
+    turn++
+    if (ticking) setImmediate(tick)
+  }
+  const settledIn = []
+  const calls = Array.from({ length: 200 }, () => c.enrollment.list().then(() => settledIn.push(turn)))
+  await Promise.resolve() // the calls are handed to the runtime by a microtask
+  // Hold the JS thread while the runtime finishes the calls: they pile up as one backlog.
+  // (Serial: this also holds the other tests of this file.)
+  const until = Date.now() + 800
+  while (Date.now() < until);
+  setImmediate(tick)
+  await Promise.all(calls)
+  ticking = false
+  const perTurn = new Map()
+  for (const n of settledIn) perTurn.set(n, (perTurn.get(n) ?? 0) + 1)
+  const most = Math.max(...perTurn.values())
+  t.true(most <= 8, `${most} calls settled in one turn`)
+  t.true(perTurn.size >= 25, `settled over ${perTurn.size} turns`)
+  c.close()
+  server.close()
+})

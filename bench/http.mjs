@@ -205,6 +205,9 @@ const verdict = [
   ],
 ]
 for (const [what, ok, got] of verdict) console.log(`${ok ? 'met    ' : 'MISSED '} ${what}: ${got}`)
+// The median hides how much one round's p99 moves: it is about the 2nd-worst of the round's
+// ~200 timer ticks. Print each round's.
+console.log(`perse-node loop delay p99 by round: ${runs['perse-node'].map((r) => r.loopP99.toFixed(2)).join(', ')} ms`)
 
 // ---- chart --------------------------------------------------------------------------------
 

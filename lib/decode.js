@@ -122,29 +122,35 @@ function outcome(tag, c) {
 }
 
 /**
- * The callback given to NativeClient: settles the pending calls in `pending`
- * (id → {resolve, reject}). It must never throw: it runs from a native callback.
+ * The callback given to NativeClient: settles the calls in `pending` (a lib/pending.js
+ * Pending), then rearms the queue through `holder.waker` (NativeClient#waker(), set right
+ * after the client is made) once this turn of the event loop is over: the native side
+ * delivers at most one batch per turn (src/completion.rs). It must never throw: it runs from
+ * a native callback.
  */
-function completer(pending) {
+function completer(pending, holder) {
+  let rearmQueued = false
+  const rearm = () => {
+    rearmQueued = false
+    holder.waker.rearm()
+  }
   return (nums, strs) => {
+    if (!rearmQueued) {
+      rearmQueued = true
+      setImmediate(rearm)
+    }
     const c = new Cursor(nums, strs)
     try {
       while (c.n < nums.length) {
         const id = c.num()
         const tag = c.num()
-        const value = outcome(tag, c)
-        const p = pending.get(id)
-        if (p === undefined) continue
-        pending.delete(id)
-        if (tag === FAILED) p.reject(value)
-        else p.resolve(value)
+        pending.settle(id, tag !== FAILED, outcome(tag, c))
       }
     } catch (e) {
       // Unreachable unless the two halves disagree: fail every pending call loudly rather
       // than leave promises hanging.
       const err = new PerseError({ code: 'internal_error', message: e.message, retryable: false, attempts: 0 })
-      for (const p of pending.values()) p.reject(err)
-      pending.clear()
+      pending.rejectAll(err)
     }
   }
 }

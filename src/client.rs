@@ -115,6 +115,12 @@ impl NativeClient {
         self.hub.flush();
     }
 
+    /// The handle `lib/decode.js` rearms the completion queue with after each delivery.
+    #[napi]
+    pub fn waker(&self) -> crate::completion::CompletionWaker {
+        self.hub.waker()
+    }
+
     #[napi(getter)]
     pub fn closed(&self) -> bool {
         self.inner.is_closed()

@@ -7,6 +7,14 @@
 //! see `encode.rs`) and wake the JS thread only when the batch was empty, so completions that
 //! finish together are delivered together: one callback, one `Float64Array`, one string list.
 //!
+//! One delivery per turn of the event loop. Node runs a threadsafe function's queue in a loop
+//! for as long as new calls arrive while its callback runs (up to 1000 in a row, all in one
+//! libuv callback), so under a steady stream of completions "wake JS when the batch was empty"
+//! would keep the JS thread in one callback while timers and other I/O wait. So a delivery
+//! leaves the queue *scheduled*: finishing tasks only add to the batch, and the JS side calls
+//! `CompletionWaker::rearm` from a `setImmediate` once the turn's callbacks are done. Rearming
+//! wakes the JS thread again for the next turn if anything is waiting, or clears the flag.
+//!
 //! The function is weak (an idle client never keeps the process alive) and is referenced
 //! while at least one call is in flight (a pending call does). Image buffers borrowed from JS
 //! are handed back here and released on the JS thread, where releasing them is a plain
@@ -21,6 +29,7 @@ use futures_util::FutureExt;
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi::threadsafe_function::{ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
 
 use crate::encode::{Batch, Done};
 
@@ -31,11 +40,20 @@ const PER_TICK: usize = 8;
 pub type Args = FnArgs<(Nums, Vec<String>)>;
 type Tsfn = ThreadsafeFunction<(), (), Args, Status, false, true>;
 
+/// Finished calls waiting for the JS thread.
+#[derive(Default)]
+struct Ready {
+    batch: Batch,
+    /// A delivery is on its way or the JS side has yet to rearm: finishing tasks must not wake
+    /// the JS thread again.
+    scheduled: bool,
+}
+
 /// State shared by the JS thread and the tasks.
 #[derive(Default)]
 struct Shared {
     /// Finished calls, already encoded.
-    ready: Mutex<Batch>,
+    ready: Mutex<Ready>,
     /// The hub, to schedule another delivery when one tick did not take everything.
     hub: OnceLock<Weak<Hub>>,
     /// JS buffers whose native users are finished, released on the next JS-thread visit.
@@ -126,14 +144,15 @@ impl Hub {
     }
 
     /// Encodes a finished call into the batch (on the calling thread, so the result's
-    /// allocations are freed where they were made); wakes the JS thread if the batch was empty.
+    /// allocations are freed where they were made); wakes the JS thread unless a delivery is
+    /// already scheduled.
     fn finish(&self, id: u32, done: Done) {
-        let first = {
+        let wake = {
             let mut ready = self.shared.ready.lock().unwrap_or_else(|p| p.into_inner());
-            ready.push(id, done);
-            ready.len() == 1
+            ready.batch.push(id, done);
+            !std::mem::replace(&mut ready.scheduled, true)
         };
-        if first {
+        if wake {
             // Fails only when the environment is closing, when there is no one to tell.
             let _ = self.tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
         }
@@ -148,26 +167,63 @@ impl Hub {
     pub fn release_buffers(&self) {
         self.shared.release_buffers();
     }
+
+    /// After a delivery, once that turn of the event loop is over (JS thread, outside the
+    /// function's callback): schedules the next delivery if calls are waiting, or lets the next
+    /// finishing task wake the JS thread.
+    fn rearm(&self) {
+        let more = {
+            let mut ready = self.shared.ready.lock().unwrap_or_else(|p| p.into_inner());
+            ready.scheduled = ready.batch.len() > 0;
+            ready.scheduled
+        };
+        if more {
+            // Called outside the function's own callback, so this is a real wake-up, handled in
+            // the next turn of the event loop.
+            let _ = self.tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+}
+
+/// What the JS side calls to rearm the queue after each delivery (see the module comment).
+/// It holds the hub weakly: the completion callback owns it, and the hub owns the callback.
+#[napi]
+pub struct CompletionWaker {
+    hub: Weak<Hub>,
+}
+
+#[napi]
+impl CompletionWaker {
+    #[napi]
+    pub fn rearm(&self) {
+        if let Some(hub) = self.hub.upgrade() {
+            hub.rearm();
+        }
+    }
+}
+
+impl Hub {
+    pub fn waker(self: &Arc<Self>) -> CompletionWaker {
+        CompletionWaker {
+            hub: Arc::downgrade(self),
+        }
+    }
 }
 
 impl Shared {
     /// On the JS thread: takes up to `PER_TICK` finished calls, drops the released buffers,
-    /// and unrefs the function when no call is left in flight. What is left waits for another
-    /// delivery, scheduled now, in a later turn of the event loop: settling a call also runs
-    /// the code awaiting it, so an unbounded batch would be an unbounded tick, and timers and
-    /// other I/O would wait behind it.
+    /// and unrefs the function when no call is left in flight. The rest waits for the JS
+    /// side's `rearm`, in a later turn of the event loop: settling a call also runs the code
+    /// awaiting it, so an unbounded batch would be an unbounded tick, and timers and other I/O
+    /// would wait behind it. `scheduled` stays set until then.
     fn deliver(&self, env: &Env) -> Args {
         let hub = self.hub.get().and_then(Weak::upgrade);
-        let (batch, more) = {
+        let batch = {
             let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
-            // Without a hub there is no function left to call again: deliver everything.
+            // Without a hub there is no one left to rearm: deliver everything.
             let k = if hub.is_some() { PER_TICK } else { usize::MAX };
-            let batch = ready.take_front(k);
-            (batch, ready.len() > 0)
+            ready.batch.take_front(k)
         };
-        if let (true, Some(hub)) = (more, &hub) {
-            let _ = hub.tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
-        }
         let n = batch.len();
         self.release_buffers();
         if n > 0 && self.in_flight.fetch_sub(n, Ordering::Relaxed) == n {
