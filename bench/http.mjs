@@ -4,7 +4,7 @@
 // undici.request + FormData on a keep-alive Agent, and axios + form-data (the browser SDK's
 // stack). Rounds alternate the order. Medians, ratios to undici, a table, and an SVG chart.
 //
-//   N=3000 C=32 ROUNDS=3 node bench/http.mjs      (after `npm run build`)
+//   N=3000 C=32 ROUNDS=5 node bench/http.mjs      (after `npm run build`)
 //   CLIENTS=perse-node ...                         (only this SDK and the undici reference)
 
 import { execFileSync, spawn } from 'node:child_process'
@@ -25,7 +25,9 @@ const NodeFormData = require('form-data')
 
 const N = Number(process.env.N ?? 3000)
 const C = Number(process.env.C ?? 32)
-const ROUNDS = Number(process.env.ROUNDS ?? 3)
+// 5 rounds: one round's loop-delay p99 is about its 2nd-worst timer tick, so it moves a lot
+// from round to round; the median of 5 moves less than the median of 3.
+const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const photo = readFileSync(path.join(root, '__test__', 'fixtures', 'astronaut.jpg'))
 const TOKEN = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.c2ln'
 
@@ -155,7 +157,11 @@ const idleRawP99 = idleLoop.percentile(99) / 1e6
 
 const names = Object.keys(clients).filter((n) => !only || only.includes(n) || n === 'undici.request')
 const runs = Object.fromEntries(names.map((n) => [n, []]))
-for (const n of names) await measure(clients[n], Math.min(300, N)) // warm-up: connections, JIT
+// Warm-up, unmeasured: one full round per client opens the connections and lets V8 finish
+// optimising each client's code. A short warm-up leaves that compilation running on V8's
+// background threads during the first measured round, where on 2 cores it takes the JS
+// thread's core for milliseconds at a time (seen with perf sched), for every client.
+for (const n of names) await measure(clients[n], N)
 for (let round = 0; round < ROUNDS; round++) {
   const order = names.map((_, i) => names[(i + round) % names.length])
   for (const n of order) {
