@@ -85,6 +85,9 @@ for (const [kind, make] of Object.entries(inputs)) {
     t.is(r.path, '/v0/face/detect')
     t.regex(r.authorization, /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/)
     t.regex(r.contentType, /^multipart\/form-data; boundary=/)
+    // A sized body, not chunked: some servers and proxies refuse chunked uploads.
+    t.is(r.headers['content-length'], String(r.body.length))
+    t.is(r.headers['transfer-encoding'], undefined)
     t.deepEqual(r.parts.map((p) => p.name), ['image_file', 'client_declaration_enduser_consent'])
     assertImagePart(t, r.parts[0], 'image_file', astronaut)
     assertConsent(t, r.parts)

@@ -270,7 +270,7 @@ impl Client {
             .format
             .upload_mime()
             .unwrap_or(("application/octet-stream", "image"));
-        m.file(field, filename, mime, &prepared.data);
+        m.file(field, filename, mime, prepared.data);
         Ok(())
     }
 

@@ -144,8 +144,9 @@ pub fn validate_upload(bytes: &[u8], max_bytes: usize) -> Result<ImageFormat> {
 fn is_complete(b: &[u8], f: ImageFormat) -> bool {
     match f {
         ImageFormat::Jpeg => {
+            // From the end: the marker is almost always in the last two bytes.
             let tail = &b[b.len().saturating_sub(4096)..];
-            tail.windows(2).any(|w| w == [0xFF, 0xD9])
+            tail.windows(2).rev().any(|w| w == [0xFF, 0xD9])
         }
         ImageFormat::Png => {
             let tail = &b[b.len().saturating_sub(64)..];

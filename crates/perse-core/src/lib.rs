@@ -22,7 +22,7 @@ pub use client::{prepare_source, CallOptions, Client, CompareInput};
 pub use config::{Config, DEFAULT_BASE_URL, DEFAULT_MAX_UPLOAD_BYTES};
 pub use error::{Error, ErrorKind, Result, KNOWN_SERVER_CODES};
 pub use image::{sniff, validate_upload, ImageFormat, ImageSource};
-pub use multipart::Multipart;
+pub use multipart::{Multipart, MultipartBody};
 pub use prepare::{prepare, PrepareMode, PrepareOptions, Prepared};
 pub use retry::RetryPolicy;
 pub use transport::CancelToken;

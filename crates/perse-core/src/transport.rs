@@ -53,7 +53,10 @@ impl CancelToken {
 pub(crate) enum Body {
     Empty,
     Json(Bytes),
-    Multipart { content_type: String, body: Bytes },
+    Multipart {
+        content_type: String,
+        body: crate::multipart::MultipartBody,
+    },
 }
 
 /// Everything needed to (re)send one call.
@@ -104,7 +107,7 @@ pub(crate) async fn send(
             .body(b.clone()),
         Body::Multipart { content_type, body } => rb
             .header(reqwest::header::CONTENT_TYPE, content_type.as_str())
-            .body(body.clone()),
+            .body(reqwest::Body::wrap(body.clone())),
     };
     let resp = match rb.send().await {
         Ok(r) => r,
