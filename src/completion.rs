@@ -4,8 +4,9 @@
 //! closed per promise) and converts results property by property; at thousands of calls per
 //! second that is most of the JS thread's work. Instead each client owns one long-lived
 //! threadsafe function. Tasks encode their outcome into a shared batch (on their own thread,
-//! see `encode.rs`) and wake the JS thread only when the batch was empty, so completions that
-//! finish together are delivered together: one callback, one `Float64Array`, one string list.
+//! see `encode.rs`) and wake the JS thread only when no delivery is scheduled yet, so
+//! completions that finish together are delivered together: one callback, one
+//! `Float64Array`, one string list.
 //!
 //! One delivery per turn of the event loop. Node runs a threadsafe function's queue in a loop
 //! for as long as new calls arrive while its callback runs (up to 1000 in a row, all in one
@@ -54,7 +55,7 @@ struct Ready {
 struct Shared {
     /// Finished calls, already encoded.
     ready: Mutex<Ready>,
-    /// The hub, to schedule another delivery when one tick did not take everything.
+    /// The hub, while the client lives. Without it no one will rearm, so a delivery takes all.
     hub: OnceLock<Weak<Hub>>,
     /// JS buffers whose native users are finished, released on the next JS-thread visit.
     released: Mutex<Vec<Buffer>>,
@@ -168,6 +169,13 @@ impl Hub {
         self.shared.release_buffers();
     }
 
+    /// The handle the JS side rearms the queue with (see `CompletionWaker`).
+    pub fn waker(self: &Arc<Self>) -> CompletionWaker {
+        CompletionWaker {
+            hub: Arc::downgrade(self),
+        }
+    }
+
     /// After a delivery, once that turn of the event loop is over (JS thread, outside the
     /// function's callback): schedules the next delivery if calls are waiting, or lets the next
     /// finishing task wake the JS thread.
@@ -198,14 +206,6 @@ impl CompletionWaker {
     pub fn rearm(&self) {
         if let Some(hub) = self.hub.upgrade() {
             hub.rearm();
-        }
-    }
-}
-
-impl Hub {
-    pub fn waker(self: &Arc<Self>) -> CompletionWaker {
-        CompletionWaker {
-            hub: Arc::downgrade(self),
         }
     }
 }
