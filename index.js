@@ -18,6 +18,9 @@ const { Pending } = require('./lib/pending.js')
 // ---- argument normalisation -------------------------------------------------------------
 
 const MAX_PATH = 4096
+/** What #start queues its flush on (captured: a patched Promise.prototype.then is not our business). */
+const SETTLED = Promise.resolve()
+const then = Promise.prototype.then
 
 /** An image as the two positional native arguments `data, path`. */
 function imageArgs(value, name) {
@@ -343,7 +346,10 @@ class PerseClient {
     const promise = pending.promise(id)
     if (!this.#flushQueued) {
       this.#flushQueued = true
-      queueMicrotask(this.#flush)
+      // A reaction on a settled promise, not queueMicrotask: Node's queueMicrotask makes an
+      // AsyncResource and a bound function per call, and its optimized code was thrown away
+      // at every full GC.
+      then.call(SETTLED, this.#flush)
     }
     return promise
   }

@@ -16,9 +16,25 @@ const LIST = 4
 const DELETE = 5
 const LOGIN = 6
 
-/** A reader over one batch. */
+const NO_NUMS = new Float64Array(0)
+const NO_STRS = []
+
+/**
+ * A reader over one batch. There is one, reused for every batch, on purpose: V8 reaches an
+ * instance's final shape through transitions it holds only weakly, and TurboFan code that
+ * embeds a shape is thrown away when that shape dies. With a Cursor per batch, no Cursor is
+ * alive at a full GC, so every full GC deoptimized the whole decode path (and TurboFan then
+ * spent ~50 ms of a helper thread's CPU recompiling it, competing with the JS thread).
+ */
 class Cursor {
-  constructor(nums, strs) {
+  constructor() {
+    this.nums = NO_NUMS
+    this.strs = NO_STRS
+    this.n = 0
+    this.s = 0
+  }
+
+  reset(nums, strs) {
     this.nums = nums
     this.strs = strs
     this.n = 0
@@ -34,13 +50,22 @@ class Cursor {
   }
 }
 
+const cursor = new Cursor()
+
+// Optional fields are written as separate object literals, not added afterwards: a shape
+// reached by adding a property lives only as long as some object has it (see Cursor).
 function metrics(c) {
-  const m = { underexposure: c.num(), overexposure: c.num(), sharpness: c.num() }
+  const underexposure = c.num()
+  const overexposure = c.num()
+  const sharpness = c.num()
   const color = c.num()
   const rotation = c.num()
-  if (!Number.isNaN(color)) m.color = color
-  if (!Number.isNaN(rotation)) m.rotation = rotation
-  return m
+  if (Number.isNaN(color)) {
+    if (Number.isNaN(rotation)) return { underexposure, overexposure, sharpness }
+    return { underexposure, overexposure, sharpness, rotation }
+  }
+  if (Number.isNaN(rotation)) return { underexposure, overexposure, sharpness, color }
+  return { underexposure, overexposure, sharpness, color, rotation }
 }
 
 function face(c) {
@@ -91,10 +116,8 @@ function failure(c) {
   const hasCause = c.num() === 1
   const code = c.str()
   const message = c.str()
-  const info = { code, message, retryable, attempts }
-  if (!Number.isNaN(httpStatus)) info.httpStatus = httpStatus
-  if (hasCause) info.cause = c.str()
-  return new PerseError(info)
+  const cause = hasCause ? c.str() : undefined
+  return new PerseError({ code, message, retryable, attempts, httpStatus: Number.isNaN(httpStatus) ? undefined : httpStatus, cause })
 }
 
 /** Reads one finished call's outcome after its id and tag: a result, or a PerseError. */
@@ -139,14 +162,19 @@ function completer(pending, holder) {
       rearmQueued = true
       setImmediate(rearm)
     }
-    const c = new Cursor(nums, strs)
+    // Settling runs no user code synchronously (results are plain objects, not thenables),
+    // so batches never nest and one module-wide cursor serves every client.
+    const c = cursor
+    c.reset(nums, strs)
     try {
       while (c.n < nums.length) {
         const id = c.num()
         const tag = c.num()
         pending.settle(id, tag !== FAILED, outcome(tag, c))
       }
+      c.reset(NO_NUMS, NO_STRS)
     } catch (e) {
+      c.reset(NO_NUMS, NO_STRS)
       // Unreachable unless the two halves disagree: fail every pending call loudly rather
       // than leave promises hanging.
       const err = new PerseError({ code: 'internal_error', message: e.message, retryable: false, attempts: 0 })
