@@ -66,8 +66,11 @@ const script = `
 test('no full GC deoptimizes the hot path', (t) => {
   const r = spawnSync(process.execPath, ['--expose-gc', '--trace-opt', '--trace-deopt', '-e', script], { encoding: 'utf8', timeout: 90000, maxBuffer: 64 * 1024 * 1024 })
   t.is(r.status, 0, r.stderr)
-  const [warm, rest] = r.stdout.split('MARK warm')
-  t.true(rest !== undefined && rest.includes('MARK done'), r.stderr)
+  const [warm, after] = r.stdout.split('MARK warm')
+  t.true(after !== undefined && after.includes('MARK done'), r.stderr)
+  // Only up to 'MARK done': once the client is closed, its code may go (and V8 may run a
+  // memory-reducing GC before the process exits).
+  const rest = after.slice(0, after.indexOf('MARK done'))
   // Not vacuous: the warm-up got the path optimized.
   const optimized = new Set([...warm.matchAll(/completed optimizing \S+ <JSFunction ([^ >]+)/g)].map((m) => m[1]))
   for (const name of ['num', 'metrics', 'settle', 'detect']) t.true(optimized.has(name), `${name} was not optimized during warm-up`)
