@@ -29,20 +29,21 @@ export declare class NativeAbort {
  * thread, jest module registry) creates its own.
  */
 export declare class NativeClient {
-  /** `on_complete` receives finished calls in batches (see `completion.rs`). */
-  constructor(options: ClientOptions | undefined | null, onComplete: (nums: Float64Array, strs: string[]) => void)
+  /**
+   * A client with the default configuration; `configure` applies the caller's options.
+   * `on_complete` receives finished calls in batches (see `completion.rs`).
+   */
+  constructor(onComplete: (nums: Float64Array, strs: string[]) => void)
   /** Applies the given options on top of the current ones (token and key included). */
-  configure(options: ClientOptions): void
+  configure(options: ClientOptions): ErrorInfo | null
   /** Stores a session token (`null` clears it). */
-  setToken(token?: string | undefined | null): void
+  setToken(token?: string | undefined | null): ErrorInfo | null
   /** Whether a session token is held (the token itself never leaves native memory). */
   hasToken(): boolean
   /** The base URL in use (safe to show: it carries no credentials). */
   get baseUrl(): string
-  /** Sets (or with `null` removes) the private key used to log in when a token is needed. */
-  setPrivateKey(key?: string | undefined | null): void
   /** Registers (or with `null` removes) the token refresh callback. */
-  setTokenRefresh(callback?: (() => Promise<RefreshOutcome>) | undefined | null): void
+  setTokenRefresh(callback?: (() => Promise<RefreshOutcome>) | undefined | null): ErrorInfo | null
   /** Rejects pending and later calls with `client_closed` and releases the refresh callback. */
   close(): void
   /** Starts the calls queued in this tick (see `Hub::flush`). */
@@ -51,11 +52,11 @@ export declare class NativeClient {
   waker(): CompletionWaker
   get closed(): boolean
   login(id: number, privateKey: string, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
-  detect(id: number, data: Buffer | undefined | null, path: string | undefined | null, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
-  compare(id: number, a: ImageArg, b: ImageArg, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
-  enroll(id: number, data: Buffer | undefined | null, path: string | undefined | null, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
+  detect(id: number, data: unknown | undefined | null, path: string | undefined | null, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
+  compare(id: number, aData: unknown | undefined | null, aPath: string | undefined | null, aToken: string | undefined | null, bData: unknown | undefined | null, bPath: string | undefined | null, bToken: string | undefined | null, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
+  enroll(id: number, data: unknown | undefined | null, path: string | undefined | null, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
   list(id: number, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
-  update(id: number, userToken: string, data: Buffer | undefined | null, path: string | undefined | null, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
+  update(id: number, userToken: string, data: unknown | undefined | null, path: string | undefined | null, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
   delete(id: number, userToken: string, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
 }
 
@@ -96,22 +97,24 @@ export interface ClientOptions {
   baseUrl?: string
   /** A session token (JWT) to start with, as `setToken` would store it. */
   token?: string
-  /** Per-attempt time limit in milliseconds; default 30000. */
+  /** Per-attempt time limit in milliseconds (1 to 86400000); default 30000. */
   timeoutMs?: number
   /** `User-Agent` header; default `perse-node/<version>`. */
   userAgent?: string
-  /** Extra attempts for failures that are safe to repeat; default 2. */
+  /** Extra attempts for failures that are safe to repeat (0 to 20); default 2. */
   maxRetries?: number
-  /** First backoff window in milliseconds; default 500 (jittered, doubling, capped by `retryMaxDelayMs`). */
+  /** First backoff window in milliseconds (0 to 3600000); default 500 (jittered, doubling, capped by `retryMaxDelayMs`). */
   retryBaseDelayMs?: number
-  /** Largest backoff window in milliseconds; default 8000. */
+  /** Largest backoff window in milliseconds (0 to 3600000); default 8000. */
   retryMaxDelayMs?: number
   /** Private key: the client logs in by itself on first use and whenever the token is stale. */
   privateKey?: string
-  /** Refresh this many seconds before the token's `exp`; default 60. */
+  /** Refresh this many seconds before the token's `exp` (0 to 86400); default 60. */
   refreshSkewSeconds?: number
   /** Upload limit in bytes, checked before sending; default 1000000. */
   maxUploadBytes?: number
+  /** `'fit'` refuses inputs over this many bytes before reading them; default 50000000. */
+  maxInputBytes?: number
   /**
    * Image preparation before upload: `'validate'` (default: send unchanged) or `'fit'`
    * (convert, orient and shrink into a JPEG under `maxUploadBytes`).
@@ -119,6 +122,8 @@ export interface ClientOptions {
   prepare?: 'validate' | 'fit'
   /** Images declaring more pixels are refused from their header; default 40000000. */
   maxPixels?: number
+  /** Success bodies larger than this are refused with `response_too_large`; default 16777216. */
+  maxResponseBytes?: number
 }
 
 /** A failed call, returned or resolved instead of thrown; `index.js` throws it as a `PerseError`. */
@@ -155,16 +160,6 @@ export interface FaultSpec {
   times?: number
 }
 
-/** Exactly one of `data`, `path` or `userToken` is set. */
-export interface ImageArg {
-  /** Image bytes (Buffer, Uint8Array or ArrayBuffer on the JS side, shared without a copy). */
-  data?: Buffer
-  /** A file path, read on a worker thread. */
-  path?: string
-  /** An enrolled user's token (compare only). */
-  userToken?: string
-}
-
 /** How to start the local server. */
 export interface LocalServerOptions {
   /** TCP port; 0 (the default) picks a free one. */
@@ -177,6 +172,13 @@ export interface LocalServerOptions {
   tokenTtlSeconds?: number
   /** The `livenessScore` reported for every face; default 0.9 (there is no liveness model). */
   livenessScore?: number
+  /**
+   * A connection must send its request headers within this many milliseconds (idle
+   * keep-alive connections are closed after it too); default 30000.
+   */
+  headerTimeoutMs?: number
+  /** Connections served at once; more wait until one closes. Default 512. */
+  maxConnections?: number
 }
 
 /** What would be uploaded. */
@@ -191,8 +193,11 @@ export interface PreparedImage {
   orientationApplied: boolean
 }
 
-/** Prepares an image as an upload would, on a worker thread. */
-export declare function prepareImage(image: ImageArg, options?: PrepareOptions | undefined | null): Promise<PreparedImage | ErrorInfo>
+/**
+ * Prepares an image as an upload would, on a worker thread. `data` (bytes, copied here)
+ * or `path` names the image.
+ */
+export declare function prepareImage(data?: unknown | undefined | null, path?: string | undefined | null, options?: PrepareOptions | undefined | null): Promise<PreparedImage | ErrorInfo>
 
 /** Options of `prepareImage`. */
 export interface PrepareOptions {
@@ -206,6 +211,8 @@ export interface PrepareOptions {
   maxDimension?: number
   /** `'fit'` JPEG quality 1-100; default 85. */
   quality?: number
+  /** `'fit'` refuses inputs over this many bytes before reading them; default 50000000. */
+  maxInputBytes?: number
 }
 
 /** One multipart field as the server saw it (no image bytes). */

@@ -9,7 +9,7 @@
 const { inspect, types } = require('node:util')
 const { fileURLToPath } = require('node:url')
 
-const { PerseError, isPerseError, fail, invalid, describe, nativeSync } = require('./lib/errors.js')
+const { PerseError, isPerseError, fail, invalid, describe, nativeSync, nativeError } = require('./lib/errors.js')
 const native = require('./lib/native.js')
 const { startLocalServer } = require('./lib/local-server.js')
 const { completer } = require('./lib/decode.js')
@@ -28,15 +28,23 @@ function imageArgs(value, name) {
   return [a.data ?? null, a.path ?? null]
 }
 
+const { isProxy, isAnyArrayBuffer, isSharedArrayBuffer, isArrayBufferView } = types
+const U8 = Uint8Array
+
+/**
+ * An image as `{ data }` (the caller's view or ArrayBuffer itself: the native side copies its
+ * bytes while the call starts, see src/image_arg.rs) or `{ path }`. No user code runs between
+ * this check and that copy.
+ */
 function toImageArg(value, name) {
-  if (Buffer.isBuffer(value)) return { data: value }
-  if (ArrayBuffer.isView(value) || types.isAnyArrayBuffer(value)) {
-    try {
-      return { data: ArrayBuffer.isView(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : Buffer.from(value) }
-    } catch (e) {
-      // A detached (transferred) ArrayBuffer cannot be read.
-      throw invalid(`${name} cannot be read: ${e.message}`)
-    }
+  if (isProxy(value)) throw invalid(`${name} is a Proxy; pass the Buffer, typed array or ArrayBuffer itself`)
+  if (isArrayBufferView(value)) {
+    if (value.byteLength === 0) checkAttached(value.buffer, name)
+    return { data: value }
+  }
+  if (isAnyArrayBuffer(value)) {
+    if (value.byteLength === 0) checkAttached(value, name)
+    return { data: isSharedArrayBuffer(value) ? new U8(value) : value }
   }
   if (value instanceof URL || (value != null && typeof value === 'object' && value.href && value.protocol === 'file:')) {
     try {
@@ -54,11 +62,22 @@ function toImageArg(value, name) {
   throw invalid(`${name} must be a Buffer, Uint8Array, ArrayBuffer or file path string (got ${describe(value)})`)
 }
 
-function toCompareArg(value, name) {
-  if (value != null && typeof value === 'object' && !ArrayBuffer.isView(value) && 'userToken' in value) {
-    return { userToken: userTokenArg(value.userToken, `${name}.userToken`) }
+/** An empty buffer that was transferred away reads as empty; say what happened instead. */
+function checkAttached(buffer, name) {
+  try {
+    new U8(buffer)
+  } catch {
+    throw invalid(`${name} was detached (transferred to a worker or structuredClone) before the call could read it`)
   }
-  return toImageArg(value, name)
+}
+
+/** One side of a compare as the three positional native arguments `data, path, userToken`. */
+function compareArgs(value, name) {
+  if (value != null && typeof value === 'object' && !isProxy(value) && !isArrayBufferView(value) && 'userToken' in value) {
+    return [null, null, userTokenArg(value.userToken, `${name}.userToken`)]
+  }
+  const a = toImageArg(value, name)
+  return [a.data ?? null, a.path ?? null, null]
 }
 
 function userTokenArg(value, name) {
@@ -67,33 +86,44 @@ function userTokenArg(value, name) {
   return value
 }
 
-function checkNumber(opts, key, { min, integer, where }) {
+/** Numeric options are checked here for their type only: their ranges live in src/options.rs. */
+function checkNumber(opts, key, { where }) {
   const v = opts[key]
-  if (v === undefined) return
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
-    throw invalid(`${where}.${key} must be ${integer ? 'an integer' : 'a finite number'} >= ${min} (got ${describe(v)})`)
-  }
+  if (v !== undefined && typeof v !== 'number') throw invalid(`${where}.${key} must be a number (got ${describe(v)})`)
 }
 
 function isAbortSignal(s) {
   return s != null && typeof s === 'object' && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function'
 }
 
+const CALL_OPTION_KEYS = new Set(['enduserConsent', 'timeoutMs', 'maxRetries', 'signal', 'prepare'])
+
+/** Checks per-call options. Reads each property once, before any image is looked at. */
 function callOptions(opts) {
   if (opts === undefined || opts === null) return { consent: false, native: null, signal: undefined }
   if (typeof opts !== 'object' || Array.isArray(opts)) throw invalid(`options must be an object (got ${describe(opts)})`)
+  for (const key of Object.keys(opts)) {
+    if (!CALL_OPTION_KEYS.has(key)) throw invalid(`unknown option '${key}'`)
+  }
   const { enduserConsent, timeoutMs, maxRetries, signal, prepare } = opts
   if (enduserConsent !== undefined && typeof enduserConsent !== 'boolean') {
     throw invalid(`options.enduserConsent must be a boolean (got ${describe(enduserConsent)})`)
   }
-  checkNumber(opts, 'timeoutMs', { min: 1, where: 'options' })
-  checkNumber(opts, 'maxRetries', { min: 0, integer: true, where: 'options' })
+  const snapshot = { timeoutMs, maxRetries, prepare }
+  checkNumber(snapshot, 'timeoutMs', { where: 'options' })
+  checkNumber(snapshot, 'maxRetries', { where: 'options' })
   if (signal !== undefined && !isAbortSignal(signal)) throw invalid(`options.signal must be an AbortSignal (got ${describe(signal)})`)
-  checkPrepare(opts, 'options')
+  checkPrepare(snapshot, 'options')
   // Consent travels as its own argument and the rest only when set: every property the
   // native side reads costs a key lookup on the JS thread.
-  const rest = timeoutMs === undefined && maxRetries === undefined && prepare === undefined ? null : { timeoutMs, maxRetries, prepare }
+  const rest = timeoutMs === undefined && maxRetries === undefined && prepare === undefined ? null : snapshot
   return { consent: enduserConsent === true, native: rest, signal }
+}
+
+/** Any failure as a PerseError: a caller's getter or Proxy that throws is an invalid argument. */
+function asPerseError(e) {
+  if (isPerseError(e)) return e
+  return fail('invalid_argument', `an argument could not be read: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
 }
 
 const CLIENT_OPTION_KEYS = new Set([
@@ -107,7 +137,9 @@ const CLIENT_OPTION_KEYS = new Set([
   'privateKey',
   'refreshSkewSeconds',
   'maxUploadBytes',
+  'maxInputBytes',
   'maxPixels',
+  'maxResponseBytes',
   'prepare',
   'onTokenRefresh',
 ])
@@ -126,13 +158,12 @@ function clientOptions(opts) {
   for (const key of ['baseUrl', 'token', 'userAgent', 'privateKey']) {
     if (opts[key] !== undefined && typeof opts[key] !== 'string') throw invalid(`options.${key} must be a string (got ${describe(opts[key])})`)
   }
-  checkNumber(opts, 'timeoutMs', { min: 1, where: 'options' })
-  checkNumber(opts, 'maxRetries', { min: 0, integer: true, where: 'options' })
-  checkNumber(opts, 'retryBaseDelayMs', { min: 0, where: 'options' })
-  checkNumber(opts, 'retryMaxDelayMs', { min: 0, where: 'options' })
-  checkNumber(opts, 'refreshSkewSeconds', { min: 0, where: 'options' })
-  checkNumber(opts, 'maxUploadBytes', { min: 1, integer: true, where: 'options' })
-  checkNumber(opts, 'maxPixels', { min: 1, integer: true, where: 'options' })
+  for (const key of ['token', 'privateKey']) {
+    if (opts[key] === '') throw invalid(`options.${key} must not be empty (leave it out instead)`)
+  }
+  for (const key of ['timeoutMs', 'maxRetries', 'retryBaseDelayMs', 'retryMaxDelayMs', 'refreshSkewSeconds', 'maxUploadBytes', 'maxInputBytes', 'maxPixels', 'maxResponseBytes']) {
+    checkNumber(opts, key, { where: 'options' })
+  }
   checkPrepare(opts, 'options')
   if (opts.onTokenRefresh !== undefined && opts.onTokenRefresh !== null && typeof opts.onTokenRefresh !== 'function') {
     throw invalid(`options.onTokenRefresh must be a function (got ${describe(opts.onTokenRefresh)})`)
@@ -147,6 +178,15 @@ function unbound() {
   return invalid('PerseClient method called without a PerseClient as `this` (use client.method(...) or a method taken from an instance)')
 }
 
+function closedError() {
+  return fail('client_closed', 'the client is closed')
+}
+
+/** Throws the ErrorInfo a native setter or call start returned, if any. */
+function check(refused) {
+  if (refused) throw new PerseError(refused)
+}
+
 const METHODS = ['setToken', 'login', 'onTokenRefresh', 'configure', 'detect', 'compare', 'enroll', 'isSimilar', 'quality', 'qualityWithSpoofCheck', 'close']
 
 /** A Perse API client. Methods are bound, so `const { detect } = client` works. */
@@ -157,21 +197,27 @@ class PerseClient {
   #flushQueued = false
 
   constructor(options) {
-    const opts = clientOptions(options)
+    let opts
+    try {
+      opts = clientOptions(options)
+    } catch (e) {
+      throw asPerseError(e)
+    }
     if (opts.baseUrl === undefined && process.env.PERSE_BASE_URL) opts.baseUrl = process.env.PERSE_BASE_URL
     const { NativeClient } = native() // a loader error (no binary for this platform) propagates as it is
     // The callback must not hold `this` or the native client: the native client holds the
     // callback, and the cycle would keep both alive. The waker holds the queue weakly.
     const pending = this.#pending
     const holder = { waker: null }
-    this.#native = nativeSync(() => new NativeClient(opts, completer(pending, holder)))
+    this.#native = nativeSync(() => new NativeClient(completer(pending, holder)))
     holder.waker = this.#native.waker()
+    check(nativeSync(() => this.#native.configure(opts)))
     if (options && options.onTokenRefresh) this.onTokenRefresh(options.onTokenRefresh)
     for (const m of METHODS) Object.defineProperty(this, m, { value: this[m].bind(this), enumerable: false })
     const enrollment = {
       create: (image, o) => this.enroll(image, o),
-      list: (o) => this.#call('list', [], o),
-      update: (userToken, image, o) => this.#run(() => ['update', [userTokenArg(userToken, 'userToken'), ...imageArgs(image, 'image')], o]),
+      list: (o) => this.#run(() => ['list', [], o]),
+      update: (userToken, image, o) => this.#run(() => ['update', [userTokenArg(userToken, 'userToken')], o, image]),
       delete: (userToken, o) => this.#run(() => ['delete', [userTokenArg(userToken, 'userToken')], o]),
     }
     enrollment.read = enrollment.list
@@ -187,43 +233,51 @@ class PerseClient {
   async setToken(jwt) {
     if (!PerseClient.#owns(this)) return Promise.reject(unbound())
     if (jwt !== null && (typeof jwt !== 'string' || jwt.length === 0)) throw invalid(`token must be a non-empty string or null (got ${describe(jwt)})`)
-    this.#native.setToken(jwt)
+    check(nativeSync(() => this.#native.setToken(jwt)))
   }
 
   /** Exchanges a private key for a session token, stores it and resolves with it. */
   async login(privateKey, options) {
     if (!PerseClient.#owns(this)) return Promise.reject(unbound())
+    if (this.closed) throw closedError()
     if (typeof privateKey !== 'string' || privateKey.length === 0) throw invalid(`privateKey must be a non-empty string (got ${describe(privateKey)})`)
-    const r = await this.#call('login', [privateKey], options)
+    const r = await this.#run(() => ['login', [privateKey], options])
     return r.token
   }
 
   /** Registers the callback asked for a new JWT whenever one is needed (`null` removes it). */
   onTokenRefresh(callback) {
     if (callback !== null && typeof callback !== 'function') throw invalid(`onTokenRefresh callback must be a function or null (got ${describe(callback)})`)
-    this.#native.setTokenRefresh(callback ? wrapRefresh(callback) : null)
+    if (this.closed) throw closedError()
+    check(nativeSync(() => this.#native.setTokenRefresh(callback ? wrapRefresh(callback) : null)))
   }
 
   /** Changes options for later calls. */
   configure(options) {
-    const opts = clientOptions(options)
-    nativeSync(() => this.#native.configure(opts))
+    let opts
+    try {
+      opts = clientOptions(options)
+    } catch (e) {
+      throw asPerseError(e)
+    }
+    if (this.closed) throw closedError()
+    check(nativeSync(() => this.#native.configure(opts)))
     if (options && 'onTokenRefresh' in options) this.onTokenRefresh(options.onTokenRefresh ?? null)
   }
 
   detect(image, options) {
     if (!PerseClient.#owns(this)) return Promise.reject(unbound())
-    return this.#run(() => ['detect', imageArgs(image, 'image'), options])
+    return this.#run(() => ['detect', [], options, image])
   }
 
   compare(a, b, options) {
     if (!PerseClient.#owns(this)) return Promise.reject(unbound())
-    return this.#run(() => ['compare', [toCompareArg(a, 'a'), toCompareArg(b, 'b')], options])
+    return this.#run(() => ['compare', [], options, a, b])
   }
 
   enroll(image, options) {
     if (!PerseClient.#owns(this)) return Promise.reject(unbound())
-    return this.#run(() => ['enroll', imageArgs(image, 'image'), options])
+    return this.#run(() => ['enroll', [], options, image])
   }
 
   /** compare, then the browser SDK's verdict: code `similar` or `not_similar`. */
@@ -251,7 +305,7 @@ class PerseClient {
     return this.#quality(image, options, true)
   }
 
-  /** Rejects pending and later calls with `client_closed` and releases the refresh callback. */
+  /** Rejects pending and later calls with `client_closed`, forgets every secret and releases the refresh callback. */
   close() {
     this.#native.close()
   }
@@ -289,26 +343,24 @@ class PerseClient {
     return qualityVerdict(d, spoofCheck)
   }
 
+  /**
+   * Checks the options, then the images (in that order: an options getter may detach a
+   * buffer, and the images are read last), and starts the call. Never throws: failures are
+   * rejections, always PerseErrors.
+   */
   #run(build) {
     try {
-      const [method, args, options] = build()
-      return this.#call(method, args, options)
+      const [method, lead, options, ...images] = build()
+      const o = callOptions(options)
+      const args = [...lead]
+      if (method === 'compare') args.push(...compareArgs(images[0], 'a'), ...compareArgs(images[1], 'b'))
+      else if (images.length > 0) args.push(...imageArgs(images[0], 'image'))
+      // The common case goes straight to #start: no async wrapper, no extra promise to settle.
+      if (!o.signal) return this.#start(method, args, o.consent, o.native, null)
+      return this.#callWithSignal(method, args, o)
     } catch (e) {
-      return Promise.reject(e)
+      return Promise.reject(asPerseError(e))
     }
-  }
-
-  /** Checks the options and starts the call. Never throws: failures are rejections. */
-  #call(method, args, options) {
-    let o
-    try {
-      o = callOptions(options)
-    } catch (e) {
-      return Promise.reject(e)
-    }
-    // The common case goes straight to #start: no async wrapper, no extra promise to settle.
-    if (!o.signal) return this.#start(method, args, o.consent, o.native, null)
-    return this.#callWithSignal(method, args, o)
   }
 
   async #callWithSignal(method, args, { consent, native: nativeOpts, signal }) {
@@ -336,7 +388,7 @@ class PerseClient {
       refused = this.#native[method](id, ...args, consent, nativeOpts, abort)
     } catch (e) {
       pending.release(id)
-      return Promise.reject(e)
+      return Promise.reject(nativeError(e))
     }
     if (refused) {
       pending.release(id)
@@ -476,18 +528,29 @@ function close() {
  * Options: `prepare` ('validate' default, or 'fit'), `maxUploadBytes`, `maxPixels`, `maxDimension`, `quality`.
  */
 async function prepareImage(image, options) {
-  const o = options === undefined || options === null ? {} : options
-  if (typeof o !== 'object' || Array.isArray(o)) throw invalid(`options must be an object (got ${describe(o)})`)
-  for (const key of Object.keys(o)) {
-    if (!['prepare', 'maxUploadBytes', 'maxPixels', 'maxDimension', 'quality'].includes(key)) throw invalid(`unknown prepareImage option '${key}'`)
+  let args
+  try {
+    const o = options === undefined || options === null ? {} : options
+    if (typeof o !== 'object' || Array.isArray(o)) throw invalid(`options must be an object (got ${describe(o)})`)
+    const keys = ['prepare', 'maxUploadBytes', 'maxInputBytes', 'maxPixels', 'maxDimension', 'quality']
+    for (const key of Object.keys(o)) {
+      if (!keys.includes(key)) throw invalid(`unknown prepareImage option '${key}'`)
+    }
+    const snapshot = {}
+    for (const key of keys) if (o[key] !== undefined) snapshot[key] = o[key]
+    checkPrepare(snapshot, 'options')
+    for (const key of keys.slice(1)) checkNumber(snapshot, key, { where: 'options' })
+    const a = toImageArg(image, 'image')
+    args = [a.data ?? null, a.path ?? null, snapshot]
+  } catch (e) {
+    throw asPerseError(e)
   }
-  checkPrepare(o, 'options')
-  checkNumber(o, 'maxUploadBytes', { min: 1, integer: true, where: 'options' })
-  checkNumber(o, 'maxPixels', { min: 1, integer: true, where: 'options' })
-  checkNumber(o, 'maxDimension', { min: 16, integer: true, where: 'options' })
-  checkNumber(o, 'quality', { min: 1, integer: true, where: 'options' })
-  if (o.quality > 100) throw invalid(`options.quality must be between 1 and 100 (got ${o.quality})`)
-  const r = await native().prepareImage(toImageArg(image, 'image'), o)
+  let r
+  try {
+    r = await native().prepareImage(...args)
+  } catch (e) {
+    throw nativeError(e)
+  }
   if (r.status === false) throw new PerseError(r)
   return r
 }

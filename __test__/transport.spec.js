@@ -1,8 +1,9 @@
 'use strict'
 
 // Transport rules: TLS certificates are verified, plain http is refused off loopback before
-// anything is sent, and HTTP(S)_PROXY / NO_PROXY are honoured (checked in child processes,
-// because the proxy environment is read when a client is created).
+// anything is sent, HTTP(S)_PROXY / NO_PROXY are honoured off loopback, and loopback never
+// goes through a proxy (checked in child processes: the proxy environment is read when a
+// client is created).
 
 const test = require('ava')
 const fs = require('node:fs')
@@ -59,13 +60,17 @@ function listInChild(baseUrl, env) {
   })
 }
 
-test('HTTP_PROXY is honoured, and NO_PROXY bypasses it', async (t) => {
+test('HTTPS_PROXY is honoured off loopback, NO_PROXY bypasses it, and loopback never uses it', async (t) => {
   const seenByProxy = []
-  // A forward proxy that answers itself, recording the absolute-form request targets.
+  // A forward proxy that records what it is asked for and refuses to tunnel.
   const proxy = http.createServer((req, res) => {
     seenByProxy.push(req.url)
-    res.setHeader('content-type', 'application/json')
-    res.end(JSON.stringify({ user_tokens: [], total_users: 0, time_taken: 0 }))
+    res.writeHead(502)
+    res.end()
+  })
+  proxy.on('connect', (req, socket) => {
+    seenByProxy.push(`CONNECT ${req.url}`)
+    socket.end('HTTP/1.1 502 Bad Gateway\r\n\r\n')
   })
   let direct = 0
   const origin = http.createServer((req, res) => {
@@ -75,13 +80,16 @@ test('HTTP_PROXY is honoured, and NO_PROXY bypasses it', async (t) => {
   })
   const proxyPort = await listen(proxy)
   const originPort = await listen(origin)
-  const baseUrl = `http://127.0.0.1:${originPort}/v0`
-  t.is(await listInChild(baseUrl, { HTTP_PROXY: `http://127.0.0.1:${proxyPort}` }), 'ok')
-  t.deepEqual(seenByProxy, [`${baseUrl}/face/enrollment/list`])
-  t.is(direct, 0)
-  t.is(await listInChild(baseUrl, { HTTP_PROXY: `http://127.0.0.1:${proxyPort}`, NO_PROXY: '127.0.0.1' }), 'ok')
+  const viaProxy = { HTTPS_PROXY: `http://127.0.0.1:${proxyPort}`, HTTP_PROXY: `http://127.0.0.1:${proxyPort}` }
+  const remote = 'https://api.perse.invalid/v0'
+  t.is(await listInChild(remote, viaProxy), 'network_error')
+  t.deepEqual(seenByProxy, ['CONNECT api.perse.invalid:443'], 'the proxy was asked to tunnel to the remote host')
+  t.is(await listInChild(remote, { ...viaProxy, NO_PROXY: 'api.perse.invalid' }), 'network_error')
   t.is(seenByProxy.length, 1, 'NO_PROXY: the proxy saw nothing more')
-  t.is(direct, 1)
+  t.is(await listInChild(`http://127.0.0.1:${originPort}/v0`, viaProxy), 'ok')
+  t.is(await listInChild(`http://localhost:${originPort}/v0`, viaProxy), 'ok')
+  t.is(seenByProxy.length, 1, 'loopback: the proxy saw nothing')
+  t.is(direct, 2)
   proxy.close()
   origin.close()
 })

@@ -103,8 +103,8 @@ async function call(cmd, positionals, values) {
   } else {
     client = new perse.PerseClient({
       baseUrl: values['base-url'],
-      token: values.token ?? process.env.PERSE_TOKEN,
-      privateKey: process.env.PERSE_PRIVATE_KEY,
+      token: values.token ?? (process.env.PERSE_TOKEN || undefined),
+      privateKey: process.env.PERSE_PRIVATE_KEY || undefined,
       timeoutMs: int(values.timeout, 'timeout'),
     })
   }

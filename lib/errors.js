@@ -44,13 +44,25 @@ function describe(v) {
   return `${typeof v}`
 }
 
-/** Runs a synchronous native call; its throws are argument errors. */
+/**
+ * A throw from native code as a PerseError. Native code refuses bad input by returning an
+ * ErrorInfo, so a throw is either a value napi could not convert (an invalid argument) or a
+ * caught panic (GenericFailure: a bug, reported as internal_error).
+ */
+function nativeError(e) {
+  if (isPerseError(e)) return e
+  const message = e && e.message ? e.message : String(e)
+  if (e && e.code === 'GenericFailure') return fail('internal_error', `a bug in perse-node was caught (${message}); please report it`)
+  return invalid(message)
+}
+
+/** Runs a synchronous native call; a throw becomes a PerseError (see nativeError). */
 function nativeSync(fn) {
   try {
     return fn()
   } catch (e) {
-    throw invalid(e && e.message ? e.message : String(e))
+    throw nativeError(e)
   }
 }
 
-module.exports = { PerseError, isPerseError, fail, invalid, describe, nativeSync }
+module.exports = { PerseError, isPerseError, fail, invalid, describe, nativeSync, nativeError }

@@ -98,13 +98,15 @@ class LocalServer {
 async function startLocalServer(options) {
   const o = plainObject(options, 'options')
   for (const key of Object.keys(o)) {
-    if (!['port', 'host', 'privateKey', 'tokenTtlSeconds', 'livenessScore'].includes(key)) throw invalid(`unknown local server option '${key}'`)
+    if (!['port', 'host', 'privateKey', 'tokenTtlSeconds', 'livenessScore', 'headerTimeoutMs', 'maxConnections'].includes(key)) throw invalid(`unknown local server option '${key}'`)
   }
   check(o, 'port', 'number', 'options', isInt(0, 65535), 'an integer between 0 and 65535')
   check(o, 'host', 'string', 'options')
   check(o, 'privateKey', 'string', 'options')
   check(o, 'tokenTtlSeconds', 'number', 'options', (n) => Number.isFinite(n) && n >= 1, 'a number of seconds >= 1')
   check(o, 'livenessScore', 'number', 'options', (n) => n >= 0 && n <= 1, 'a number between 0 and 1')
+  check(o, 'headerTimeoutMs', 'number', 'options')
+  check(o, 'maxConnections', 'number', 'options')
   const r = await native().startLocalServer(o)
   if (r.status === false) throw new PerseError(r)
   return new LocalServer(r)

@@ -13,13 +13,13 @@ pub struct NativeAbort {
 
 #[napi]
 impl NativeAbort {
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Rejects the call with `aborted` and drops its in-flight request.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn abort(&self) {
         self.token.cancel();
     }

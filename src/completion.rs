@@ -17,9 +17,7 @@
 //! wakes the JS thread again for the next turn if anything is waiting, or clears the flag.
 //!
 //! The function is weak (an idle client never keeps the process alive) and is referenced
-//! while at least one call is in flight (a pending call does). Image buffers borrowed from JS
-//! are handed back here and released on the JS thread, where releasing them is a plain
-//! reference decrement instead of another cross-thread hop.
+//! while at least one call is in flight (a pending call does).
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -57,8 +55,6 @@ struct Shared {
     ready: Mutex<Ready>,
     /// The hub, while the client lives. Without it no one will rearm, so a delivery takes all.
     hub: OnceLock<Weak<Hub>>,
-    /// JS buffers whose native users are finished, released on the next JS-thread visit.
-    released: Mutex<Vec<Buffer>>,
     /// Calls started and not yet delivered. Only the JS thread changes it.
     in_flight: AtomicUsize,
     raw: AtomicPtr<sys::napi_threadsafe_function__>,
@@ -98,7 +94,6 @@ impl Hub {
     where
         F: Future<Output = Done> + Send + 'static,
     {
-        self.release_buffers();
         if self.shared.in_flight.fetch_add(1, Ordering::Relaxed) == 0 {
             // SAFETY: on the JS thread of the env that created the function, which is alive.
             unsafe { sys::napi_ref_threadsafe_function(env.raw(), self.tsfn.raw()) };
@@ -159,16 +154,6 @@ impl Hub {
         }
     }
 
-    /// A JS buffer whose native user is finished (any thread).
-    pub fn release(&self, buf: Buffer) {
-        self.shared.released.lock().unwrap_or_else(|p| p.into_inner()).push(buf);
-    }
-
-    /// Drops the buffers handed back so far (JS thread only).
-    pub fn release_buffers(&self) {
-        self.shared.release_buffers();
-    }
-
     /// The handle the JS side rearms the queue with (see `CompletionWaker`).
     pub fn waker(self: &Arc<Self>) -> CompletionWaker {
         CompletionWaker {
@@ -202,7 +187,7 @@ pub struct CompletionWaker {
 
 #[napi]
 impl CompletionWaker {
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn rearm(&self) {
         if let Some(hub) = self.hub.upgrade() {
             hub.rearm();
@@ -211,8 +196,7 @@ impl CompletionWaker {
 }
 
 impl Shared {
-    /// On the JS thread: takes up to `PER_TICK` finished calls, drops the released buffers,
-    /// and unrefs the function when no call is left in flight. The rest waits for the JS
+    /// On the JS thread: takes up to `PER_TICK` finished calls and unrefs the function when no call is left in flight. The rest waits for the JS
     /// side's `rearm`, in a later turn of the event loop: settling a call also runs the code
     /// awaiting it, so an unbounded batch would be an unbounded tick, and timers and other I/O
     /// would wait behind it. `scheduled` stays set until then.
@@ -225,17 +209,11 @@ impl Shared {
             ready.batch.take_front(k)
         };
         let n = batch.len();
-        self.release_buffers();
         if n > 0 && self.in_flight.fetch_sub(n, Ordering::Relaxed) == n {
             // SAFETY: JS thread of the owning env (this runs inside the function's callback).
             unsafe { sys::napi_unref_threadsafe_function(env.raw(), self.raw.load(Ordering::Acquire)) };
         }
         FnArgs::from((Nums(batch.nums), batch.strs))
-    }
-
-    fn release_buffers(&self) {
-        let bufs = std::mem::take(&mut *self.released.lock().unwrap_or_else(|p| p.into_inner()));
-        drop(bufs);
     }
 }
 

@@ -24,6 +24,11 @@ pub struct LocalServerOptions {
     pub token_ttl_seconds: Option<f64>,
     /// The `livenessScore` reported for every face; default 0.9 (there is no liveness model).
     pub liveness_score: Option<f64>,
+    /// A connection must send its request headers within this many milliseconds (idle
+    /// keep-alive connections are closed after it too); default 30000.
+    pub header_timeout_ms: Option<f64>,
+    /// Connections served at once; more wait until one closes. Default 512.
+    pub max_connections: Option<f64>,
 }
 
 /// An answer to give instead of the real one, for the next `times` matching requests.
@@ -82,28 +87,28 @@ impl From<perse_local::LocalServer> for NativeLocalServer {
 #[napi]
 impl NativeLocalServer {
     /// Base URL to pass as `baseUrl` as it is (ends in `/v0`).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn url(&self) -> String {
         self.inner.url()
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn port(&self) -> u32 {
         u32::from(self.inner.port())
     }
 
     /// The private key this server's `/login` accepts.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn private_key(&self) -> String {
         self.inner.private_key().to_string()
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn closed(&self) -> bool {
         self.inner.is_closed()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn inject_fault(&self, fault: FaultSpec) -> Result<()> {
         let status = match fault.status {
             Some(s) if !(100..=599).contains(&s) => {
@@ -133,13 +138,13 @@ impl NativeLocalServer {
     }
 
     /// Every token issued so far stops working (the next call gets 401 `unauthorized`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn expire_tokens(&self) {
         self.inner.expire_tokens();
     }
 
     /// The requests seen so far, oldest first.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.inner
             .requests()
@@ -166,13 +171,13 @@ impl NativeLocalServer {
     }
 
     /// Forgets enrollments, faults and the request log.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn reset(&self) {
         self.inner.reset();
     }
 
     /// Stops the server; resolves when it has stopped.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
         env.spawn_future(async move {
@@ -183,7 +188,7 @@ impl NativeLocalServer {
 }
 
 /// Starts a local Perse-compatible server on loopback.
-#[napi(ts_return_type = "Promise<NativeLocalServer | ErrorInfo>")]
+#[napi(ts_return_type = "Promise<NativeLocalServer | ErrorInfo>", catch_unwind)]
 pub fn start_local_server(
     env: &Env,
     options: Option<LocalServerOptions>,
@@ -213,6 +218,18 @@ fn convert(o: LocalServerOptions) -> std::result::Result<perse_local::LocalServe
     }
     if let Some(l) = o.liveness_score {
         opts.liveness_score = l;
+    }
+    if let Some(ms) = o.header_timeout_ms {
+        if !ms.is_finite() || !(1.0..=3_600_000.0).contains(&ms) {
+            return Err(Error::invalid("headerTimeoutMs must be between 1 and 3600000"));
+        }
+        opts.header_timeout = Duration::from_millis(ms as u64);
+    }
+    if let Some(n) = o.max_connections {
+        if !n.is_finite() || n.fract() != 0.0 || !(1.0..=100_000.0).contains(&n) {
+            return Err(Error::invalid("maxConnections must be an integer between 1 and 100000"));
+        }
+        opts.max_connections = n as usize;
     }
     Ok(opts)
 }

@@ -1,10 +1,75 @@
-//! Options objects as JS passes them, and their conversion to core settings. `index.js`
-//! checks JS types first (naming the parameter); these checks guard the values themselves.
+//! Options objects as JS passes them, and their conversion to core settings. This is the one
+//! place where numeric options are checked: `index.js` checks only their JS types (so it can
+//! name the parameter), and every range lives in [`LIMITS`], next to the option it bounds.
+//! No conversion can panic: every number is checked before it becomes a `Duration` or a count.
 
 use std::time::Duration;
 
 use napi_derive::napi;
 use perse_core::{CallOptions as CoreCallOptions, Config, Error, PrepareMode, Result};
+
+/// A numeric option's accepted range. `integer` options also refuse fractions.
+pub struct Limit {
+    pub name: &'static str,
+    pub min: f64,
+    pub max: f64,
+    pub integer: bool,
+    pub unit: &'static str,
+}
+
+const fn limit(name: &'static str, min: f64, max: f64, integer: bool, unit: &'static str) -> Limit {
+    Limit {
+        name,
+        min,
+        max,
+        integer,
+        unit,
+    }
+}
+
+/// Every numeric option, with its range. The README's option tables quote these.
+pub const LIMITS: &[Limit] = &[
+    limit("timeoutMs", 1.0, 86_400_000.0, false, "milliseconds"),
+    limit("maxRetries", 0.0, 20.0, true, ""),
+    limit("retryBaseDelayMs", 0.0, 3_600_000.0, false, "milliseconds"),
+    limit("retryMaxDelayMs", 0.0, 3_600_000.0, false, "milliseconds"),
+    limit("refreshSkewSeconds", 0.0, 86_400.0, false, "seconds"),
+    limit("maxUploadBytes", 1.0, 1_073_741_824.0, true, "bytes"),
+    limit("maxInputBytes", 1.0, 4_294_967_296.0, true, "bytes"),
+    limit("maxPixels", 1.0, 1_000_000_000.0, true, "pixels"),
+    limit("maxResponseBytes", 1.0, 4_294_967_296.0, true, "bytes"),
+    limit("maxDimension", 16.0, 16_384.0, true, "pixels"),
+    limit("quality", 1.0, 100.0, true, ""),
+];
+
+/// `value` of the option `name`, checked against its [`LIMITS`] entry.
+pub fn number(name: &str, value: f64) -> Result<f64> {
+    let l = LIMITS
+        .iter()
+        .find(|l| l.name == name)
+        .ok_or_else(|| Error::invalid(format!("unknown numeric option '{name}'")))?;
+    if value.is_finite() && value >= l.min && value <= l.max && (!l.integer || value.fract() == 0.0) {
+        return Ok(value);
+    }
+    let kind = if l.integer { "an integer" } else { "a number" };
+    let unit = if l.unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", l.unit)
+    };
+    Err(Error::invalid(format!(
+        "options.{name} must be {kind} between {} and {}{unit} (got {value})",
+        l.min, l.max
+    )))
+}
+
+fn millis(name: &str, v: f64) -> Result<Duration> {
+    Ok(Duration::from_millis(number(name, v)? as u64))
+}
+
+fn count<T: TryFrom<u64>>(name: &str, v: f64) -> Result<T> {
+    T::try_from(number(name, v)? as u64).map_err(|_| Error::invalid(format!("{name} is out of range")))
+}
 
 /// Settings of a `PerseClient` (all optional).
 #[napi(object)]
@@ -14,28 +79,32 @@ pub struct ClientOptions {
     pub base_url: Option<String>,
     /// A session token (JWT) to start with, as `setToken` would store it.
     pub token: Option<String>,
-    /// Per-attempt time limit in milliseconds; default 30000.
+    /// Per-attempt time limit in milliseconds (1 to 86400000); default 30000.
     pub timeout_ms: Option<f64>,
     /// `User-Agent` header; default `perse-node/<version>`.
     pub user_agent: Option<String>,
-    /// Extra attempts for failures that are safe to repeat; default 2.
+    /// Extra attempts for failures that are safe to repeat (0 to 20); default 2.
     pub max_retries: Option<f64>,
-    /// First backoff window in milliseconds; default 500 (jittered, doubling, capped by `retryMaxDelayMs`).
+    /// First backoff window in milliseconds (0 to 3600000); default 500 (jittered, doubling, capped by `retryMaxDelayMs`).
     pub retry_base_delay_ms: Option<f64>,
-    /// Largest backoff window in milliseconds; default 8000.
+    /// Largest backoff window in milliseconds (0 to 3600000); default 8000.
     pub retry_max_delay_ms: Option<f64>,
     /// Private key: the client logs in by itself on first use and whenever the token is stale.
     pub private_key: Option<String>,
-    /// Refresh this many seconds before the token's `exp`; default 60.
+    /// Refresh this many seconds before the token's `exp` (0 to 86400); default 60.
     pub refresh_skew_seconds: Option<f64>,
     /// Upload limit in bytes, checked before sending; default 1000000.
     pub max_upload_bytes: Option<f64>,
+    /// `'fit'` refuses inputs over this many bytes before reading them; default 50000000.
+    pub max_input_bytes: Option<f64>,
     /// Image preparation before upload: `'validate'` (default: send unchanged) or `'fit'`
     /// (convert, orient and shrink into a JPEG under `maxUploadBytes`).
     #[napi(ts_type = "'validate' | 'fit'")]
     pub prepare: Option<String>,
     /// Images declaring more pixels are refused from their header; default 40000000.
     pub max_pixels: Option<f64>,
+    /// Success bodies larger than this are refused with `response_too_large`; default 16777216.
+    pub max_response_bytes: Option<f64>,
 }
 
 /// Per-call settings.
@@ -72,25 +141,28 @@ impl ClientOptions {
             base.retry.max_retries = count("maxRetries", n)?;
         }
         if let Some(ms) = self.retry_base_delay_ms {
-            base.retry.base_delay = millis_or_zero("retryBaseDelayMs", ms)?;
+            base.retry.base_delay = millis("retryBaseDelayMs", ms)?;
         }
         if let Some(ms) = self.retry_max_delay_ms {
-            base.retry.max_delay = millis_or_zero("retryMaxDelayMs", ms)?;
+            base.retry.max_delay = millis("retryMaxDelayMs", ms)?;
         }
         if let Some(s) = self.refresh_skew_seconds {
-            if !s.is_finite() || s < 0.0 {
-                return Err(Error::invalid("refreshSkewSeconds must be a finite number >= 0"));
-            }
-            base.refresh_skew = Duration::from_secs_f64(s);
+            base.refresh_skew = Duration::from_secs_f64(number("refreshSkewSeconds", s)?);
         }
         if let Some(n) = self.max_upload_bytes {
-            base.prepare.max_upload_bytes = positive_int("maxUploadBytes", n)? as usize;
+            base.prepare.max_upload_bytes = count("maxUploadBytes", n)?;
+        }
+        if let Some(n) = self.max_input_bytes {
+            base.prepare.max_input_bytes = count("maxInputBytes", n)?;
         }
         if let Some(m) = &self.prepare {
             base.prepare.mode = prepare_mode(m)?;
         }
         if let Some(n) = self.max_pixels {
-            base.prepare.max_pixels = positive_int("maxPixels", n)?;
+            base.prepare.max_pixels = count("maxPixels", n)?;
+        }
+        if let Some(n) = self.max_response_bytes {
+            base.max_response_bytes = count("maxResponseBytes", n)?;
         }
         base.validate()?;
         Ok(base)
@@ -114,39 +186,40 @@ pub fn prepare_mode(s: &str) -> Result<PrepareMode> {
         "validate" => Ok(PrepareMode::Validate),
         "fit" => Ok(PrepareMode::Fit),
         other => Err(Error::invalid(format!(
-            "prepare must be 'validate' or 'fit', not '{other}'"
+            "prepare must be 'validate' or 'fit', not '{}'",
+            perse_core::one_line(other, 40)
         ))),
     }
 }
 
-pub fn positive_int(name: &str, n: f64) -> Result<u64> {
-    if !n.is_finite() || n < 1.0 || n.fract() != 0.0 || n > 9.0e15 {
-        return Err(Error::invalid(format!("{name} must be a positive integer")));
-    }
-    Ok(n as u64)
+/// A count option as an integer (for `prepareImage`'s options).
+pub fn integer<T: TryFrom<u64>>(name: &str, v: f64) -> Result<T> {
+    count(name, v)
 }
 
-fn millis(name: &str, ms: f64) -> Result<Duration> {
-    if !ms.is_finite() || !(1.0..=86_400_000.0).contains(&ms) {
-        return Err(Error::invalid(format!(
-            "{name} must be a number of milliseconds between 1 and 86400000"
-        )));
-    }
-    Ok(Duration::from_millis(ms as u64))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn millis_or_zero(name: &str, ms: f64) -> Result<Duration> {
-    if !ms.is_finite() || !(0.0..=3_600_000.0).contains(&ms) {
-        return Err(Error::invalid(format!(
-            "{name} must be a number of milliseconds between 0 and 3600000"
-        )));
+    #[test]
+    fn every_extreme_is_refused_without_panicking() {
+        for l in LIMITS {
+            for v in [f64::NAN, f64::INFINITY, -1.0, 1e300, f64::MAX, l.max + 1.0, l.min - 0.5] {
+                assert!(number(l.name, v).is_err(), "{} = {v}", l.name);
+            }
+            assert_eq!(number(l.name, l.min).unwrap(), l.min);
+            assert_eq!(number(l.name, l.max).unwrap(), l.max);
+        }
+        let o = ClientOptions {
+            refresh_skew_seconds: Some(1e300),
+            ..Default::default()
+        };
+        assert_eq!(
+            o.apply(Config::default())
+                .err()
+                .map(|e| e.code().to_string())
+                .as_deref(),
+            Some("invalid_argument")
+        );
     }
-    Ok(Duration::from_millis(ms as u64))
-}
-
-fn count(name: &str, n: f64) -> Result<u32> {
-    if !n.is_finite() || !(0.0..=20.0).contains(&n) || n.fract() != 0.0 {
-        return Err(Error::invalid(format!("{name} must be an integer between 0 and 20")));
-    }
-    Ok(n as u32)
 }

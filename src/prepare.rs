@@ -4,8 +4,8 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use perse_core::{Error, ImageFormat, PrepareMode, PrepareOptions as CorePrepareOptions, Prepared};
 
-use crate::image_arg::ImageArg;
-use crate::options::{positive_int, prepare_mode};
+use crate::image_arg::image_source;
+use crate::options::{integer, prepare_mode};
 use crate::outcome::{fail, spawn, Outcome};
 
 /// Options of `prepareImage`.
@@ -23,6 +23,8 @@ pub struct PrepareOptions {
     pub max_dimension: Option<f64>,
     /// `'fit'` JPEG quality 1-100; default 85.
     pub quality: Option<f64>,
+    /// `'fit'` refuses inputs over this many bytes before reading them; default 50000000.
+    pub max_input_bytes: Option<f64>,
 }
 
 /// What would be uploaded.
@@ -52,16 +54,16 @@ impl From<Prepared> for PreparedImage {
     }
 }
 
-/// Prepares an image as an upload would, on a worker thread.
-#[napi(ts_return_type = "Promise<PreparedImage | ErrorInfo>")]
-pub fn prepare_image(
-    env: &Env,
-    image: ImageArg,
+/// Prepares an image as an upload would, on a worker thread. `data` (bytes, copied here)
+/// or `path` names the image.
+#[napi(ts_return_type = "Promise<PreparedImage | ErrorInfo>", catch_unwind)]
+pub fn prepare_image<'env>(
+    env: &'env Env,
+    data: Option<Unknown<'_>>,
+    path: Option<String>,
     options: Option<PrepareOptions>,
-) -> Result<PromiseRaw<'_, Outcome<PreparedImage>>> {
-    let prepared = image
-        .into_source("image", None)
-        .and_then(|src| Ok((src, convert(options.unwrap_or_default())?)));
+) -> Result<PromiseRaw<'env, Outcome<PreparedImage>>> {
+    let prepared = convert(options.unwrap_or_default()).and_then(|opts| Ok((image_source(data, path, &opts)?, opts)));
     match prepared {
         Ok((src, opts)) => spawn(env, perse_core::prepare_source(src, opts)),
         Err(e) => fail(env, e),
@@ -78,19 +80,19 @@ fn convert(o: PrepareOptions) -> std::result::Result<CorePrepareOptions, Error> 
         ..CorePrepareOptions::default()
     };
     if let Some(n) = o.max_upload_bytes {
-        p.max_upload_bytes = positive_int("maxUploadBytes", n)? as usize;
+        p.max_upload_bytes = integer("maxUploadBytes", n)?;
+    }
+    if let Some(n) = o.max_input_bytes {
+        p.max_input_bytes = integer("maxInputBytes", n)?;
     }
     if let Some(n) = o.max_pixels {
-        p.max_pixels = positive_int("maxPixels", n)?;
+        p.max_pixels = integer("maxPixels", n)?;
     }
     if let Some(n) = o.max_dimension {
-        p.max_dimension = positive_int("maxDimension", n)?.clamp(16, 16_384) as u32;
+        p.max_dimension = integer("maxDimension", n)?;
     }
     if let Some(q) = o.quality {
-        if !(1.0..=100.0).contains(&q) {
-            return Err(Error::invalid("quality must be between 1 and 100"));
-        }
-        p.quality = q as u8;
+        p.quality = integer("quality", q)?;
     }
     Ok(p)
 }

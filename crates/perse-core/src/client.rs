@@ -1,44 +1,32 @@
-//! The Perse calls. Each one checks its inputs before touching the network, then runs the
-//! shared request loop (auth, timeout, retries, error mapping) in [`Client::execute`].
+//! The client and its calls. Each call checks its inputs before touching the network, builds
+//! a [`Request`], and hands it to the request loop (`executor.rs`); [`Client::run`] wraps
+//! every call with `close()`, the caller's abort, and the redaction of secrets.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use bytes::Bytes;
 use reqwest::Method;
-use serde::de::DeserializeOwned;
 
-use crate::auth::{Auth, Token, TokenProvider, TokenSource};
+use crate::auth::{check_token, Auth, TokenProvider, TokenSource, MAX_TOKEN_BYTES};
+use crate::cancel::CancelToken;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::image::{self, ImageSource};
+use crate::image::ImageSource;
 use crate::models::*;
 use crate::multipart::Multipart;
-use crate::prepare::{prepare, PrepareMode, PrepareOptions, Prepared};
-use crate::retry::is_retryable_status;
-use crate::transport::{send, Attempt, Body, CancelToken, Request};
+use crate::prepare::{prepare_source, PrepareMode};
+use crate::transport::{Body, HttpTransport, Request, Transport};
 
 const CONSENT_FIELD: &str = "client_declaration_enduser_consent";
-
-/// Loads an image and prepares it for upload. `Fit` work (decode, resize, encode) runs on
-/// tokio's blocking pool; `Validate` only reads headers, so it runs inline.
-pub async fn prepare_source(src: ImageSource, opts: PrepareOptions) -> Result<Prepared> {
-    let bytes: Bytes = image::load(src).await?;
-    match opts.mode {
-        PrepareMode::Validate => prepare(bytes, &opts),
-        PrepareMode::Fit => tokio::task::spawn_blocking(move || prepare(bytes, &opts))
-            .await
-            .map_err(|e| Error::from(ErrorKind::Internal(format!("image preparation failed: {e}"))))?,
-    }
-}
 
 /// Per-call settings; `None` means "use the client's".
 #[derive(Clone, Default)]
 pub struct CallOptions {
     /// The end user consented to biometric processing. Required by every biometric call.
     pub consent: bool,
-    /// Per-attempt time limit.
+    /// Per-attempt time limit (also bounds reading and preparing an image).
     pub timeout: Option<Duration>,
     /// Extra attempts after the first.
     pub max_retries: Option<u32>,
@@ -57,23 +45,33 @@ pub enum CompareInput {
 
 /// A Perse API client. Cheap to share behind an `Arc`; all methods take `&self`.
 pub struct Client {
-    http: reqwest::Client,
+    pub(crate) transport: Arc<dyn Transport>,
+    /// Kept to build its loopback pool when `configure` moves to a loopback URL.
+    http: Option<Arc<HttpTransport>>,
     config: RwLock<Arc<Config>>,
-    auth: Auth,
+    /// The base URL is on this machine (no proxy), for the current config.
+    direct: AtomicBool,
+    pub(crate) auth: Auth,
     closed: CancelToken,
 }
 
 impl Client {
-    pub fn new(mut config: Config) -> Result<Self> {
+    /// A client on the real network.
+    pub fn new(config: Config) -> Result<Self> {
+        let http = Arc::new(HttpTransport::default());
+        let mut client = Self::with_transport(config, http.clone())?;
+        http.warm(client.direct())?;
+        client.http = Some(http);
+        Ok(client)
+    }
+
+    /// A client that sends through `transport` (tests script the network this way).
+    pub fn with_transport(mut config: Config, transport: Arc<dyn Transport>) -> Result<Self> {
         config.validate()?;
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| Error::from(ErrorKind::Internal(format!("cannot build the HTTP client: {e}"))))?;
         Ok(Client {
-            http,
+            transport,
+            http: None,
+            direct: AtomicBool::new(config.is_loopback()),
             config: RwLock::new(Arc::new(config)),
             auth: Auth::default(),
             closed: CancelToken::new(),
@@ -85,16 +83,32 @@ impl Client {
         self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    pub(crate) fn direct(&self) -> bool {
+        self.direct.load(Ordering::Relaxed)
+    }
+
     /// Replaces the configuration for calls that start after this returns.
     pub fn configure(&self, mut config: Config) -> Result<()> {
+        self.check_open()?;
         config.validate()?;
+        let direct = config.is_loopback();
+        if let Some(http) = &self.http {
+            http.warm(direct)?;
+        }
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+        self.direct.store(direct, Ordering::Relaxed);
         Ok(())
     }
 
-    /// Stores a session token (or clears it with `None`).
-    pub fn set_token(&self, token: Option<String>) {
-        self.auth.set_token(token.filter(|t| !t.is_empty()));
+    /// Stores a session token (or clears it with `None`). A token that cannot be sent in a
+    /// header is refused here, not at every later call.
+    pub fn set_token(&self, token: Option<String>) -> Result<()> {
+        self.check_open()?;
+        if let Some(t) = &token {
+            check_token(t).map_err(|why| Error::invalid(format!("token is not usable: {why}")))?;
+        }
+        self.auth.set_token(token);
+        Ok(())
     }
 
     /// Whether a session token is currently held.
@@ -103,39 +117,51 @@ impl Client {
     }
 
     /// Log in with this key whenever a new token is needed (`None`: stop doing so).
-    pub fn set_private_key(&self, key: Option<String>) {
-        self.auth.set_source(match key.filter(|k| !k.is_empty()) {
+    pub fn set_private_key(&self, key: Option<String>) -> Result<()> {
+        self.check_open()?;
+        if let Some(k) = &key {
+            check_private_key(k)?;
+        }
+        self.auth.set_source(match key {
             Some(k) => TokenSource::PrivateKey(Arc::from(k)),
             None => TokenSource::Manual,
         });
+        Ok(())
     }
 
     /// Ask this provider whenever a new token is needed (`None`: stop doing so).
-    pub fn set_token_provider(&self, provider: Option<Arc<dyn TokenProvider>>) {
+    pub fn set_token_provider(&self, provider: Option<Arc<dyn TokenProvider>>) -> Result<()> {
+        self.check_open()?;
         self.auth.set_source(match provider {
             Some(p) => TokenSource::Provider(p),
             None => TokenSource::Manual,
         });
+        Ok(())
     }
 
-    /// Rejects in-flight and future calls with `client_closed` and drops the token source
+    /// Rejects in-flight and future calls with `client_closed`, and forgets every secret
     /// (releasing a JS callback, so it no longer holds the event loop or the closure).
     pub fn close(&self) {
         self.closed.cancel();
-        self.auth.set_source(TokenSource::Manual);
-        self.auth.set_token(None);
+        self.auth.close();
     }
 
     pub fn is_closed(&self) -> bool {
         self.closed.is_cancelled()
     }
 
+    fn check_open(&self) -> Result<()> {
+        match self.is_closed() {
+            true => Err(ErrorKind::ClientClosed.into()),
+            false => Ok(()),
+        }
+    }
+
     /// `POST /login`: exchanges a private key for a session token, stores and returns it.
     pub async fn login(&self, private_key: &str, opts: &CallOptions) -> Result<String> {
         self.run(opts, async {
-            if private_key.is_empty() {
-                return Err(Error::invalid("privateKey must be a non-empty string"));
-            }
+            check_private_key(private_key)?;
+            self.auth.remember(Arc::from(private_key));
             let token = self.do_login(private_key, opts).await?;
             self.auth.set_token(Some(token.clone()));
             Ok(token)
@@ -145,100 +171,99 @@ impl Client {
 
     /// `POST /face/detect`.
     pub async fn detect(&self, image: ImageSource, opts: &CallOptions) -> Result<DetectResponse> {
-        self.run(opts, async {
-            require_consent(opts)?;
-            let mut m = Multipart::new();
-            self.add_image(&mut m, "image_file", image, opts).await?;
-            m.text(CONSENT_FIELD, "true");
-            self.execute(multipart(Method::POST, "/face/detect", m, true), opts)
-                .await
-        })
-        .await
+        let parts = vec![Part::Image("image_file", image)];
+        self.upload(Method::POST, "/face/detect", parts, true, opts).await
     }
 
     /// `POST /face/compare`; either side may be an enrolled user's token.
     pub async fn compare(&self, a: CompareInput, b: CompareInput, opts: &CallOptions) -> Result<CompareResponse> {
-        self.run(opts, async {
-            require_consent(opts)?;
-            let mut m = Multipart::new();
-            for (i, side) in [(1, a), (2, b)] {
-                match side {
-                    CompareInput::Image(src) => self.add_image(&mut m, &format!("image_file{i}"), src, opts).await?,
-                    CompareInput::UserToken(t) => {
-                        check_user_token(&t, if i == 1 { "first userToken" } else { "second userToken" })?;
-                        m.text(&format!("image_token{i}"), &t);
-                    }
-                }
-            }
-            m.text(CONSENT_FIELD, "true");
-            self.execute(multipart(Method::POST, "/face/compare", m, true), opts)
-                .await
-        })
-        .await
+        let side = |input, file, token, what| match input {
+            CompareInput::Image(src) => Part::Image(file, src),
+            CompareInput::UserToken(t) => Part::UserToken(token, t, what),
+        };
+        let parts = vec![
+            side(a, "image_file1", "image_token1", "first userToken"),
+            side(b, "image_file2", "image_token2", "second userToken"),
+        ];
+        self.upload(Method::POST, "/face/compare", parts, true, opts).await
     }
 
     /// `POST /face/enrollment`. Never resent once the server may have seen it.
     pub async fn enroll(&self, image: ImageSource, opts: &CallOptions) -> Result<EnrollResponse> {
-        self.run(opts, async {
-            require_consent(opts)?;
-            let mut m = Multipart::new();
-            self.add_image(&mut m, "image_file", image, opts).await?;
-            m.text(CONSENT_FIELD, "true");
-            self.execute(multipart(Method::POST, "/face/enrollment", m, false), opts)
-                .await
-        })
-        .await
+        let parts = vec![Part::Image("image_file", image)];
+        self.upload(Method::POST, "/face/enrollment", parts, false, opts).await
     }
 
     /// `GET /face/enrollment/list`.
     pub async fn list(&self, opts: &CallOptions) -> Result<ListResponse> {
-        self.run(opts, async {
-            let req = Request {
-                method: Method::GET,
-                path: "/face/enrollment/list".into(),
-                body: Body::Empty,
-                idempotent: true,
-            };
-            self.execute(req, opts).await
-        })
-        .await
+        let req = bodiless(Method::GET, "/face/enrollment/list".into());
+        self.run(opts, self.execute(req, opts, true)).await
     }
 
     /// `PUT /face/enrollment`: replaces the biometric data of `user_token`.
     pub async fn update(&self, user_token: &str, image: ImageSource, opts: &CallOptions) -> Result<EnrollResponse> {
-        self.run(opts, async {
-            check_user_token(user_token, "userToken")?;
-            require_consent(opts)?;
-            let mut m = Multipart::new();
-            self.add_image(&mut m, "image_file", image, opts).await?;
-            m.text("user_token", user_token);
-            m.text(CONSENT_FIELD, "true");
-            self.execute(multipart(Method::PUT, "/face/enrollment", m, false), opts)
-                .await
-        })
-        .await
+        let parts = vec![
+            Part::Image("image_file", image),
+            Part::UserToken("user_token", user_token.to_string(), "userToken"),
+        ];
+        self.upload(Method::PUT, "/face/enrollment", parts, false, opts).await
     }
 
     /// `DELETE /face/enrollment/{user_token}`.
     pub async fn delete(&self, user_token: &str, opts: &CallOptions) -> Result<DeleteResponse> {
         self.run(opts, async {
             check_user_token(user_token, "userToken")?;
-            let req = Request {
-                method: Method::DELETE,
-                path: format!("/face/enrollment/{}", encode_segment(user_token)),
-                body: Body::Empty,
-                idempotent: true,
-            };
-            self.execute(req, opts).await
+            let path = format!("/face/enrollment/{}", encode_segment(user_token));
+            self.execute(bodiless(Method::DELETE, path), opts, true).await
         })
         .await
     }
 
-    /// Common wrapper: refuses calls on a closed client, honours cancellation, redacts secrets.
+    /// A multipart call: consent first, then the user tokens are checked, then the images are
+    /// prepared (under the call's time limit), in field order, and the consent field ends it.
+    async fn upload<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        parts: Vec<Part>,
+        idempotent: bool,
+        opts: &CallOptions,
+    ) -> Result<T> {
+        self.run(opts, async {
+            if !opts.consent {
+                return Err(ErrorKind::ConsentRequired.into());
+            }
+            for p in &parts {
+                if let Part::UserToken(_, t, what) = p {
+                    check_user_token(t, what)?;
+                }
+            }
+            let mut m = Multipart::new();
+            for p in parts {
+                match p {
+                    Part::Image(field, src) => self.add_image(&mut m, field, src, opts).await?,
+                    Part::UserToken(field, t, _) => {
+                        m.text(field, &t);
+                    }
+                }
+            }
+            m.text(CONSENT_FIELD, "true");
+            let (content_type, body) = m.finish();
+            let req = Request {
+                method,
+                path: path.into(),
+                body: Body::Multipart { content_type, body },
+                idempotent,
+            };
+            self.execute(req, opts, true).await
+        })
+        .await
+    }
+
+    /// Common wrapper: refuses calls on a closed client, honours cancellation, and makes the
+    /// error safe to show (secrets redacted, one bounded line).
     async fn run<T>(&self, opts: &CallOptions, fut: impl Future<Output = Result<T>>) -> Result<T> {
-        if self.closed.is_cancelled() {
-            return Err(ErrorKind::ClientClosed.into());
-        }
+        self.check_open()?;
         let cancel = opts.cancel.clone().unwrap_or_default();
         if cancel.is_cancelled() {
             return Err(ErrorKind::Aborted.into());
@@ -249,23 +274,26 @@ impl Client {
             _ = cancel.cancelled() => Err(ErrorKind::Aborted.into()),
             r = fut => r,
         };
-        out.map_err(|e| self.redact(e))
-    }
-
-    fn redact(&self, mut e: Error) -> Error {
-        for s in self.auth.secrets() {
-            e.redact(&s);
-        }
-        e.redact_jwts();
-        e
+        out.map_err(|mut e| {
+            for s in self.auth.secrets() {
+                e.redact(&s);
+            }
+            e.redact_jwts();
+            e.tidy();
+            e
+        })
     }
 
     async fn add_image(&self, m: &mut Multipart, field: &str, src: ImageSource, opts: &CallOptions) -> Result<()> {
-        let mut prep = self.config().prepare;
+        let cfg = self.config();
+        let mut prep = cfg.prepare;
         if let Some(mode) = opts.prepare {
             prep.mode = mode;
         }
-        let prepared = prepare_source(src, prep).await?;
+        let timeout = opts.timeout.unwrap_or(cfg.timeout);
+        let prepared = tokio::time::timeout(timeout, prepare_source(src, prep))
+            .await
+            .map_err(|_| Error::from(ErrorKind::Timeout(timeout.as_millis() as u64)))??;
         let (mime, filename) = prepared
             .format
             .upload_mime()
@@ -273,341 +301,45 @@ impl Client {
         m.file(field, filename, mime, prepared.data);
         Ok(())
     }
+}
 
-    async fn do_login(&self, key: &str, opts: &CallOptions) -> Result<String> {
-        let body = serde_json::to_vec(&serde_json::json!({ "privateKey": key }))
-            .map_err(|e| Error::from(ErrorKind::Internal(e.to_string())))?;
-        let req = Request {
-            method: Method::POST,
-            path: "/login".into(),
-            body: Body::Json(body.into()),
-            idempotent: true,
-        };
-        match self.execute_anon::<LoginResponse>(req, opts).await {
-            Ok(r) if !r.token.is_empty() => Ok(r.token),
-            Ok(_) => Err(ErrorKind::Unexpected {
-                http_status: Some(200),
-                message: "login returned an empty token".into(),
-            }
-            .into()),
-            Err(e) => Err(match e.http_status() {
-                Some(400) => Error {
-                    kind: ErrorKind::InvalidArgument(
-                        "login rejected the request: the private key is missing or malformed".into(),
-                    ),
-                    ..e
-                },
-                Some(401) => Error {
-                    kind: ErrorKind::Api {
-                        code: "unauthorized".into(),
-                        message: "login failed: the private key is invalid".into(),
-                        http_status: 401,
-                    },
-                    ..e
-                },
-                _ => e,
-            }),
-        }
-    }
+/// A form field of an upload: an image, or a user token (with its name for error messages).
+enum Part {
+    Image(&'static str, ImageSource),
+    UserToken(&'static str, String, &'static str),
+}
 
-    /// A token usable for the next request: the stored one, or a fresh one from the source.
-    async fn token(&self, cfg: &Config, opts: &CallOptions) -> Result<Token> {
-        let source = self.auth.source();
-        if matches!(source, TokenSource::Manual) {
-            return self.auth.current().ok_or_else(|| {
-                ErrorKind::Api {
-                    code: "unauthorized".into(),
-                    message: "no session token: call setToken() or login(), or configure privateKey or onTokenRefresh"
-                        .into(),
-                    http_status: 401,
-                }
-                .into()
-            });
-        }
-        match self.auth.fresh(cfg.refresh_skew) {
-            Ok(t) => Ok(t),
-            Err(generation) => self.refresh(generation, cfg, opts).await,
-        }
-    }
-
-    /// Single flight: the first caller becomes the leader and fetches; everyone who needs a
-    /// token meanwhile waits for the leader's outcome, success or failure. If the leader's
-    /// call is dropped (aborted, closed), the waiters elect a new one.
-    async fn refresh(&self, stale_generation: u64, cfg: &Config, opts: &CallOptions) -> Result<Token> {
-        loop {
-            // Decide under the lock, act after releasing it (a std guard must not cross an await).
-            let role = {
-                let mut flight = self.auth.flight();
-                match (
-                    self.auth.generation() != stale_generation,
-                    self.auth.current(),
-                    flight.as_ref(),
-                ) {
-                    (true, Some(t), _) => Role::Done(t),
-                    (_, _, Some(rx)) => Role::Wait(rx.clone()),
-                    _ => {
-                        let (tx, rx) = tokio::sync::watch::channel(None);
-                        *flight = Some(rx);
-                        Role::Lead(tx)
-                    }
-                }
-            };
-            match role {
-                Role::Done(t) => return Ok(t),
-                Role::Lead(tx) => {
-                    let landing = FlightLanding(&self.auth);
-                    let result = self.fetch_token(cfg, opts).await;
-                    drop(landing);
-                    let _ = tx.send(Some(result.clone()));
-                    return result;
-                }
-                Role::Wait(mut rx) => loop {
-                    if let Some(result) = rx.borrow_and_update().clone() {
-                        return result;
-                    }
-                    if rx.changed().await.is_err() {
-                        break; // the leader was dropped before finishing: elect a new one
-                    }
-                },
-            }
-        }
-    }
-
-    /// Asks the token source for a new token and stores it.
-    async fn fetch_token(&self, cfg: &Config, opts: &CallOptions) -> Result<Token> {
-        let timeout = opts.timeout.unwrap_or(cfg.timeout);
-        let token = match self.auth.source() {
-            TokenSource::Manual => return Err(ErrorKind::ClientClosed.into()),
-            TokenSource::PrivateKey(key) => self.do_login(&key, opts).await?,
-            TokenSource::Provider(p) => match tokio::time::timeout(timeout, p.fetch_token()).await {
-                Err(_) => {
-                    let ms = timeout.as_millis();
-                    return Err(refresh_failed(format!("onTokenRefresh did not settle within {ms} ms")));
-                }
-                Ok(Err(msg)) => return Err(refresh_failed(msg)),
-                Ok(Ok(t)) if t.trim().is_empty() => {
-                    return Err(refresh_failed("onTokenRefresh returned an empty token".into()))
-                }
-                Ok(Ok(t)) => t,
-            },
-        };
-        self.auth.set_token(Some(token));
-        self.auth.current().ok_or_else(|| ErrorKind::ClientClosed.into())
-    }
-
-    /// The request loop for authenticated calls: a token before each attempt, one refresh and
-    /// resend on `401` when the client has a token source, retries as the policy allows.
-    async fn execute<T: DeserializeOwned>(&self, req: Request, opts: &CallOptions) -> Result<T> {
-        let cfg = self.config();
-        let mut st = Progress::default();
-        let mut reauthed = false;
-        loop {
-            let token = self.token(&cfg, opts).await.map_err(|e| e.with_attempts(st.attempts))?;
-            match self.attempt(&cfg, &req, opts, Some(&token.value), &mut st).await {
-                Step::Done(status, body) => return parse_body(status, &body).map_err(|e| e.with_attempts(st.attempts)),
-                Step::Retry(delay) => tokio::time::sleep(delay).await,
-                Step::Unauthorized(_) if !reauthed && !matches!(self.auth.source(), TokenSource::Manual) => {
-                    reauthed = true;
-                    self.refresh(token.generation, &cfg, opts)
-                        .await
-                        .map_err(|e| e.with_attempts(st.attempts))?;
-                }
-                Step::Unauthorized(e) | Step::Fail(e) => return Err(e),
-            }
-        }
-    }
-
-    /// The same loop without a token, for `/login` (kept apart so login never recurses into
-    /// token refresh).
-    async fn execute_anon<T: DeserializeOwned>(&self, req: Request, opts: &CallOptions) -> Result<T> {
-        let cfg = self.config();
-        let mut st = Progress::default();
-        loop {
-            match self.attempt(&cfg, &req, opts, None, &mut st).await {
-                Step::Done(status, body) => return parse_body(status, &body).map_err(|e| e.with_attempts(st.attempts)),
-                Step::Retry(delay) => tokio::time::sleep(delay).await,
-                Step::Unauthorized(e) | Step::Fail(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Sends once and decides what happens next.
-    async fn attempt(
-        &self,
-        cfg: &Config,
-        req: &Request,
-        opts: &CallOptions,
-        token: Option<&str>,
-        st: &mut Progress,
-    ) -> Step {
-        let timeout = opts.timeout.unwrap_or(cfg.timeout);
-        let max_retries = opts.max_retries.unwrap_or(cfg.retry.max_retries);
-        st.attempts += 1;
-        let sent = send(&self.http, &cfg.base_url, &cfg.user_agent, req, token);
-        // (error, worth retrying in principle, safe to resend this request, server's wait)
-        let (kind, retryable, resend_ok, wait) = match tokio::time::timeout(timeout, sent).await {
-            Err(_) => (
-                ErrorKind::Timeout(timeout.as_millis() as u64),
-                true,
-                req.idempotent,
-                None,
-            ),
-            Ok(Attempt::ConnectFailed(msg)) => (ErrorKind::Network(msg), true, true, None),
-            Ok(Attempt::Broken { message, reset, status }) => {
-                let kind = match (reset, status) {
-                    (false, Some(s)) => ErrorKind::Unexpected {
-                        http_status: Some(s),
-                        message: format!("the HTTP {s} response body was cut short: {message}"),
-                    },
-                    _ => ErrorKind::Network(message),
-                };
-                (kind, true, req.idempotent, None)
-            }
-            Ok(Attempt::Response { status, body, .. }) if (200..300).contains(&status) => {
-                return Step::Done(status, body)
-            }
-            Ok(Attempt::Response {
-                status,
-                retry_after,
-                body,
-            }) => {
-                let e = Error::from_response(status, &body);
-                if status == 401 {
-                    return Step::Unauthorized(e.with_attempts(st.attempts));
-                }
-                let too_long = retry_after.is_some_and(|w| w > cfg.retry.max_retry_after);
-                (
-                    e.kind,
-                    is_retryable_status(status),
-                    req.idempotent && !too_long,
-                    retry_after,
-                )
-            }
-        };
-        if retryable && resend_ok && st.retries < max_retries {
-            let delay = wait.unwrap_or_else(|| cfg.retry.backoff(st.retries));
-            st.retries += 1;
-            return Step::Retry(delay);
-        }
-        let connect_failed = matches!(kind, ErrorKind::Network(_)) && resend_ok && !req.idempotent;
-        Step::Fail(Error {
-            kind,
-            attempts: st.attempts,
-            retryable: retryable && (req.idempotent || connect_failed),
-        })
+fn bodiless(method: Method, path: String) -> Request {
+    Request {
+        method,
+        path,
+        body: Body::Empty,
+        idempotent: true,
     }
 }
 
-/// Counters carried across the attempts of one call.
-#[derive(Default)]
-struct Progress {
-    attempts: u32,
-    retries: u32,
+/// A private key as the caller gave it: a trailing line break (read from a file) would only
+/// show up later as a failed login.
+fn check_private_key(k: &str) -> Result<()> {
+    if k.is_empty() {
+        return Err(Error::invalid("privateKey must be a non-empty string"));
+    }
+    if k.len() > MAX_TOKEN_BYTES {
+        return Err(Error::invalid(format!(
+            "privateKey is longer than {MAX_TOKEN_BYTES} bytes"
+        )));
+    }
+    if k.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "privateKey contains a line break or control character (a key read from a file often ends in one: trim it)",
+        ));
+    }
+    Ok(())
 }
 
-/// A caller's part in a token refresh.
-enum Role {
-    Done(Token),
-    Wait(tokio::sync::watch::Receiver<Option<crate::auth::FlightResult>>),
-    Lead(tokio::sync::watch::Sender<Option<crate::auth::FlightResult>>),
-}
-
-/// Clears the in-flight refresh marker when the leader finishes or is dropped.
-struct FlightLanding<'a>(&'a Auth);
-
-impl Drop for FlightLanding<'_> {
-    fn drop(&mut self) {
-        *self.0.flight() = None;
-    }
-}
-
-/// What to do after an attempt.
-enum Step {
-    Done(u16, Bytes),
-    Retry(Duration),
-    Unauthorized(Error),
-    Fail(Error),
-}
-
-impl Error {
-    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
-        self.attempts = self.attempts.max(attempts);
-        self
-    }
-
-    /// Replaces every occurrence of `secret` in the message with `[redacted]`.
-    pub fn redact(&mut self, secret: &str) {
-        if secret.len() >= 4 {
-            self.edit_text(|s| {
-                if s.contains(secret) {
-                    *s = s.replace(secret, "[redacted]");
-                }
-            });
-        }
-    }
-
-    /// Replaces anything shaped like a JWT (`eyJ...`.`...`.`...`) with `[redacted]`: callbacks
-    /// and servers can echo tokens this client never held.
-    pub fn redact_jwts(&mut self) {
-        self.edit_text(|s| {
-            if s.contains("eyJ") {
-                *s = scrub_jwts(s);
-            }
-        });
-    }
-
-    fn edit_text(&mut self, fix: impl Fn(&mut String)) {
-        match &mut self.kind {
-            ErrorKind::Api { message, .. } | ErrorKind::Unexpected { message, .. } => fix(message),
-            ErrorKind::InvalidArgument(m)
-            | ErrorKind::FileNotFound(m)
-            | ErrorKind::EmptyFile(m)
-            | ErrorKind::InvalidFileType(m)
-            | ErrorKind::FileTooLarge(m)
-            | ErrorKind::Network(m)
-            | ErrorKind::Internal(m) => fix(m),
-            ErrorKind::Server { detail, .. } | ErrorKind::RateLimited { detail } => fix(detail),
-            ErrorKind::TokenRefreshFailed { cause } => fix(cause),
-            ErrorKind::ConsentRequired | ErrorKind::Timeout(_) | ErrorKind::Aborted | ErrorKind::ClientClosed => {}
-        }
-    }
-}
-
-fn scrub_jwts(s: &str) -> String {
-    let is_tok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find("eyJ") {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        let len = tail.find(|c: char| !is_tok(c)).unwrap_or(tail.len());
-        let candidate = &tail[..len];
-        if candidate.matches('.').count() >= 2 {
-            out.push_str("[redacted]");
-        } else {
-            out.push_str(candidate);
-        }
-        rest = &tail[len..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn refresh_failed(cause: String) -> Error {
-    Error {
-        kind: ErrorKind::TokenRefreshFailed { cause },
-        attempts: 0,
-        retryable: true,
-    }
-}
-
-fn require_consent(opts: &CallOptions) -> Result<()> {
-    match opts.consent {
-        true => Ok(()),
-        false => Err(ErrorKind::ConsentRequired.into()),
-    }
-}
-
+/// A user token as it may appear in a form field or a path segment. `.` and `..` (also
+/// percent-encoded) are refused: as a path segment, URL parsers resolve them as "here" and
+/// "up", so `DELETE /face/enrollment/..` would address another resource.
 fn check_user_token(t: &str, what: &str) -> Result<()> {
     if t.trim().is_empty() {
         return Err(Error::invalid(format!("{what} must be a non-empty string")));
@@ -617,32 +349,11 @@ fn check_user_token(t: &str, what: &str) -> Result<()> {
             "{what} is not a valid user token (too long or has control characters)"
         )));
     }
-    Ok(())
-}
-
-fn multipart(method: Method, path: &str, m: Multipart, idempotent: bool) -> Request {
-    let (content_type, body) = m.finish();
-    Request {
-        method,
-        path: path.into(),
-        body: Body::Multipart { content_type, body },
-        idempotent,
+    let decoded = t.replace("%2e", ".").replace("%2E", ".");
+    if decoded == "." || decoded == ".." {
+        return Err(Error::invalid(format!("{what} is not a valid user token ('{t}')")));
     }
-}
-
-fn parse_body<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
-        let what = if body.is_empty() {
-            "is empty".to_string()
-        } else {
-            format!("is {} and not a valid Perse body ({e})", image::describe_text(body))
-        };
-        ErrorKind::Unexpected {
-            http_status: Some(status),
-            message: format!("the HTTP {status} response {what}"),
-        }
-        .into()
-    })
+    Ok(())
 }
 
 /// Percent-encodes a path segment (RFC 3986 unreserved characters pass).
@@ -662,23 +373,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn segment_encoding() {
+    fn segment_encoding_and_dot_segments() {
         assert_eq!(encode_segment("abc-123_x.y~"), "abc-123_x.y~");
         assert_eq!(encode_segment("a/b c"), "a%2Fb%20c");
+        for bad in [".", "..", "%2e", "%2E%2e", ".%2E"] {
+            assert_eq!(
+                check_user_token(bad, "t").unwrap_err().code(),
+                "invalid_argument",
+                "{bad}"
+            );
+        }
+        assert!(check_user_token("...", "t").is_ok());
+        assert!(check_user_token("usr_1.2", "t").is_ok());
     }
 
     #[test]
-    fn redaction() {
-        let mut e = Error::from(ErrorKind::Api {
-            code: "x".into(),
-            message: "bad key sk_live_123".into(),
-            http_status: 400,
-        });
-        e.redact("sk_live_123");
-        assert_eq!(e.to_string(), "bad key [redacted]");
-        assert_eq!(
-            scrub_jwts("a eyJhbGc.eyJzdWIi.sig-_1 b eyJnotjwt c"),
-            "a [redacted] b eyJnotjwt c"
-        );
+    fn private_keys_with_line_breaks_are_refused() {
+        assert!(check_private_key("sk_live_x").is_ok());
+        let e = check_private_key("sk_live_x\n").unwrap_err();
+        assert!(e.to_string().contains("trim"));
+        assert!(!e.to_string().contains("sk_live_x"));
     }
 }

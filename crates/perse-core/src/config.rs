@@ -10,6 +10,11 @@ use crate::retry::RetryPolicy;
 pub const DEFAULT_BASE_URL: &str = "https://api.getperse.com/v0";
 /// The SDK's reading of the API's "1 MB" limit: safe under both 10^6 and 2^20.
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 1_000_000;
+/// Largest success body read, by default: a detect result with thousands of faces or an
+/// enrollment list of a hundred thousand users fits many times over.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+/// Error bodies are read up to this many bytes; the rest is dropped with the connection.
+pub const MAX_ERROR_BODY_BYTES: u64 = 256 * 1024;
 
 /// Everything a [`crate::Client`] needs to know. Cheap to clone; swapped whole on `configure`.
 #[derive(Clone)]
@@ -26,6 +31,8 @@ pub struct Config {
     pub refresh_skew: Duration,
     /// What happens to images before upload: the mode and its limits (incl. the upload limit).
     pub prepare: PrepareOptions,
+    /// Success bodies larger than this are refused with `response_too_large`.
+    pub max_response_bytes: u64,
 }
 
 impl Default for Config {
@@ -37,6 +44,7 @@ impl Default for Config {
             retry: RetryPolicy::default(),
             refresh_skew: Duration::from_secs(60),
             prepare: PrepareOptions::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -65,7 +73,15 @@ impl Config {
         if self.prepare.max_upload_bytes == 0 {
             return Err(Error::invalid("maxUploadBytes must be a positive number"));
         }
+        if self.max_response_bytes == 0 {
+            return Err(Error::invalid("maxResponseBytes must be a positive number"));
+        }
         Ok(())
+    }
+
+    /// Whether the base URL is on this machine: such calls never go through a proxy.
+    pub fn is_loopback(&self) -> bool {
+        reqwest::Url::parse(&self.base_url).is_ok_and(|u| is_loopback(&u))
     }
 }
 
@@ -92,9 +108,13 @@ pub fn normalize_base_url(raw: &str) -> Result<String> {
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
+/// `localhost` (and `*.localhost`, RFC 6761), 127.0.0.0/8 and ::1.
 fn is_loopback(url: &reqwest::Url) -> bool {
     match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
@@ -115,6 +135,7 @@ mod tests {
         assert!(normalize_base_url("http://127.9.9.9/v0").is_ok());
         assert!(normalize_base_url("http://[::1]:3000/v0").is_ok());
         assert!(normalize_base_url("http://localhost/v0").is_ok());
+        assert!(normalize_base_url("http://api.localhost:8080/v0").is_ok());
         for bad in [
             "http://api.getperse.com/v0",
             "http://10.0.0.1/v0",

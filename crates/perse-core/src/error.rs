@@ -73,6 +73,9 @@ pub enum ErrorKind {
     /// The client was closed before or during the call.
     #[error("the client is closed")]
     ClientClosed,
+    /// A success body larger than `maxResponseBytes`: refused, never buffered whole.
+    #[error("the HTTP {http_status} response body is larger than the {limit}-byte limit (maxResponseBytes)")]
+    ResponseTooLarge { http_status: u16, limit: u64 },
     /// A bug inside the SDK (for example a caught panic). Never expected.
     #[error("internal error: {0}")]
     Internal(String),
@@ -124,6 +127,7 @@ impl Error {
             ErrorKind::Unexpected { .. } => "unexpected_error",
             ErrorKind::TokenRefreshFailed { .. } => "token_refresh_failed",
             ErrorKind::ClientClosed => "client_closed",
+            ErrorKind::ResponseTooLarge { .. } => "response_too_large",
             ErrorKind::Internal(_) => "internal_error",
         }
     }
@@ -134,6 +138,7 @@ impl Error {
             ErrorKind::Api { http_status, .. } | ErrorKind::Server { http_status, .. } => Some(*http_status),
             ErrorKind::RateLimited { .. } => Some(429),
             ErrorKind::Unexpected { http_status, .. } => *http_status,
+            ErrorKind::ResponseTooLarge { http_status, .. } => Some(*http_status),
             _ => None,
         }
     }
@@ -156,7 +161,8 @@ impl Error {
         let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
         let (code, message) = match parsed {
             Some(b) => (b.code, b.message),
-            None => (None, None),
+            // Not JSON, or JSON cut at the error-body limit: keep what starts the message.
+            None => (None, partial_message(body)),
         };
         let detail = message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
         let kind = match http_status {
@@ -188,7 +194,10 @@ impl Error {
                 },
                 None => ErrorKind::Unexpected {
                     http_status: Some(http_status),
-                    message: format!("unexpected response: HTTP {http_status} with no Perse error body"),
+                    message: match message {
+                        Some(m) => format!("unexpected response: HTTP {http_status}: {m}"),
+                        None => format!("unexpected response: HTTP {http_status} with no Perse error body"),
+                    },
                 },
             },
         };
@@ -198,6 +207,179 @@ impl Error {
 
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
+}
+
+/// The start of the `"message"` string of a JSON body that does not parse (it was cut at the
+/// error-body limit): enough for the caller to see what the server said.
+fn partial_message(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]);
+    let at = text.find("\"message\"")?;
+    let rest = text[at + 9..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let mut out = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    out.extend(u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32));
+                }
+                other => out.push(other),
+            },
+            c => out.push(c),
+        }
+        if out.len() > 4 * MAX_MESSAGE_CHARS {
+            break;
+        }
+    }
+    Some(out)
+}
+
+/// Longest message text handed to callers, in characters: a server's message, a refresh
+/// callback's error. Longer texts are cut (after redaction, so no secret is cut in half).
+pub const MAX_MESSAGE_CHARS: usize = 1000;
+
+impl Error {
+    /// The token source (the JS callback, or its timeout) failed: retryable, nothing sent.
+    pub fn refresh_failed(cause: String) -> Self {
+        Error {
+            kind: ErrorKind::TokenRefreshFailed { cause },
+            attempts: 0,
+            retryable: true,
+        }
+    }
+
+    /// `/login`'s failures in the words of a login: a 400 means the key is malformed, a 401
+    /// that it is wrong (whatever the server's message says).
+    pub fn for_login(self) -> Self {
+        let kind = match self.http_status() {
+            Some(400) => {
+                ErrorKind::InvalidArgument("login rejected the request: the private key is missing or malformed".into())
+            }
+            Some(401) => ErrorKind::Api {
+                code: "unauthorized".into(),
+                message: "login failed: the private key is invalid".into(),
+                http_status: 401,
+            },
+            _ => return self,
+        };
+        Error { kind, ..self }
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = self.attempts.max(attempts);
+        self
+    }
+
+    /// Replaces every occurrence of `secret` in the texts with `[redacted]`.
+    pub fn redact(&mut self, secret: &str) {
+        if secret.len() >= 4 {
+            self.edit_text(|s| {
+                if s.contains(secret) {
+                    *s = s.replace(secret, "[redacted]");
+                }
+            });
+        }
+    }
+
+    /// Replaces anything shaped like a JWT (`eyJ...`.`...`.`...`) with `[redacted]`: callbacks
+    /// and servers can echo tokens this client never held.
+    pub fn redact_jwts(&mut self) {
+        self.edit_text(|s| {
+            if s.contains("eyJ") {
+                *s = scrub_jwts(s);
+            }
+        });
+    }
+
+    /// Makes every text one line of at most [`MAX_MESSAGE_CHARS`] characters: a server or a
+    /// callback must not be able to forge log lines or flood logs through an error message.
+    /// Runs after redaction.
+    pub fn tidy(&mut self) {
+        self.edit_text(|s| {
+            if s.len() > MAX_MESSAGE_CHARS || s.chars().any(is_break) {
+                *s = one_line(s, MAX_MESSAGE_CHARS);
+            }
+        });
+    }
+
+    fn edit_text(&mut self, fix: impl Fn(&mut String)) {
+        match &mut self.kind {
+            ErrorKind::Api { message, .. } | ErrorKind::Unexpected { message, .. } => fix(message),
+            ErrorKind::InvalidArgument(m)
+            | ErrorKind::FileNotFound(m)
+            | ErrorKind::EmptyFile(m)
+            | ErrorKind::InvalidFileType(m)
+            | ErrorKind::FileTooLarge(m)
+            | ErrorKind::Network(m)
+            | ErrorKind::Internal(m) => fix(m),
+            ErrorKind::Server { detail, .. } | ErrorKind::RateLimited { detail } => fix(detail),
+            ErrorKind::TokenRefreshFailed { cause } => fix(cause),
+            ErrorKind::ConsentRequired
+            | ErrorKind::Timeout(_)
+            | ErrorKind::Aborted
+            | ErrorKind::ClientClosed
+            | ErrorKind::ResponseTooLarge { .. } => {}
+        }
+    }
+}
+
+/// Line breaks and other control characters, including Unicode's line and paragraph separators.
+fn is_break(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
+/// `s` on one line (each run of control characters becomes one space), cut at `max` characters.
+pub fn one_line(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max + 4));
+    let mut chars = 0;
+    let mut gap = false;
+    for c in s.chars() {
+        if is_break(c) {
+            gap = true;
+            continue;
+        }
+        if gap && !out.is_empty() && !out.ends_with(' ') {
+            out.push(' ');
+            chars += 1;
+        }
+        gap = false;
+        if chars >= max {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+        chars += 1;
+    }
+    out.trim_end().to_string()
+}
+
+fn scrub_jwts(s: &str) -> String {
+    let is_tok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("eyJ") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let len = tail.find(|c: char| !is_tok(c)).unwrap_or(tail.len());
+        let candidate = &tail[..len];
+        if candidate.matches('.').count() >= 2 {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(candidate);
+        }
+        rest = &tail[len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -223,6 +405,42 @@ mod tests {
         let e = Error::from_response(404, b"<html>nope</html>");
         assert_eq!(e.code(), "unexpected_error");
         assert!(e.to_string().contains("404"));
+    }
+
+    #[test]
+    fn redaction_and_one_line() {
+        let mut e = Error::from(ErrorKind::Api {
+            code: "x".into(),
+            message: "bad key sk_live_123\r\nFAKE: line".into(),
+            http_status: 400,
+        });
+        e.redact("sk_live_123");
+        e.tidy();
+        assert_eq!(e.to_string(), "bad key [redacted] FAKE: line");
+        assert_eq!(
+            scrub_jwts("a eyJhbGc.eyJzdWIi.sig-_1 b eyJnotjwt c"),
+            "a [redacted] b eyJnotjwt c"
+        );
+        let long = "é".repeat(5000);
+        let cut = one_line(&long, 10);
+        assert_eq!(cut.chars().count(), 11);
+        assert!(cut.ends_with('…'));
+        assert_eq!(one_line("\n\na\u{2028}b\t", 100), "a b");
+    }
+
+    #[test]
+    fn a_cut_json_body_keeps_the_start_of_its_message() {
+        let body = br#"{"message":"too \"dark\"\nnow \u00e9 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"#;
+        let e = Error::from_response(422, body);
+        assert_eq!(e.code(), "unexpected_error");
+        assert_eq!(
+            e.to_string(),
+            "unexpected response: HTTP 422: too \"dark\"\nnow \u{e9} aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        );
+        assert_eq!(
+            Error::from_response(404, b"<html>").to_string(),
+            "unexpected response: HTTP 404 with no Perse error body"
+        );
     }
 
     #[test]

@@ -2,12 +2,15 @@
 //!
 //! This crate knows nothing of Node.js: the napi bindings in the parent crate only convert
 //! values at the edge. Everything that decides what goes on the wire (config, auth, multipart,
-//! retries, error mapping, response models) lives here so it can be unit-tested with `cargo test`.
+//! retries, error mapping, response models) lives here so it can be tested with `cargo test`,
+//! the network included: [`Client::with_transport`] takes a scripted [`Transport`].
 
 mod auth;
+mod cancel;
 mod client;
 mod config;
 mod error;
+mod executor;
 mod image;
 mod jpeg;
 mod multipart;
@@ -17,12 +20,18 @@ mod transport;
 
 pub mod models;
 
-pub use auth::{jwt_expiry, TokenFuture, TokenProvider};
-pub use client::{prepare_source, CallOptions, Client, CompareInput};
-pub use config::{Config, DEFAULT_BASE_URL, DEFAULT_MAX_UPLOAD_BYTES};
-pub use error::{Error, ErrorKind, Result, KNOWN_SERVER_CODES};
-pub use image::{sniff, validate_upload, ImageFormat, ImageSource};
+pub use auth::{check_token, jwt_expiry, TokenFuture, TokenProvider, HELD_SECRETS, MAX_TOKEN_BYTES};
+pub use cancel::CancelToken;
+pub use client::{CallOptions, Client, CompareInput};
+pub use config::{
+    Config, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_UPLOAD_BYTES, MAX_ERROR_BODY_BYTES,
+};
+pub use error::{one_line, Error, ErrorKind, Result, KNOWN_SERVER_CODES, MAX_MESSAGE_CHARS};
+pub use image::{check_input_size, sniff, validate_upload, ImageFormat, ImageSource};
 pub use multipart::{Multipart, MultipartBody};
-pub use prepare::{prepare, PrepareMode, PrepareOptions, Prepared};
+pub use prepare::{
+    plan, prepare, prepare_source, DecodeJob, Plan, PrepareMode, PrepareOptions, Prepared, DECODE_BUDGET_BYTES,
+    DEFAULT_MAX_INPUT_BYTES,
+};
 pub use retry::RetryPolicy;
-pub use transport::CancelToken;
+pub use transport::{Attempt, AttemptFuture, Body, Exchange, HttpTransport, Limits, Request, Transport};

@@ -37,6 +37,8 @@ pub struct PrepareOptions {
     pub max_dimension: u32,
     /// `Fit` JPEG quality, 1-100 (default 85).
     pub quality: u8,
+    /// `Fit` refuses inputs over this many bytes before reading them (default 50,000,000).
+    pub max_input_bytes: usize,
 }
 
 impl Default for PrepareOptions {
@@ -47,8 +49,111 @@ impl Default for PrepareOptions {
             max_pixels: 40_000_000,
             max_dimension: 1600,
             quality: 85,
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
         }
     }
+}
+
+/// Default of [`PrepareOptions::max_input_bytes`]: a 48 MP phone JPEG or a large PNG fits.
+pub const DEFAULT_MAX_INPUT_BYTES: usize = 50_000_000;
+
+impl PrepareOptions {
+    /// The most bytes an input may have: the upload limit when it is sent unchanged, the
+    /// input limit when it may be decoded and re-encoded.
+    pub fn input_budget(&self) -> usize {
+        match self.mode {
+            PrepareMode::Validate => self.max_upload_bytes,
+            PrepareMode::Fit => self.max_input_bytes.max(self.max_upload_bytes),
+        }
+    }
+}
+
+/// Memory that image decoding may use at once in this process, across all clients and calls.
+/// A call whose estimate is larger than the whole budget runs alone.
+pub const DECODE_BUDGET_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Bounds the decode work in flight: a slot per core (more would only queue on the blocking
+/// pool, each holding its pixels) and the memory budget, in KiB permits. Process-wide on
+/// purpose: memory is a property of the process, not of one client or one JS realm.
+struct DecodeGate {
+    slots: tokio::sync::Semaphore,
+    memory: tokio::sync::Semaphore,
+}
+
+fn gate() -> &'static DecodeGate {
+    static GATE: std::sync::OnceLock<DecodeGate> = std::sync::OnceLock::new();
+    GATE.get_or_init(|| DecodeGate {
+        slots: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+        memory: tokio::sync::Semaphore::new((DECODE_BUDGET_BYTES / 1024) as usize),
+    })
+}
+
+/// Loads an image and prepares it for upload. Header checks run inline; decoding waits for a
+/// decode slot and its share of the memory budget, then runs on tokio's blocking pool.
+pub async fn prepare_source(src: crate::image::ImageSource, opts: PrepareOptions) -> Result<Prepared> {
+    let bytes = crate::image::load(src, &opts).await?;
+    let job = match plan(bytes, &opts)? {
+        Plan::Ready(p) => return Ok(p),
+        Plan::Decode(job) => job,
+    };
+    let closed = |_| crate::Error::from(ErrorKind::Internal("the decode gate is closed".into()));
+    let kib = (job.memory_estimate().min(DECODE_BUDGET_BYTES) / 1024).max(1) as u32;
+    let _memory = gate().memory.acquire_many(kib).await.map_err(closed)?;
+    let _slot = gate().slots.acquire().await.map_err(closed)?;
+    tokio::task::spawn_blocking(move || job.run())
+        .await
+        .map_err(|e| crate::Error::from(ErrorKind::Internal(format!("image preparation failed: {e}"))))?
+}
+
+/// What [`plan`] decided: the bytes go as they are, or they must be decoded.
+pub enum Plan {
+    Ready(Prepared),
+    Decode(DecodeJob),
+}
+
+/// A decode, orient, resize and encode still to run (CPU-bound: run it off the JS thread).
+pub struct DecodeJob {
+    bytes: Bytes,
+    format: ImageFormat,
+    dims: (u32, u32),
+    orientation: Orientation,
+    opts: PrepareOptions,
+}
+
+impl DecodeJob {
+    /// Bytes the job may hold at its peak: the decoded pixels (after JPEG DCT scaling), their
+    /// conversion to RGB, and the resized copies. An estimate on the safe side.
+    pub fn memory_estimate(&self) -> u64 {
+        let (w, h) = (u64::from(self.dims.0), u64::from(self.dims.1));
+        let target = u64::from(
+            self.dims
+                .0
+                .max(self.dims.1)
+                .min(self.opts.max_dimension.clamp(16, 16_384)),
+        );
+        let long = w.max(h).max(1);
+        let decoded = if self.format == ImageFormat::Jpeg {
+            let scale = dct_scale(long, target);
+            w.div_ceil(scale) * h.div_ceil(scale) * 6
+        } else {
+            w * h * 11 // up to 16-bit RGBA (8 bytes) plus the RGB copy
+        };
+        let out = (w * target / long) * (h * target / long) * 9;
+        decoded + out
+    }
+
+    pub fn run(self) -> Result<Prepared> {
+        fit(&self.bytes, self.format, self.dims, self.orientation, &self.opts)
+    }
+}
+
+/// The JPEG DCT scaling denominator (1, 2, 4 or 8) used for a long side of `long` pixels
+/// decoded for `target`: the largest that still leaves at least `target`.
+fn dct_scale(long: u64, target: u64) -> u64 {
+    if long < 2 * target {
+        return 1;
+    }
+    [8, 4, 2].into_iter().find(|s| long / s >= target).unwrap_or(1)
 }
 
 /// Below this long side `Fit` lowers the JPEG quality before it shrinks further.
@@ -71,8 +176,16 @@ fn invalid(msg: String) -> crate::Error {
     ErrorKind::InvalidFileType(msg).into()
 }
 
-/// Prepares `bytes` for upload according to `opts`.
+/// Prepares `bytes` for upload according to `opts` (decoding inline when needed).
 pub fn prepare(bytes: Bytes, opts: &PrepareOptions) -> Result<Prepared> {
+    match plan(bytes, opts)? {
+        Plan::Ready(p) => Ok(p),
+        Plan::Decode(job) => job.run(),
+    }
+}
+
+/// Reads the headers of `bytes` and decides what preparing it takes; decodes nothing.
+pub fn plan(bytes: Bytes, opts: &PrepareOptions) -> Result<Plan> {
     if bytes.is_empty() {
         return Err(ErrorKind::EmptyFile("the image is empty (0 bytes)".into()).into());
     }
@@ -110,20 +223,26 @@ pub fn prepare(bytes: Bytes, opts: &PrepareOptions) -> Result<Prepared> {
     if opts.mode == PrepareMode::Validate || (uploadable && orientation == Orientation::NoTransforms) {
         match validate_upload(&bytes, opts.max_upload_bytes) {
             Ok(format) => {
-                return Ok(Prepared {
+                return Ok(Plan::Ready(Prepared {
                     data: bytes,
                     width,
                     height,
                     format,
                     resized: false,
                     orientation_applied: false,
-                })
+                }))
             }
             Err(e) if opts.mode == PrepareMode::Validate || e.code() != "file_too_large" => return Err(e),
             Err(_) => {} // Fit: too large, so shrink it below.
         }
     }
-    fit(&bytes, format, (width, height), orientation, opts)
+    Ok(Plan::Decode(DecodeJob {
+        bytes,
+        format,
+        dims: (width, height),
+        orientation,
+        opts: *opts,
+    }))
 }
 
 fn header_dimensions(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32)> {
@@ -378,6 +497,36 @@ mod tests {
             png.extend_from_slice(&crc32(&chunk).to_be_bytes());
         }
         png
+    }
+
+    #[test]
+    fn decode_estimates_follow_dct_scaling() {
+        assert_eq!(dct_scale(4000, 1600), 2);
+        assert_eq!(dct_scale(8000, 1600), 4);
+        assert_eq!(dct_scale(3000, 1600), 1);
+        let Plan::Decode(job) = plan(fixture("astronaut-3000-q97.jpg"), &fit_opts()).unwrap() else {
+            panic!("a 1.6 MB JPEG needs shrinking")
+        };
+        let est = job.memory_estimate();
+        assert!((3000 * 3000 * 3..3000 * 3000 * 12).contains(&est), "{est}");
+    }
+
+    #[test]
+    fn the_decode_gate_admits_one_budget_sized_job_at_a_time() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let kib = (DECODE_BUDGET_BYTES / 1024) as u32;
+        rt.block_on(async {
+            let first = gate().memory.acquire_many(kib).await.unwrap();
+            let second =
+                tokio::time::timeout(std::time::Duration::from_millis(50), gate().memory.acquire_many(1)).await;
+            assert!(second.is_err(), "the budget is exhausted while the first job runs");
+            drop(first);
+            assert!(gate().memory.acquire_many(kib).await.is_ok());
+        });
     }
 
     #[test]

@@ -1,56 +1,21 @@
-//! One HTTP attempt and what it ended as, plus the cancellation token used by `AbortSignal`
-//! and `close()`.
+//! The network seam: one HTTP exchange and what it ended as. The request loop
+//! (`executor.rs`) sees only the [`Transport`] trait, so tests can swap the network for a
+//! scripted one; [`HttpTransport`] is the real one, on reqwest with rustls.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use reqwest::Method;
 
+use crate::error::{Error, ErrorKind, Result};
 use crate::retry::parse_retry_after;
-
-/// A one-shot cancellation flag that async code can wait on.
-#[derive(Clone, Default)]
-pub struct CancelToken(Arc<CancelInner>);
-
-#[derive(Default)]
-struct CancelInner {
-    flag: AtomicBool,
-    notify: tokio::sync::Notify,
-}
-
-impl CancelToken {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn cancel(&self) {
-        self.0.flag.store(true, Ordering::SeqCst);
-        self.0.notify.notify_waiters();
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.0.flag.load(Ordering::SeqCst)
-    }
-
-    /// Resolves once [`CancelToken::cancel`] has been called.
-    pub async fn cancelled(&self) {
-        loop {
-            let notified = self.0.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.is_cancelled() {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
 
 /// A request body, kept as `Bytes` so a retry resends it without copying.
 #[derive(Clone)]
-pub(crate) enum Body {
+pub enum Body {
     Empty,
     Json(Bytes),
     Multipart {
@@ -59,17 +24,43 @@ pub(crate) enum Body {
     },
 }
 
-/// Everything needed to (re)send one call.
-pub(crate) struct Request {
+/// Everything needed to (re)send one call: the executor rebuilds the exchange from it for
+/// every attempt.
+#[derive(Clone)]
+pub struct Request {
     pub method: Method,
+    /// Path under the base URL, starting with `/`.
     pub path: String,
     pub body: Body,
     /// Safe to send twice (everything but enrollment create/update).
     pub idempotent: bool,
 }
 
+/// Size limits for one response.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest 2xx body accepted.
+    pub success: u64,
+    /// Error bodies are cut here (they only feed an error message).
+    pub error: u64,
+}
+
+/// One attempt as the transport sends it.
+pub struct Exchange<'a> {
+    pub request: &'a Request,
+    /// The full URL (base URL + path).
+    pub url: String,
+    pub user_agent: &'a str,
+    /// Sent as `Authorization: Bearer <token>`; already checked to be a valid header value.
+    pub token: Option<&'a str>,
+    pub limits: Limits,
+    /// The URL is on this machine: send it directly, never through a proxy.
+    pub direct: bool,
+}
+
 /// How one attempt ended.
-pub(crate) enum Attempt {
+#[derive(Debug)]
+pub enum Attempt {
     /// A complete response.
     Response {
         status: u16,
@@ -84,20 +75,74 @@ pub(crate) enum Attempt {
         reset: bool,
         status: Option<u16>,
     },
+    /// A success body over the size limit (read no further).
+    TooLarge { status: u16, limit: u64 },
+    /// The request could not be built: nothing was sent, and sending again cannot help.
+    Local(String),
 }
 
-pub(crate) async fn send(
-    http: &reqwest::Client,
-    base_url: &str,
-    user_agent: &str,
-    req: &Request,
-    token: Option<&str>,
-) -> Attempt {
+/// The future a [`Transport`] returns.
+pub type AttemptFuture<'a> = Pin<Box<dyn Future<Output = Attempt> + Send + 'a>>;
+
+/// Sends one HTTP exchange. Implementations must honour the limits and never panic.
+pub trait Transport: Send + Sync {
+    fn send<'a>(&'a self, exchange: Exchange<'a>) -> AttemptFuture<'a>;
+}
+
+/// The real network: reqwest with rustls, no redirects. Two connection pools, built on first
+/// use: one that honours `HTTP(S)_PROXY`/`NO_PROXY`, and one that never uses a proxy, for
+/// loopback base URLs (curl's rule for `localhost`), so a proxy never sees a local server's
+/// traffic: a private key in a `/login` body, or a bearer token.
+#[derive(Default)]
+pub struct HttpTransport {
+    proxied: OnceLock<reqwest::Client>,
+    direct: OnceLock<reqwest::Client>,
+}
+
+impl HttpTransport {
+    /// Builds the pool that `direct` calls for (at construction, so a build failure is a
+    /// constructor error rather than a failed call).
+    pub fn warm(&self, direct: bool) -> Result<()> {
+        self.client(direct).map(|_| ())
+    }
+
+    fn client(&self, direct: bool) -> Result<&reqwest::Client> {
+        let cell = if direct { &self.direct } else { &self.proxied };
+        if let Some(c) = cell.get() {
+            return Ok(c);
+        }
+        let mut b = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(60));
+        if direct {
+            b = b.no_proxy();
+        }
+        let built = b
+            .build()
+            .map_err(|e| Error::from(ErrorKind::Internal(format!("cannot build the HTTP client: {e}"))))?;
+        Ok(cell.get_or_init(|| built))
+    }
+}
+
+impl Transport for HttpTransport {
+    fn send<'a>(&'a self, x: Exchange<'a>) -> AttemptFuture<'a> {
+        Box::pin(async move {
+            match self.client(x.direct) {
+                Ok(http) => send(http, x).await,
+                Err(e) => Attempt::Local(e.to_string()),
+            }
+        })
+    }
+}
+
+async fn send(http: &reqwest::Client, x: Exchange<'_>) -> Attempt {
+    let req = x.request;
     let mut rb = http
-        .request(req.method.clone(), format!("{base_url}{}", req.path))
-        .header(reqwest::header::USER_AGENT, user_agent)
+        .request(req.method.clone(), x.url)
+        .header(reqwest::header::USER_AGENT, x.user_agent)
         .header(reqwest::header::ACCEPT, "application/json");
-    if let Some(t) = token {
+    if let Some(t) = x.token {
         rb = rb.header(reqwest::header::AUTHORIZATION, format!("Bearer {t}"));
     }
     rb = match &req.body {
@@ -111,6 +156,7 @@ pub(crate) async fn send(
     };
     let resp = match rb.send().await {
         Ok(r) => r,
+        Err(e) if e.is_builder() => return Attempt::Local(describe(&e)),
         Err(e) if e.is_connect() => return Attempt::ConnectFailed(describe(&e)),
         Err(e) => {
             return Attempt::Broken {
@@ -120,26 +166,51 @@ pub(crate) async fn send(
             }
         }
     };
+    read_response(resp, x.limits).await
+}
+
+/// Reads the body within the limits: a success body over its limit is refused as soon as its
+/// `Content-Length` or its running size says so; an error body is cut at its limit.
+async fn read_response(mut resp: reqwest::Response, limits: Limits) -> Attempt {
     let status = resp.status().as_u16();
     let retry_after = resp
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| parse_retry_after(v, SystemTime::now()));
-    match resp.bytes().await {
-        Ok(body) => Attempt::Response {
-            status,
-            retry_after,
-            body,
-        },
-        Err(e) => {
-            let reset = has_io_kind(&e, std::io::ErrorKind::ConnectionReset);
-            Attempt::Broken {
-                message: describe(&e),
-                reset,
-                status: Some(status),
+    let success = (200..300).contains(&status);
+    let limit = if success { limits.success } else { limits.error };
+    if success && resp.content_length().is_some_and(|n| n > limit) {
+        return Attempt::TooLarge { status, limit };
+    }
+    let mut body = BytesMut::with_capacity(resp.content_length().unwrap_or(0).min(limit).min(1 << 20) as usize);
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = (limit - body.len() as u64) as usize;
+                if chunk.len() > room {
+                    if success {
+                        return Attempt::TooLarge { status, limit };
+                    }
+                    body.extend_from_slice(&chunk[..room]);
+                    break; // an error body is only a message: keep its start
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return Attempt::Broken {
+                    message: describe(&e),
+                    reset: has_io_kind(&e, std::io::ErrorKind::ConnectionReset),
+                    status: Some(status),
+                }
             }
         }
+    }
+    Attempt::Response {
+        status,
+        retry_after,
+        body: body.freeze(),
     }
 }
 

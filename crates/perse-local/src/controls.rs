@@ -1,7 +1,24 @@
 //! Test controls: injected faults and the request log. The log keeps method, path, field
-//! names and sizes, never image bytes, tokens or keys.
+//! names and sizes, never image bytes, tokens or keys, and it is bounded: a request records
+//! at most [`MAX_RECORDED_FIELDS`] fields with short texts, and the log drops its oldest
+//! entries beyond [`MAX_LOG`] entries or [`MAX_LOG_BYTES`] bytes.
 
+use std::collections::VecDeque;
 use std::time::Duration;
+
+/// Entries the request log keeps at most.
+pub const MAX_LOG: usize = 10_000;
+/// Bytes of text (paths, names, values) the request log keeps at most.
+pub const MAX_LOG_BYTES: usize = 4 * 1024 * 1024;
+/// Fields recorded per request (a form has at most this many; see `form.rs`).
+pub const MAX_RECORDED_FIELDS: usize = 64;
+/// Characters kept of a recorded text (path, field name, filename, content type, value).
+pub const MAX_RECORDED_CHARS: usize = 256;
+
+/// `s` cut to [`MAX_RECORDED_CHARS`] characters.
+pub fn clip(s: &str) -> String {
+    s.chars().take(MAX_RECORDED_CHARS).collect()
+}
 
 /// An answer the server gives instead of its own, for the next `times` matching requests.
 #[derive(Clone, Debug, Default)]
@@ -70,4 +87,77 @@ pub struct RecordedRequest {
     pub status: u16,
     /// Whether an injected fault produced the answer.
     pub faulted: bool,
+}
+
+impl RecordedRequest {
+    /// Bytes this entry holds, roughly: its texts plus a fixed cost per entry and field.
+    fn weight(&self) -> usize {
+        let field = |f: &RecordedField| {
+            64 + f.name.len()
+                + f.filename.as_ref().map_or(0, String::len)
+                + f.content_type.as_ref().map_or(0, String::len)
+                + f.value.as_ref().map_or(0, String::len)
+        };
+        96 + self.method.len() + self.path.len() + self.fields.iter().map(field).sum::<usize>()
+    }
+}
+
+/// The request log, oldest first, within [`MAX_LOG`] entries and [`MAX_LOG_BYTES`] bytes.
+#[derive(Default)]
+pub struct Log {
+    entries: VecDeque<RecordedRequest>,
+    bytes: usize,
+}
+
+impl Log {
+    pub fn push(&mut self, mut entry: RecordedRequest) {
+        entry.fields.truncate(MAX_RECORDED_FIELDS);
+        let w = entry.weight();
+        self.bytes += w;
+        self.entries.push_back(entry);
+        while self.entries.len() > MAX_LOG || self.bytes > MAX_LOG_BYTES {
+            match self.entries.pop_front() {
+                Some(old) => self.bytes -= old.weight(),
+                None => break,
+            }
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<RecordedRequest> {
+        self.entries.iter().cloned().collect()
+    }
+
+    pub fn clear(&mut self) {
+        *self = Log::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_stays_within_its_budgets() {
+        let mut log = Log::default();
+        let field = RecordedField {
+            name: "n".repeat(MAX_RECORDED_CHARS),
+            filename: None,
+            content_type: None,
+            size: 1,
+            value: Some("v".repeat(MAX_RECORDED_CHARS)),
+        };
+        for _ in 0..2000 {
+            log.push(RecordedRequest {
+                method: "POST".into(),
+                path: "/v0/face/detect".into(),
+                fields: vec![field.clone(); 100],
+                has_authorization: true,
+                status: 400,
+                faulted: false,
+            });
+        }
+        assert!(log.bytes <= MAX_LOG_BYTES);
+        assert!(log.to_vec().iter().all(|r| r.fields.len() == MAX_RECORDED_FIELDS));
+        assert!(log.to_vec().len() > 10);
+    }
 }

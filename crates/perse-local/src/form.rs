@@ -2,13 +2,17 @@
 
 use bytes::Bytes;
 
-use crate::controls::RecordedField;
+use crate::controls::{clip, RecordedField};
 use crate::reply::Reject;
 
 /// The local server's reading of the API's "1 MB": 1,048,576 bytes.
 pub const MAX_FILE_BYTES: usize = 1_048_576;
 
 pub const CONSENT: &str = "client_declaration_enduser_consent";
+
+/// Parts a form may have: the contract's forms have four at most. More is refused before the
+/// rest of the body is parsed.
+pub const MAX_PARTS: usize = crate::controls::MAX_RECORDED_FIELDS;
 
 pub struct Part {
     pub name: String,
@@ -49,6 +53,13 @@ impl Form {
                     ))
                 }
             };
+            if parts.len() == MAX_PARTS {
+                return Err(Reject::new(
+                    400,
+                    "form_key_missing",
+                    &format!("the form has more than {MAX_PARTS} fields"),
+                ));
+            }
             let name = field.name().unwrap_or_default().to_string();
             let filename = field.file_name().map(str::to_string);
             let content_type = field.content_type().map(|m| m.to_string());
@@ -110,14 +121,11 @@ impl Form {
         self.parts
             .iter()
             .map(|p| RecordedField {
-                name: p.name.clone(),
-                filename: p.filename.clone(),
-                content_type: p.content_type.clone(),
+                name: clip(&p.name),
+                filename: p.filename.as_deref().map(clip),
+                content_type: p.content_type.as_deref().map(clip),
                 size: p.data.len(),
-                value: p
-                    .filename
-                    .is_none()
-                    .then(|| String::from_utf8_lossy(&p.data).chars().take(256).collect()),
+                value: p.filename.is_none().then(|| clip(&String::from_utf8_lossy(&p.data))),
             })
             .collect()
     }

@@ -1,6 +1,7 @@
 //! A local Perse-compatible server: every endpoint of the contract, backed by real image
 //! analysis, with test controls (fault injection, token expiry, request log).
 
+mod accept;
 pub mod analysis;
 mod controls;
 mod form;
@@ -9,8 +10,8 @@ mod reply;
 mod routes;
 mod server;
 
-pub use controls::{Fault, RecordedField, RecordedRequest};
-pub use server::{LocalServer, LocalServerOptions, DEFAULT_LIVENESS};
+pub use controls::{Fault, RecordedField, RecordedRequest, MAX_LOG, MAX_LOG_BYTES, MAX_RECORDED_FIELDS};
+pub use server::{LocalServer, LocalServerOptions, DEFAULT_HEADER_TIMEOUT, DEFAULT_LIVENESS, DEFAULT_MAX_CONNECTIONS};
 
 #[cfg(test)]
 mod fixtures_tests;

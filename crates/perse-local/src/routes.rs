@@ -13,15 +13,16 @@ use bytes::Bytes;
 use perse_core::models::*;
 
 use crate::analysis::{self, descriptor, Analysis};
-use crate::controls::{Fault, RecordedField, RecordedRequest};
+use crate::controls::{clip, Fault, RecordedField, RecordedRequest};
 use crate::form::Form;
 use crate::reply::{self, Reject};
 use crate::server::*;
 
 type Shared = Arc<State>;
 
-/// The request log keeps at most this many entries (oldest dropped first).
-pub const MAX_LOG: usize = 10_000;
+/// A request body must arrive within this time (a client trickling its body would otherwise
+/// hold a connection forever).
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub async fn handle(AxState(state): AxState<Shared>, req: Request) -> Response {
     let method = req.method().clone();
@@ -49,21 +50,14 @@ pub async fn handle(AxState(state): AxState<Shared>, req: Request) -> Response {
         None => route(&state, req, &mut fields).await,
     };
     let status = response.status().as_u16();
-    let entry = RecordedRequest {
+    lock(&state.log).push(RecordedRequest {
         method: method.to_string(),
-        path,
+        path: clip(&path),
         fields,
         has_authorization,
         status,
         faulted,
-    };
-    {
-        let mut log = lock(&state.log);
-        if log.len() >= MAX_LOG {
-            log.drain(..MAX_LOG / 10); // a long-running server keeps the most recent requests only
-        }
-        log.push(entry);
-    }
+    });
     response
 }
 
@@ -164,9 +158,11 @@ async fn dispatch(state: &Shared, req: Request, fields: &mut Vec<RecordedField>)
 }
 
 async fn read_body(body: Body) -> Result<Bytes, Reject> {
-    axum::body::to_bytes(body, 16 * 1024 * 1024)
-        .await
-        .map_err(|_| Reject::new(413, "file_too_large", "the request body is too large"))
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, 16 * 1024 * 1024)).await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(_)) => Err(Reject::new(413, "file_too_large", "the request body is too large")),
+        Err(_) => Err(Reject::new(408, "timeout", "the request body did not arrive in time")),
+    }
 }
 
 fn not_found(path: &str) -> Reject {

@@ -11,7 +11,7 @@ use axum::extract::DefaultBodyLimit;
 use perse_core::{CancelToken, Error, ErrorKind};
 
 use crate::analysis::{Descriptor, FaceDetector};
-use crate::controls::{Fault, RecordedRequest};
+use crate::controls::{Fault, Log, RecordedRequest};
 use crate::jwt::Issuer;
 
 /// How to run a local server.
@@ -27,6 +27,11 @@ pub struct LocalServerOptions {
     pub token_ttl: Duration,
     /// The `liveness_score` reported for every face (there is no liveness model).
     pub liveness_score: f64,
+    /// A connection must send a request's headers within this time, and an idle keep-alive
+    /// connection is closed after it.
+    pub header_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 impl Default for LocalServerOptions {
@@ -37,9 +42,16 @@ impl Default for LocalServerOptions {
             private_key: None,
             token_ttl: Duration::from_secs(900),
             liveness_score: DEFAULT_LIVENESS,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
+
+/// Default of [`LocalServerOptions::header_timeout`] (hyper's own default).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default of [`LocalServerOptions::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 /// Documented constant: the local server has no liveness model.
 pub const DEFAULT_LIVENESS: f64 = 0.9;
@@ -67,7 +79,7 @@ pub struct State {
     pub generation: AtomicU64,
     pub store: Mutex<Store>,
     pub faults: Mutex<Vec<Fault>>,
-    pub log: Mutex<Vec<RecordedRequest>>,
+    pub log: Mutex<Log>,
     /// Analyses running at once are capped at the core count: more would only queue in the
     /// blocking pool, each on its own thread and allocator arena.
     pub analysis_slots: tokio::sync::Semaphore,
@@ -118,7 +130,7 @@ impl LocalServer {
             generation: AtomicU64::new(0),
             store: Mutex::new(Store::default()),
             faults: Mutex::new(Vec::new()),
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(Log::default()),
             analysis_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             ),
@@ -127,12 +139,17 @@ impl LocalServer {
             .fallback(crate::routes::handle)
             .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
             .with_state(state.clone());
+        if opts.max_connections == 0 || opts.header_timeout.is_zero() {
+            return Err(Error::invalid("maxConnections and headerTimeoutMs must be positive"));
+        }
         let shutdown = CancelToken::new();
-        let stop = shutdown.clone();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await });
-            let _ = serve.await;
-        });
+        let task = tokio::spawn(crate::accept::serve(
+            listener,
+            app,
+            opts.header_timeout,
+            opts.max_connections,
+            shutdown.clone(),
+        ));
         Ok(LocalServer {
             addr,
             state,
@@ -183,7 +200,7 @@ impl LocalServer {
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.state.log).clone()
+        lock(&self.state.log).to_vec()
     }
 
     /// Forgets enrollments, faults and the request log (issued tokens stay valid).
