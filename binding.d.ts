@@ -51,13 +51,14 @@ export declare class NativeClient {
   /** The handle `lib/decode.js` rearms the completion queue with after each delivery. */
   waker(): CompletionWaker
   get closed(): boolean
-  login(id: number, privateKey: string, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
-  detect(id: number, data: unknown | undefined | null, path: string | undefined | null, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
-  compare(id: number, aData: unknown | undefined | null, aPath: string | undefined | null, aToken: string | undefined | null, bData: unknown | undefined | null, bPath: string | undefined | null, bToken: string | undefined | null, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
-  enroll(id: number, data: unknown | undefined | null, path: string | undefined | null, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
-  list(id: number, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
-  update(id: number, userToken: string, data: unknown | undefined | null, path: string | undefined | null, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
-  delete(id: number, userToken: string, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null): ErrorInfo | null
+  /**
+   * Starts an API call (see `calls.rs`) and returns `null`; its outcome arrives later
+   * through the completion callback under `id`. Arguments the core refuses come back at once
+   * as an `ErrorInfo` (returned, not thrown), and then nothing was started. `consent` comes
+   * as its own argument, and `options` only when some other option is set: each property
+   * read through napi costs a key lookup on the JS thread.
+   */
+  start(id: number, call: Call, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null, a?: unknown | undefined | null, b?: unknown | undefined | null, c?: unknown | undefined | null, d?: unknown | undefined | null): ErrorInfo | null
 }
 
 /** A running local server. */
@@ -68,7 +69,8 @@ export declare class NativeLocalServer {
   /** The private key this server's `/login` accepts. */
   get privateKey(): string
   get closed(): boolean
-  injectFault(fault: FaultSpec): void
+  /** Queues an injected answer; returns why the fault was refused, if it was. */
+  injectFault(fault: FaultSpec): ErrorInfo | null
   /** Every token issued so far stops working (the next call gets 401 `unauthorized`). */
   expireTokens(): void
   /** The requests seen so far, oldest first. */
@@ -77,6 +79,20 @@ export declare class NativeLocalServer {
   reset(): void
   /** Stops the server; resolves when it has stopped. */
   close(): Promise<void>
+}
+
+/** Internal: the layout samples for `__test__/layout.spec.js`. */
+export declare function __layoutSamples(): LayoutSamples
+
+/** A call `NativeClient::start` can launch (JS: `Call.Detect`, ...). */
+export declare const enum Call {
+  Login = 0,
+  Detect = 1,
+  Compare = 2,
+  Enroll = 3,
+  List = 4,
+  Update = 5,
+  Delete = 6,
 }
 
 /** Per-call settings. */
@@ -126,13 +142,13 @@ export interface ClientOptions {
   maxResponseBytes?: number
 }
 
-/** A failed call, returned or resolved instead of thrown; `index.js` throws it as a `PerseError`. */
+/** A failed call, returned or resolved instead of thrown; `lib/errors.js` throws it as a `PerseError`. */
 export interface ErrorInfo {
   /** Always `false`: distinguishes an error from a result (`status: true`). */
   status: boolean
   /** Stable machine-readable code, e.g. `unauthorized`, `timeout`, `no_face_detected`. */
   code: string
-  /** Human-readable explanation. Never contains a token or private key. */
+  /** Human-readable explanation, one line. Never contains a token or private key. */
   message: string
   /** The HTTP status when a response came back. */
   httpStatus?: number
@@ -148,37 +164,60 @@ export interface ErrorInfo {
 export interface FaultSpec {
   /** Path with or without `/v0` (e.g. `/face/detect`); default: any path. */
   path?: string
-  /** HTTP status to answer with; without it the fault only delays. */
+  /** HTTP status to answer with (100 to 599); without it the fault only delays. */
   status?: number
   /** Error code in the JSON body; default derived from the status. */
   code?: string
   /** Raw body instead of the JSON error (HTML, truncated JSON...). */
   body?: string
-  /** Wait this many milliseconds first. */
+  /** Wait this many milliseconds first (0 to 600000). */
   delayMs?: number
-  /** How many requests it applies to; default 1. */
+  /** How many requests it applies to (1 to 1000000000); default 1. */
   times?: number
+}
+
+/** A batch of every outcome shape and what each must decode to. */
+export interface LayoutSamples {
+  nums: Array<number>
+  strs: Array<string>
+  /**
+   * JSON: `[{ id, ok, value }]`, `value` being the model's serde JSON (snake_case) for
+   * results, and `{ code, message, httpStatus, retryable, attempts, cause }` for failures.
+   */
+  expected: string
 }
 
 /** How to start the local server. */
 export interface LocalServerOptions {
-  /** TCP port; 0 (the default) picks a free one. */
+  /** TCP port (0 to 65535); 0 (the default) picks a free one. */
   port?: number
   /** Interface to bind; default `127.0.0.1`. Anything else must be asked for explicitly. */
   host?: string
   /** The private key `/login` accepts; default a random `sk_local_...`. */
   privateKey?: string
-  /** Lifetime of issued session tokens in seconds; default 900 (15 minutes, as the API). */
+  /** Lifetime of issued session tokens in seconds (1 to 31536000); default 900 (15 minutes, as the API). */
   tokenTtlSeconds?: number
-  /** The `livenessScore` reported for every face; default 0.9 (there is no liveness model). */
+  /** The `livenessScore` reported for every face (0 to 1); default 0.9 (there is no liveness model). */
   livenessScore?: number
   /**
-   * A connection must send its request headers within this many milliseconds (idle
-   * keep-alive connections are closed after it too); default 30000.
+   * A connection must send its request headers within this many milliseconds (1 to 3600000;
+   * idle keep-alive connections are closed after it too); default 30000.
    */
   headerTimeoutMs?: number
-  /** Connections served at once; more wait until one closes. Default 512. */
+  /** Connections served at once (1 to 100000); more wait until one closes. Default 512. */
   maxConnections?: number
+}
+
+/** The keys and types of every options object (see `js_options!`). */
+export declare function optionSpecs(): OptionSpecs
+
+/** Each options object's JS keys with their `typeof`, for `lib/args.js`: `[key, type]` pairs. */
+export interface OptionSpecs {
+  client: Array<Array<string>>
+  call: Array<Array<string>>
+  prepareImage: Array<Array<string>>
+  localServer: Array<Array<string>>
+  fault: Array<Array<string>>
 }
 
 /** What would be uploaded. */
@@ -194,10 +233,10 @@ export interface PreparedImage {
 }
 
 /**
- * Prepares an image as an upload would, on a worker thread. `data` (bytes, copied here)
- * or `path` names the image.
+ * Prepares an image as an upload would, on a worker thread. `image` is a path or bytes
+ * (copied here).
  */
-export declare function prepareImage(data?: unknown | undefined | null, path?: string | undefined | null, options?: PrepareOptions | undefined | null): Promise<PreparedImage | ErrorInfo>
+export declare function prepareImage(image?: unknown | undefined | null, options?: PrepareOptions | undefined | null): Promise<PreparedImage | ErrorInfo>
 
 /** Options of `prepareImage`. */
 export interface PrepareOptions {
@@ -207,7 +246,7 @@ export interface PrepareOptions {
   maxUploadBytes?: number
   /** Images declaring more pixels are refused from their header; default 40000000. */
   maxPixels?: number
-  /** `'fit'` re-encodes to at most this many pixels on the longer side; default 1600. */
+  /** `'fit'` re-encodes to at most this many pixels on the longer side (16 to 16384); default 1600. */
   maxDimension?: number
   /** `'fit'` JPEG quality 1-100; default 85. */
   quality?: number

@@ -14,6 +14,7 @@ const { inspect } = require('node:util')
 const perse = require('..')
 const { PerseClient, PerseError, isPerseError } = perse
 const { startContractServer } = require('./helpers/contract-server')
+const { rejects } = require('./helpers/assert')
 
 const FIX = path.join(__dirname, 'fixtures')
 const ASTRONAUT = path.join(FIX, 'astronaut.jpg')
@@ -50,14 +51,6 @@ function assertConsent(t, parts) {
   t.truthy(consent)
   t.is(consent.data.toString(), 'true')
   t.is(consent.filename, undefined)
-}
-
-async function rejects(t, promise, code) {
-  const e = await t.throwsAsync(promise)
-  t.true(isPerseError(e), `expected a PerseError, got ${inspect(e)}`)
-  t.is(e.code, code, e.message)
-  t.is(e.status, false)
-  return e
 }
 
 const inputs = {

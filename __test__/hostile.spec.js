@@ -168,17 +168,17 @@ test('/dev/zero is refused at once without reading it; the process does not grow
   if (process.platform === 'win32') return t.pass()
   const r = await runChild(`
     const c = new perse.PerseClient({ baseUrl: 'http://127.0.0.1:9/v0', token: 'x.y.z', timeoutMs: 2000 });
-    const before = rssMb(); const t0 = Date.now();
+    const grew = watchMemory(); const t0 = Date.now();
     const e1 = await c.detect('/dev/zero', { enduserConsent: true }).then(() => null, (e) => e);
     const e2 = await c.detect('/dev/zero', { enduserConsent: true, prepare: 'fit' }).then(() => null, (e) => e);
     const e3 = await perse.prepareImage('/dev/zero', { prepare: 'fit' }).then(() => null, (e) => e);
-    report({ codes: [e1?.code, e2?.code, e3?.code], msg: e1?.message, ms: Date.now() - t0, grew: rssMb() - before });
+    report({ codes: [e1?.code, e2?.code, e3?.code], msg: e1?.message, ms: Date.now() - t0, grew: grew() });
     c.close();`)
   const rep = ok(t, r)
   t.deepEqual(rep.codes, ['invalid_argument', 'invalid_argument', 'invalid_argument'])
   t.regex(rep.msg, /not a regular file/)
   t.true(rep.ms < 1500, `took ${rep.ms} ms`)
-  t.true(rep.grew < 50, `RSS grew ${rep.grew} MB`)
+  t.true(rep.grew < 50, `anonymous memory grew ${rep.grew} MB`)
 })
 
 test('a 2 GB file is refused from its size, without reading it', async (t) => {
@@ -190,20 +190,20 @@ test('a 2 GB file is refused from its size, without reading it', async (t) => {
   t.teardown(() => fs.rmSync(file, { force: true }))
   const r = await runChild(`
     const c = new perse.PerseClient({ baseUrl: 'http://127.0.0.1:9/v0', token: 'x.y.z' });
-    const before = rssMb();
+    const grew = watchMemory();
     const out = [];
     for (const prepare of ['validate', 'fit']) {
       const e = await c.detect(${JSON.stringify(file)}, { enduserConsent: true, prepare }).then(() => null, (e) => e);
       out.push([e?.code, e?.message]);
     }
-    report({ out, grew: maxRssMb() - before });
+    report({ out, grew: grew() });
     c.close();`)
   const rep = ok(t, r)
   for (const [code, message] of rep.out) {
     t.is(code, 'file_too_large')
     t.regex(message, /2147483648 bytes/)
   }
-  t.true(rep.grew < 100, `peak RSS grew ${rep.grew} MB`)
+  t.true(rep.grew < 100, `peak anonymous memory grew ${rep.grew} MB`)
 })
 
 test('a FIFO path settles at once and the process exits', async (t) => {
@@ -352,14 +352,14 @@ test('a 1.5 GB success body is refused with response_too_large from its Content-
     });
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
     const c = new perse.PerseClient({ baseUrl: 'http://127.0.0.1:' + server.address().port + '/v0', token: 'x.y.z', maxRetries: 0, timeoutMs: 60000 });
-    const before = rssMb(); const t0 = Date.now();
+    const grew = watchMemory(); const t0 = Date.now();
     const e = await c.enrollment.list().then(() => null, (e) => e);
-    report({ code: e?.code, retryable: e?.retryable, ms: Date.now() - t0, grew: maxRssMb() - before });
+    report({ code: e?.code, retryable: e?.retryable, ms: Date.now() - t0, grew: grew() });
     c.close(); server.close();`)
   const rep = ok(t, r)
   t.is(rep.code, 'response_too_large')
   t.false(rep.retryable)
-  t.true(rep.grew < 100, `peak RSS grew ${rep.grew} MB`)
+  t.true(rep.grew < 100, `peak anonymous memory grew ${rep.grew} MB`)
 })
 
 test('an endless chunked success body stops at the limit', async (t) => {
@@ -376,14 +376,14 @@ test('an endless chunked success body stops at the limit', async (t) => {
     });
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
     const c = new perse.PerseClient({ baseUrl: 'http://127.0.0.1:' + server.address().port + '/v0', token: 'x.y.z', maxRetries: 0, timeoutMs: 60000, maxResponseBytes: 4 * 1048576 });
-    const before = rssMb();
+    const grew = watchMemory();
     const e = await c.enrollment.list().then(() => null, (e) => e);
-    report({ code: e?.code, message: e?.message, grew: maxRssMb() - before });
+    report({ code: e?.code, message: e?.message, grew: grew() });
     c.close(); server.close();`)
   const rep = ok(t, r)
   t.is(rep.code, 'response_too_large')
   t.regex(rep.message, /4194304/)
-  t.true(rep.grew < 100, `peak RSS grew ${rep.grew} MB`)
+  t.true(rep.grew < 100, `peak anonymous memory grew ${rep.grew} MB`)
 })
 
 test('a 20 MB error message with CR/LF becomes a short single line', async (t) => {
@@ -526,15 +526,15 @@ test('the local server keeps little memory for requests made of 100k tiny fields
     const token = await c.login(server.privateKey);
     const part = Buffer.from('--B\\r\\nContent-Disposition: form-data; name="f"\\r\\n\\r\\nx\\r\\n');
     const body = Buffer.concat([...Array(280000).fill(part), Buffer.from('--B--\\r\\n')]);
-    const before = rssMb();
+    const grew = watchMemory();
     for (let i = 0; i < 15; i++) {
       await fetch(server.url + '/face/detect', { method: 'POST', headers: { authorization: 'Bearer ' + token, 'content-type': 'multipart/form-data; boundary=B' }, body });
     }
-    report({ grew: rssMb() - before, bytes: body.length });
+    report({ grew: grew(), bytes: body.length });
     c.close(); await server.close();`)
   const rep = ok(t, r)
   t.true(rep.bytes > 14e6)
-  t.true(rep.grew < 250, `RSS grew ${rep.grew} MB`)
+  t.true(rep.grew < 250, `anonymous memory grew ${rep.grew} MB`)
 })
 
 test('slowloris: trickled headers time out, and at most maxConnections are served at once', async (t) => {
@@ -570,26 +570,16 @@ test('slowloris: trickled headers time out, and at most maxConnections are serve
 test("six concurrent prepare: 'fit' calls of a 40 MP PNG stay within a memory budget", async (t) => {
   const r = await runChild(
     `
-    const zlib = require('node:zlib');
-    const w = 8000, h = 5000;
-    const chunk = (type, data) => { const b = Buffer.alloc(8); b.writeUInt32BE(data.length); b.write(type, 4);
-      const crc = Buffer.alloc(4); crc.writeUInt32BE(zlib.crc32(Buffer.concat([Buffer.from(type), data]))); return Buffer.concat([b, data, crc]) };
-    const ihdr = Buffer.alloc(13); ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
-    const row = Buffer.alloc(1 + w * 3, 0x80); row[0] = 0;
-    const raw = Buffer.concat(Array(h).fill(row));
-    // 1.1 MB of noise in the top rows: over the upload limit, so 'fit' must decode it.
-    const noise = require('node:crypto').randomBytes(1_100_000);
-    for (let i = 0; i * w * 3 < noise.length; i++) noise.copy(raw, i * (1 + w * 3) + 1, i * w * 3, Math.min(noise.length, (i + 1) * w * 3));
-    const png = Buffer.concat([Buffer.from('\\x89PNG\\r\\n\\x1a\\n', 'latin1'), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw, { level: 6 })), chunk('IEND', Buffer.alloc(0))]);
-    const before = rssMb();
+    const png = require(helpers.dir + '/png').noisyPng(8000, 5000, 1_100_000);
+    const grew = watchMemory();
     const out = await Promise.all(Array.from({ length: 6 }, () => perse.prepareImage(png, { prepare: 'fit' })));
-    report({ widths: out.map((o) => o.width), grew: maxRssMb() - before, bytes: png.length });`,
+    report({ widths: out.map((o) => o.width), grew: grew(), bytes: png.length });`,
     { timeoutMs: 120_000 },
   )
   const rep = ok(t, r)
   t.true(rep.bytes > 1_000_000, `the PNG is ${rep.bytes} bytes`)
   t.deepEqual(rep.widths, [1600, 1600, 1600, 1600, 1600, 1600])
-  t.true(rep.grew < 450, `peak RSS grew ${rep.grew} MB`)
+  t.true(rep.grew < 450, `peak anonymous memory grew ${rep.grew} MB`)
 })
 
 // ---- beyond the list ------------------------------------------------------------------------------------

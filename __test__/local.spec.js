@@ -9,7 +9,8 @@ const fs = require('node:fs')
 const path = require('node:path')
 const net = require('node:net')
 
-const { PerseClient, startLocalServer, isPerseError } = require('..')
+const { PerseClient, startLocalServer } = require('..')
+const { rejects } = require('./helpers/assert')
 
 const FIX = path.join(__dirname, 'fixtures')
 const img = (name) => path.join(FIX, name)
@@ -24,13 +25,6 @@ test.afterEach.always(async (t) => {
   t.context.client.close()
   await t.context.server.close()
 })
-
-async function rejects(t, promise, code) {
-  const e = await t.throwsAsync(promise)
-  t.true(isPerseError(e), String(e))
-  t.is(e.code, code, e.message)
-  return e
-}
 
 test('astronaut.jpg: one face, boxed around the face, with metrics and thresholds', async (t) => {
   const d = await t.context.client.detect(img('astronaut.jpg'), CONSENT)

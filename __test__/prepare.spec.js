@@ -7,9 +7,10 @@
 const test = require('ava')
 const fs = require('node:fs')
 const path = require('node:path')
-const zlib = require('node:zlib')
 
-const { prepareImage, startLocalServer, isPerseError } = require('..')
+const { prepareImage, startLocalServer } = require('..')
+const { rejects } = require('./helpers/assert')
+const { png } = require('./helpers/png')
 
 const FIX = path.join(__dirname, 'fixtures')
 const img = (name) => path.join(FIX, name)
@@ -27,32 +28,7 @@ test.after.always(async () => {
   await server.close()
 })
 
-async function rejects(t, promise, code) {
-  const e = await t.throwsAsync(promise)
-  t.true(isPerseError(e), String(e))
-  t.is(e.code, code, e.message)
-  return e
-}
-
 const isJpeg = (b) => b[0] === 0xff && b[1] === 0xd8 && b[b.length - 2] === 0xff && b[b.length - 1] === 0xd9
-
-/** A valid PNG that declares `w` x `h` pixels in a few dozen bytes. */
-function pngBomb(w, h) {
-  const chunk = (type, data) => {
-    const body = Buffer.concat([Buffer.from(type), data])
-    const len = Buffer.alloc(4)
-    len.writeUInt32BE(data.length)
-    const crc = Buffer.alloc(4)
-    crc.writeUInt32BE(zlib.crc32(body))
-    return Buffer.concat([len, body, crc])
-  }
-  const ihdr = Buffer.alloc(13)
-  ihdr.writeUInt32BE(w, 0)
-  ihdr.writeUInt32BE(h, 4)
-  ihdr.set([8, 2, 0, 0, 0], 8)
-  const idat = zlib.deflateSync(Buffer.alloc(1024))
-  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))])
-}
 
 test('validate (the default) passes a small JPEG through unchanged', async (t) => {
   const bytes = fs.readFileSync(img('astronaut.jpg'))
@@ -122,7 +98,7 @@ test('a tight maxUploadBytes still fits, by shrinking further', async (t) => {
 })
 
 test.serial('decompression bomb: refused from the header in both modes, nothing sent', async (t) => {
-  const bomb = pngBomb(100_000, 100_000)
+  const bomb = png(100_000, 100_000)
   t.true(bomb.length < 200)
   for (const prepare of ['validate', 'fit']) {
     const e = await rejects(t, prepareImage(bomb, { prepare }), 'invalid_file_type')
@@ -131,7 +107,7 @@ test.serial('decompression bomb: refused from the header in both modes, nothing 
   const before = server.requests().length
   await rejects(t, client.detect(bomb, { ...CONSENT, prepare: 'fit' }), 'invalid_file_type')
   t.is(server.requests().length, before)
-  await rejects(t, prepareImage(pngBomb(4000, 3000), { prepare: 'validate', maxPixels: 1_000_000 }), 'invalid_file_type')
+  await rejects(t, prepareImage(png(4000, 3000), { prepare: 'validate', maxPixels: 1_000_000 }), 'invalid_file_type')
 })
 
 const badFiles = {

@@ -12,6 +12,7 @@ const { spawnSync } = require('node:child_process')
 
 const { PerseClient, isPerseError } = require('..')
 const { startContractServer } = require('./helpers/contract-server')
+const { rejects } = require('./helpers/assert')
 
 const astronaut = fs.readFileSync(path.join(__dirname, 'fixtures', 'astronaut.jpg'))
 const CONSENT = { enduserConsent: true }
@@ -24,13 +25,6 @@ test.afterEach.always((t) => t.context.server.close())
 
 function tokensSeen(server) {
   return new Set(server.requests.filter((r) => r.path !== '/v0/login').map((r) => r.authorization))
-}
-
-async function rejects(t, promise, code) {
-  const e = await t.throwsAsync(promise)
-  t.true(isPerseError(e), inspect(e))
-  t.is(e.code, code, e.message)
-  return e
 }
 
 test('login(privateKey) stores and returns the token', async (t) => {

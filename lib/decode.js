@@ -1,12 +1,12 @@
 'use strict'
 
-// The JS half of the completion queue (src/completion.rs, src/encode.rs): finished calls
-// arrive in batches as one Float64Array of numbers plus a list of strings, and become result
-// objects here. Object literals give V8 one fixed shape per result type, which is far cheaper
-// than setting properties one napi call at a time. The layout is written in src/encode.rs;
-// the two files change together.
+// Finished calls arrive in batches as one Float64Array of numbers plus a list of strings
+// (src/queue/batch.rs) and become result objects here. Object literals give V8 one fixed
+// shape per result type, which is far cheaper than setting properties one napi call at a
+// time. The layout is written in src/queue/batch.rs and src/error.rs; __test__/layout.spec.js
+// proves this reader agrees with them for every field of every model.
 
-const { PerseError } = require('./errors')
+const { fromInfo } = require('./errors')
 
 const FAILED = 0
 const DETECT = 1
@@ -19,6 +19,7 @@ const LOGIN = 6
 const NO_NUMS = new Float64Array(0)
 const NO_STRS = []
 
+// @hot
 /**
  * A reader over one batch. There is one, reused for every batch, on purpose: V8 reaches an
  * instance's final shape through transitions it holds only weakly, and TurboFan code that
@@ -34,6 +35,7 @@ class Cursor {
     this.s = 0
   }
 
+  // @hot
   reset(nums, strs) {
     this.nums = nums
     this.strs = strs
@@ -41,17 +43,26 @@ class Cursor {
     this.s = 0
   }
 
+  // @hot
   num() {
     return this.nums[this.n++]
   }
 
+  // @hot
   str() {
     return this.strs[this.s++]
+  }
+
+  // @hot
+  /** An optional string: its flag, then the string when the flag is 1. */
+  optStr() {
+    return this.nums[this.n++] === 1 ? this.strs[this.s++] : undefined
   }
 }
 
 const cursor = new Cursor()
 
+// @hot
 // Optional fields are written as separate object literals, not added afterwards: a shape
 // reached by adding a property lives only as long as some object has it (see Cursor).
 function metrics(c) {
@@ -68,6 +79,7 @@ function metrics(c) {
   return { underexposure, overexposure, sharpness, color, rotation }
 }
 
+// @hot
 function face(c) {
   const boundingBox = [c.num(), c.num(), c.num(), c.num()]
   const livenessScore = c.num()
@@ -85,6 +97,9 @@ function face(c) {
   return { boundingBox, faceMetrics, livenessScore }
 }
 
+// Each result ends with the server's message when it sent one; otherwise the default here.
+
+// @hot
 function detect(c) {
   const totalFaces = c.num()
   const timeTaken = c.num()
@@ -92,23 +107,45 @@ function detect(c) {
   const imageMetrics = metrics(c)
   const faces = new Array(c.num())
   for (let i = 0; i < faces.length; i++) faces[i] = face(c)
-  return { status: true, code: 'success', message: 'Face detection completed', totalFaces, faces, imageMetrics, timeTaken, defaultThresholds }
+  const message = c.optStr() ?? 'Face detection completed'
+  return { status: true, code: 'success', message, totalFaces, faces, imageMetrics, timeTaken, defaultThresholds }
 }
 
+// @hot
 function compare(c) {
   const similarity = c.num()
   const timeTaken = c.num()
-  return { status: true, code: 'success', message: 'Face comparison completed', similarity, timeTaken, defaultThresholds: { similarity: c.num() } }
+  const defaultThresholds = { similarity: c.num() }
+  const message = c.optStr() ?? 'Face comparison completed'
+  return { status: true, code: 'success', message, similarity, timeTaken, defaultThresholds }
 }
 
+// @hot
+function enroll(c) {
+  const timeTaken = c.num()
+  const userToken = c.str()
+  const message = c.optStr() ?? 'Enrollment completed'
+  return { status: true, code: 'success', message, userToken, timeTaken }
+}
+
+// @hot
 function list(c) {
   const totalUsers = c.num()
   const timeTaken = c.num()
   const userTokens = new Array(c.num())
   for (let i = 0; i < userTokens.length; i++) userTokens[i] = c.str()
-  return { status: true, code: 'success', message: 'Enrollment list retrieved', userTokens, totalUsers, timeTaken }
+  const message = c.optStr() ?? 'Enrollment list retrieved'
+  return { status: true, code: 'success', message, userTokens, totalUsers, timeTaken }
 }
 
+// @hot
+function remove(c) {
+  const timeTaken = c.num()
+  const message = c.optStr() ?? 'Enrollment deleted'
+  return { status: true, code: 'success', message, timeTaken }
+}
+
+/** The fields src/error.rs encode() writes after the FAILED tag. */
 function failure(c) {
   const httpStatus = c.num()
   const retryable = c.num() === 1
@@ -117,9 +154,10 @@ function failure(c) {
   const code = c.str()
   const message = c.str()
   const cause = hasCause ? c.str() : undefined
-  return new PerseError({ code, message, retryable, attempts, httpStatus: Number.isNaN(httpStatus) ? undefined : httpStatus, cause })
+  return fromInfo({ code, message, retryable, attempts, httpStatus: Number.isNaN(httpStatus) ? undefined : httpStatus, cause })
 }
 
+// @hot
 /** Reads one finished call's outcome after its id and tag: a result, or a PerseError. */
 function outcome(tag, c) {
   switch (tag) {
@@ -129,14 +167,12 @@ function outcome(tag, c) {
       return detect(c)
     case COMPARE:
       return compare(c)
-    case ENROLL: {
-      const timeTaken = c.num()
-      return { status: true, code: 'success', message: 'Enrollment completed', userToken: c.str(), timeTaken }
-    }
+    case ENROLL:
+      return enroll(c)
     case LIST:
       return list(c)
     case DELETE:
-      return { status: true, code: 'success', message: 'Enrollment deleted', timeTaken: c.num() }
+      return remove(c)
     case LOGIN:
       return { status: true, code: 'success', message: 'Logged in', token: c.str() }
     default:
@@ -144,15 +180,29 @@ function outcome(tag, c) {
   }
 }
 
+/** Every call in a batch as `{ id, ok, value }` (for tests; the completer settles in place). */
+function decodeBatch(nums, strs) {
+  const c = new Cursor()
+  c.reset(nums, strs)
+  const out = []
+  while (c.n < nums.length) {
+    const id = c.num()
+    const tag = c.num()
+    out.push({ id, ok: tag !== FAILED, value: outcome(tag, c) })
+  }
+  return out
+}
+
 /**
  * The callback given to NativeClient: settles the calls in `pending` (a lib/pending.js
  * Pending), then rearms the queue through `holder.waker` (NativeClient#waker(), set right
  * after the client is made) once this turn of the event loop is over: the native side
- * delivers at most one batch per turn (src/completion.rs). It must never throw: it runs from
+ * delivers at most one batch per turn (src/queue/mod.rs). It must never throw: it runs from
  * a native callback.
  */
 function completer(pending, holder) {
   let rearmQueued = false
+  // @hot
   const rearm = () => {
     rearmQueued = false
     holder.waker.rearm()
@@ -177,10 +227,10 @@ function completer(pending, holder) {
       c.reset(NO_NUMS, NO_STRS)
       // Unreachable unless the two halves disagree: fail every pending call loudly rather
       // than leave promises hanging.
-      const err = new PerseError({ code: 'internal_error', message: e.message, retryable: false, attempts: 0 })
+      const err = fromInfo({ code: 'internal_error', message: e.message, retryable: false, attempts: 0 })
       pending.rejectAll(err)
     }
   }
 }
 
-module.exports = { completer }
+module.exports = { completer, decodeBatch }

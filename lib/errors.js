@@ -1,6 +1,8 @@
 'use strict'
 
-// PerseError and its helpers, shared by the client facade and the local server wrapper.
+// PerseError: the one place it is built. Native failures arrive as data (an ErrorInfo object,
+// or the same fields decoded from a completion batch) and become errors in fromInfo(); a
+// throw from native code is a bug or an unconvertible value (nativeError()).
 
 const BRAND = Symbol.for('perse-node.PerseError')
 
@@ -26,6 +28,11 @@ class PerseError extends Error {
 /** `true` for a PerseError from any realm (jest module registries, vm contexts, workers' copies). */
 function isPerseError(e) {
   return e instanceof PerseError || (e != null && typeof e === 'object' && e[BRAND] === true)
+}
+
+/** A PerseError from an ErrorInfo (src/error.rs) or the same fields decoded from a batch. */
+function fromInfo(info) {
+  return new PerseError(info)
 }
 
 function fail(code, message, extra) {
@@ -65,4 +72,4 @@ function nativeSync(fn) {
   }
 }
 
-module.exports = { PerseError, isPerseError, fail, invalid, describe, nativeSync, nativeError }
+module.exports = { PerseError, isPerseError, fromInfo, fail, invalid, describe, nativeSync, nativeError }

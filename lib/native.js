@@ -6,7 +6,13 @@
 
 let binding = null
 
-const SUPPORTED = ['linux-x64-gnu', 'linux-x64-musl', 'linux-arm64-gnu', 'linux-arm64-musl', 'darwin-x64', 'darwin-arm64', 'win32-x64-msvc']
+/** Node's names for the targets package.json builds: `x86_64-unknown-linux-gnu` → `linux-x64-gnu`. */
+const SUPPORTED = require('../package.json').napi.targets.map((triple) => {
+  const [arch, , os, abi] = triple.split('-')
+  const platform = { linux: 'linux', darwin: 'darwin', windows: 'win32' }[os]
+  const cpu = { x86_64: 'x64', aarch64: 'arm64' }[arch]
+  return [platform, cpu, abi].filter(Boolean).join('-')
+})
 
 function platformName() {
   let libc = ''

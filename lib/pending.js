@@ -31,6 +31,7 @@ class Pending {
   #rejects = []
   #free = []
 
+  // @hot
   /** A free slot for a call about to start. Fill it with `promise(id)` or give it back with `release(id)`. */
   reserve() {
     const id = this.#free.length > 0 ? this.#free.pop() : this.#resolves.length
@@ -39,6 +40,7 @@ class Pending {
     return id
   }
 
+  // @hot
   /** The promise of the call started under a reserved `id`. */
   promise(id) {
     const p = new Promise(park)
@@ -48,6 +50,7 @@ class Pending {
     return p
   }
 
+  // @hot
   /** Frees a reserved slot whose call did not start. */
   release(id) {
     this.#resolves[id] = undefined
@@ -55,6 +58,7 @@ class Pending {
     this.#free.push(id)
   }
 
+  // @hot
   /** Settles the call under `id` with `value` (a rejection when `ok` is false). Unknown ids are ignored. */
   settle(id, ok, value) {
     const resolve = this.#resolves[id]

@@ -4,19 +4,18 @@
 //! Nothing here throws for a refused input: setters and call starts return an `ErrorInfo`,
 //! which `index.js` throws as a `PerseError`. Every export catches panics.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use perse_core::{CallOptions as CoreCallOptions, Client, CompareInput, Config, PrepareOptions};
+use perse_core::{CallOptions as CoreCallOptions, Client, Config, PrepareOptions};
 
 use crate::abort::NativeAbort;
-use crate::completion::Hub;
-use crate::encode::Done;
-use crate::image_arg::image_source;
+use crate::byte_pool::BytePool;
+use crate::calls::Call;
+use crate::error::{refused, ErrorInfo};
 use crate::options::{CallOptions, ClientOptions};
-use crate::outcome::ErrorInfo;
+use crate::queue::Hub;
 use crate::token_callback::{JsTokenProvider, RefreshOutcome};
 
 /// The native client behind `PerseClient`. Holds no global state: each JS realm (worker
@@ -25,17 +24,19 @@ use crate::token_callback::{JsTokenProvider, RefreshOutcome};
 pub struct NativeClient {
     inner: Arc<Client>,
     hub: Arc<Hub>,
+    /// Buffers for the copies of image bytes (see `byte_pool.rs`).
+    pool: Arc<BytePool>,
 }
 
-/// What every call start needs: the client, the core call options, and the image budget.
-struct Started {
-    client: Arc<Client>,
-    opts: CoreCallOptions,
-    prep: PrepareOptions,
+/// What every call start needs: the client, the core call options, the image budget and
+/// the buffers image bytes are copied into.
+pub struct Started {
+    pub client: Arc<Client>,
+    pub opts: CoreCallOptions,
+    pub prep: PrepareOptions,
+    pub pool: Arc<BytePool>,
 }
 
-// Calls take their inputs as positional arguments on purpose (see `prepare`).
-#[allow(clippy::too_many_arguments)]
 #[napi]
 impl NativeClient {
     /// A client with the default configuration; `configure` applies the caller's options.
@@ -43,7 +44,7 @@ impl NativeClient {
     #[napi(constructor, catch_unwind)]
     pub fn new(
         #[napi(ts_arg_type = "(nums: Float64Array, strs: string[]) => void")] on_complete: Function<
-            crate::completion::Args,
+            crate::queue::Args,
             (),
         >,
     ) -> Result<Self> {
@@ -55,6 +56,7 @@ impl NativeClient {
         Ok(NativeClient {
             inner: Arc::new(client),
             hub: Hub::new(on_complete)?,
+            pool: Arc::default(),
         })
     }
 
@@ -124,7 +126,7 @@ impl NativeClient {
 
     /// The handle `lib/decode.js` rearms the completion queue with after each delivery.
     #[napi(catch_unwind)]
-    pub fn waker(&self) -> crate::completion::CompletionWaker {
+    pub fn waker(&self) -> crate::queue::CompletionWaker {
         self.hub.waker()
     }
 
@@ -133,161 +135,38 @@ impl NativeClient {
         self.inner.is_closed()
     }
 
-    // The calls below start work and return `null`; the outcome arrives later through the
-    // completion callback under the given `id`. Arguments the core refuses come back at once
-    // as an `ErrorInfo` (returned, not thrown), and then nothing was started.
-
+    /// Starts an API call (see `calls.rs`) and returns `null`; its outcome arrives later
+    /// through the completion callback under `id`. Arguments the core refuses come back at once
+    /// as an `ErrorInfo` (returned, not thrown), and then nothing was started. `consent` comes
+    /// as its own argument, and `options` only when some other option is set: each property
+    /// read through napi costs a key lookup on the JS thread.
     #[napi(catch_unwind)]
-    pub fn login(
+    #[allow(clippy::too_many_arguments)] // positional on purpose: an object costs a lookup per key
+    pub fn start(
         &self,
         env: &Env,
         id: u32,
-        private_key: String,
+        call: Call,
         consent: bool,
         options: Option<CallOptions>,
         abort: Option<&NativeAbort>,
+        a: Option<Unknown<'_>>,
+        b: Option<Unknown<'_>>,
+        c: Option<Unknown<'_>>,
+        d: Option<Unknown<'_>>,
     ) -> Option<ErrorInfo> {
-        self.launch(env, id, consent, options, abort, |s| {
-            Ok(async move { s.client.login(&private_key, &s.opts).await.map(Done::Login) })
-        })
-    }
-
-    #[napi(catch_unwind)]
-    pub fn detect(
-        &self,
-        env: &Env,
-        id: u32,
-        data: Option<Unknown<'_>>,
-        path: Option<String>,
-        consent: bool,
-        options: Option<CallOptions>,
-        abort: Option<&NativeAbort>,
-    ) -> Option<ErrorInfo> {
-        self.launch(env, id, consent, options, abort, |s| {
-            let image = image_source(data, path, &s.prep)?;
-            Ok(async move { s.client.detect(image, &s.opts).await.map(Done::Detect) })
-        })
-    }
-
-    #[napi(catch_unwind)]
-    pub fn compare(
-        &self,
-        env: &Env,
-        id: u32,
-        a_data: Option<Unknown<'_>>,
-        a_path: Option<String>,
-        a_token: Option<String>,
-        b_data: Option<Unknown<'_>>,
-        b_path: Option<String>,
-        b_token: Option<String>,
-        consent: bool,
-        options: Option<CallOptions>,
-        abort: Option<&NativeAbort>,
-    ) -> Option<ErrorInfo> {
-        self.launch(env, id, consent, options, abort, |s| {
-            let side = |data, path, token| match token {
-                Some(t) => Ok(CompareInput::UserToken(t)),
-                None => image_source(data, path, &s.prep).map(CompareInput::Image),
-            };
-            let (a, b) = (side(a_data, a_path, a_token)?, side(b_data, b_path, b_token)?);
-            Ok(async move { s.client.compare(a, b, &s.opts).await.map(Done::Compare) })
-        })
-    }
-
-    #[napi(catch_unwind)]
-    pub fn enroll(
-        &self,
-        env: &Env,
-        id: u32,
-        data: Option<Unknown<'_>>,
-        path: Option<String>,
-        consent: bool,
-        options: Option<CallOptions>,
-        abort: Option<&NativeAbort>,
-    ) -> Option<ErrorInfo> {
-        self.launch(env, id, consent, options, abort, |s| {
-            let image = image_source(data, path, &s.prep)?;
-            Ok(async move { s.client.enroll(image, &s.opts).await.map(Done::Enroll) })
-        })
-    }
-
-    #[napi(catch_unwind)]
-    pub fn list(
-        &self,
-        env: &Env,
-        id: u32,
-        consent: bool,
-        options: Option<CallOptions>,
-        abort: Option<&NativeAbort>,
-    ) -> Option<ErrorInfo> {
-        self.launch(env, id, consent, options, abort, |s| {
-            Ok(async move { s.client.list(&s.opts).await.map(Done::List) })
-        })
-    }
-
-    #[napi(catch_unwind)]
-    pub fn update(
-        &self,
-        env: &Env,
-        id: u32,
-        user_token: String,
-        data: Option<Unknown<'_>>,
-        path: Option<String>,
-        consent: bool,
-        options: Option<CallOptions>,
-        abort: Option<&NativeAbort>,
-    ) -> Option<ErrorInfo> {
-        self.launch(env, id, consent, options, abort, |s| {
-            let image = image_source(data, path, &s.prep)?;
-            Ok(async move { s.client.update(&user_token, image, &s.opts).await.map(Done::Enroll) })
-        })
-    }
-
-    #[napi(catch_unwind)]
-    pub fn delete(
-        &self,
-        env: &Env,
-        id: u32,
-        user_token: String,
-        consent: bool,
-        options: Option<CallOptions>,
-        abort: Option<&NativeAbort>,
-    ) -> Option<ErrorInfo> {
-        self.launch(env, id, consent, options, abort, |s| {
-            Ok(async move { s.client.delete(&user_token, &s.opts).await.map(Done::Delete) })
-        })
-    }
-
-    /// Reads the call's inputs with `make` (on the JS thread) and starts the future it
-    /// returns, or returns why it could not start. The future is boxed where it is made: it
-    /// is several kilobytes, and each move of an unboxed one is a memcpy on the JS thread.
-    fn launch<F, Fut>(
-        &self,
-        env: &Env,
-        id: u32,
-        consent: bool,
-        options: Option<CallOptions>,
-        abort: Option<&NativeAbort>,
-        make: F,
-    ) -> Option<ErrorInfo>
-    where
-        F: FnOnce(Started) -> perse_core::Result<Fut>,
-        Fut: Future<Output = perse_core::Result<Done>> + Send + 'static,
-    {
-        let started = self.prepare(consent, options, abort).and_then(make);
-        match started {
+        match self
+            .prepare(consent, options, abort)
+            .and_then(|s| crate::calls::make(call, s, [a, b, c, d]))
+        {
             Ok(fut) => {
-                let fut = Box::pin(fut);
-                self.hub
-                    .start(env, id, async move { fut.await.unwrap_or_else(Done::Failed) });
+                self.hub.launch(env, id, fut);
                 None
             }
             Err(e) => Some(e.into()),
         }
     }
 
-    /// `consent` comes as its own argument, and `options` only when some other option is set:
-    /// each property read through napi costs a key lookup on the JS thread.
     fn prepare(
         &self,
         consent: bool,
@@ -305,11 +184,7 @@ impl NativeClient {
             client: self.inner.clone(),
             opts,
             prep,
+            pool: self.pool.clone(),
         })
     }
-}
-
-/// `None` when it worked, the reason when it did not.
-fn refused(r: perse_core::Result<()>) -> Option<ErrorInfo> {
-    r.err().map(ErrorInfo::from)
 }

@@ -7,29 +7,38 @@
 //! retry sends. The size is checked against the call's budget before anything is copied, so
 //! an oversized input costs no memory. See `bench/http.mjs` for what the copy costs.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use napi::bindgen_prelude::Unknown;
 use napi::{sys, JsValue};
 use perse_core::{check_input_size, Error, ImageSource, PrepareOptions};
 
-/// The image of a call, from the two positional arguments `index.js` passes: `data` (a
-/// view or an ArrayBuffer) or `path`.
+use crate::byte_pool::BytePool;
+
+/// An image argument: a path string, or bytes (any view, or an ArrayBuffer), copied into a
+/// buffer of `pool` when one is given.
 pub fn image_source(
-    data: Option<Unknown<'_>>,
-    path: Option<String>,
+    value: Option<Unknown<'_>>,
     prep: &PrepareOptions,
+    pool: Option<&Arc<BytePool>>,
 ) -> Result<ImageSource, Error> {
-    match (data, path) {
-        (Some(v), None) => copy_bytes(&v, prep).map(ImageSource::Bytes),
-        (None, Some(p)) if !p.is_empty() => Ok(ImageSource::Path(p.into())),
-        _ => Err(Error::invalid(
+    match value {
+        Some(v) if matches!(v.get_type(), Ok(napi::ValueType::String)) => {
+            // SAFETY: the value's type was just checked to be a string.
+            let path =
+                unsafe { v.cast::<String>() }.map_err(|e| Error::invalid(format!("image path: {}", e.reason)))?;
+            Ok(ImageSource::Path(path.into()))
+        }
+        Some(v) => copy_bytes(&v, prep, pool).map(ImageSource::Bytes),
+        None => Err(Error::invalid(
             "an image must be a Buffer, typed array, DataView, ArrayBuffer or a non-empty file path",
         )),
     }
 }
 
 /// A copy of the bytes `value` views, refused before copying when over budget.
-pub fn copy_bytes(value: &Unknown<'_>, prep: &PrepareOptions) -> Result<Bytes, Error> {
+fn copy_bytes(value: &Unknown<'_>, prep: &PrepareOptions, pool: Option<&Arc<BytePool>>) -> Result<Bytes, Error> {
     let v = value.value();
     // SAFETY: `v` is a live value of this call's env, on the JS thread; no JS runs between
     // reading the pointer and copying from it.
@@ -39,7 +48,11 @@ pub fn copy_bytes(value: &Unknown<'_>, prep: &PrepareOptions) -> Result<Bytes, E
         return Ok(Bytes::new());
     }
     // SAFETY: Node-API reported `len` readable bytes at `ptr`, owned by a live ArrayBuffer.
-    Ok(Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(ptr, len) }))
+    let src = unsafe { std::slice::from_raw_parts(ptr, len) };
+    Ok(match pool {
+        Some(pool) => pool.copy(src),
+        None => Bytes::copy_from_slice(src),
+    })
 }
 
 /// Where the bytes of a typed array, DataView or ArrayBuffer are, and how many there are.

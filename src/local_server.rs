@@ -8,44 +8,45 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use perse_core::Error;
 
-use crate::outcome::{fail, spawn, Outcome};
+use crate::error::{fail, refused, spawn, ErrorInfo, Outcome};
 
-/// How to start the local server.
-#[napi(object)]
-#[derive(Default)]
-pub struct LocalServerOptions {
-    /// TCP port; 0 (the default) picks a free one.
-    pub port: Option<u32>,
-    /// Interface to bind; default `127.0.0.1`. Anything else must be asked for explicitly.
-    pub host: Option<String>,
-    /// The private key `/login` accepts; default a random `sk_local_...`.
-    pub private_key: Option<String>,
-    /// Lifetime of issued session tokens in seconds; default 900 (15 minutes, as the API).
-    pub token_ttl_seconds: Option<f64>,
-    /// The `livenessScore` reported for every face; default 0.9 (there is no liveness model).
-    pub liveness_score: Option<f64>,
-    /// A connection must send its request headers within this many milliseconds (idle
-    /// keep-alive connections are closed after it too); default 30000.
-    pub header_timeout_ms: Option<f64>,
-    /// Connections served at once; more wait until one closes. Default 512.
-    pub max_connections: Option<f64>,
+crate::options::js_options! {
+    #[doc = "How to start the local server."]
+    pub struct LocalServerOptions [LOCAL_SERVER_KEYS] {
+        #[doc = "TCP port (0 to 65535); 0 (the default) picks a free one."]
+        "port" port: Option<f64>,
+        #[doc = "Interface to bind; default `127.0.0.1`. Anything else must be asked for explicitly."]
+        "host" host: Option<String>,
+        #[doc = "The private key `/login` accepts; default a random `sk_local_...`."]
+        "privateKey" private_key: Option<String>,
+        #[doc = "Lifetime of issued session tokens in seconds (1 to 31536000); default 900 (15 minutes, as the API)."]
+        "tokenTtlSeconds" token_ttl_seconds: Option<f64>,
+        #[doc = "The `livenessScore` reported for every face (0 to 1); default 0.9 (there is no liveness model)."]
+        "livenessScore" liveness_score: Option<f64>,
+        #[doc = "A connection must send its request headers within this many milliseconds (1 to 3600000;"]
+        #[doc = "idle keep-alive connections are closed after it too); default 30000."]
+        "headerTimeoutMs" header_timeout_ms: Option<f64>,
+        #[doc = "Connections served at once (1 to 100000); more wait until one closes. Default 512."]
+        "maxConnections" max_connections: Option<f64>,
+    }
 }
 
-/// An answer to give instead of the real one, for the next `times` matching requests.
-#[napi(object)]
-pub struct FaultSpec {
-    /// Path with or without `/v0` (e.g. `/face/detect`); default: any path.
-    pub path: Option<String>,
-    /// HTTP status to answer with; without it the fault only delays.
-    pub status: Option<u32>,
-    /// Error code in the JSON body; default derived from the status.
-    pub code: Option<String>,
-    /// Raw body instead of the JSON error (HTML, truncated JSON...).
-    pub body: Option<String>,
-    /// Wait this many milliseconds first.
-    pub delay_ms: Option<f64>,
-    /// How many requests it applies to; default 1.
-    pub times: Option<u32>,
+crate::options::js_options! {
+    #[doc = "An answer to give instead of the real one, for the next `times` matching requests."]
+    pub struct FaultSpec [FAULT_KEYS] {
+        #[doc = "Path with or without `/v0` (e.g. `/face/detect`); default: any path."]
+        "path" path: Option<String>,
+        #[doc = "HTTP status to answer with (100 to 599); without it the fault only delays."]
+        "status" status: Option<f64>,
+        #[doc = "Error code in the JSON body; default derived from the status."]
+        "code" code: Option<String>,
+        #[doc = "Raw body instead of the JSON error (HTML, truncated JSON...)."]
+        "body" body: Option<String>,
+        #[doc = "Wait this many milliseconds first (0 to 600000)."]
+        "delayMs" delay_ms: Option<f64>,
+        #[doc = "How many requests it applies to (1 to 1000000000); default 1."]
+        "times" times: Option<f64>,
+    }
 }
 
 /// One multipart field as the server saw it (no image bytes).
@@ -108,33 +109,10 @@ impl NativeLocalServer {
         self.inner.is_closed()
     }
 
+    /// Queues an injected answer; returns why the fault was refused, if it was.
     #[napi(catch_unwind)]
-    pub fn inject_fault(&self, fault: FaultSpec) -> Result<()> {
-        let status = match fault.status {
-            Some(s) if !(100..=599).contains(&s) => {
-                return Err(invalid("fault.status must be an HTTP status (100-599)"))
-            }
-            s => s.map(|s| s as u16),
-        };
-        let delay = match fault.delay_ms {
-            Some(ms) if !ms.is_finite() || !(0.0..=600_000.0).contains(&ms) => {
-                return Err(invalid("fault.delayMs must be between 0 and 600000"))
-            }
-            Some(ms) => Duration::from_millis(ms as u64),
-            None => Duration::ZERO,
-        };
-        if status.is_none() && delay.is_zero() {
-            return Err(invalid("a fault needs a status, a delayMs, or both"));
-        }
-        self.inner.inject_fault(perse_local::Fault {
-            path: fault.path,
-            status,
-            code: fault.code,
-            body: fault.body,
-            delay,
-            times: fault.times.unwrap_or(1),
-        });
-        Ok(())
+    pub fn inject_fault(&self, fault: FaultSpec) -> Option<ErrorInfo> {
+        refused(fault.try_into().map(|f| self.inner.inject_fault(f)))
     }
 
     /// Every token issued so far stops working (the next call gets 401 `unauthorized`).
@@ -146,28 +124,7 @@ impl NativeLocalServer {
     /// The requests seen so far, oldest first.
     #[napi(catch_unwind)]
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.inner
-            .requests()
-            .into_iter()
-            .map(|r| RecordedRequest {
-                method: r.method,
-                path: r.path,
-                fields: r
-                    .fields
-                    .into_iter()
-                    .map(|f| RecordedField {
-                        name: f.name,
-                        filename: f.filename,
-                        content_type: f.content_type,
-                        size: f.size as u32,
-                        value: f.value,
-                    })
-                    .collect(),
-                has_authorization: r.has_authorization,
-                status: u32::from(r.status),
-                faulted: r.faulted,
-            })
-            .collect()
+        self.inner.requests().into_iter().map(RecordedRequest::from).collect()
     }
 
     /// Forgets enrollments, faults and the request log.
@@ -204,7 +161,7 @@ pub fn start_local_server(
 fn convert(o: LocalServerOptions) -> std::result::Result<perse_local::LocalServerOptions, Error> {
     let mut opts = perse_local::LocalServerOptions::default();
     if let Some(p) = o.port {
-        opts.port = u16::try_from(p).map_err(|_| Error::invalid("port must be between 0 and 65535"))?;
+        opts.port = int(p, 0.0, 65535.0, "options.port must be an integer between 0 and 65535")? as u16;
     }
     if let Some(h) = o.host {
         opts.host = h;
@@ -234,6 +191,69 @@ fn convert(o: LocalServerOptions) -> std::result::Result<perse_local::LocalServe
     Ok(opts)
 }
 
-fn invalid(msg: &str) -> napi::Error {
-    napi::Error::new(Status::InvalidArg, msg)
+/// `v` when it is an integer in `min..=max`, else `invalid_argument` with `message`.
+fn int(v: f64, min: f64, max: f64, message: &str) -> std::result::Result<f64, Error> {
+    match v.is_finite() && v.fract() == 0.0 && (min..=max).contains(&v) {
+        true => Ok(v),
+        false => Err(Error::invalid(message)),
+    }
+}
+
+impl TryFrom<FaultSpec> for perse_local::Fault {
+    type Error = Error;
+
+    fn try_from(fault: FaultSpec) -> std::result::Result<Self, Error> {
+        let status = fault
+            .status
+            .map(|s| int(s, 100.0, 599.0, "fault.status must be an HTTP status (100-599)"))
+            .transpose()?
+            .map(|s| s as u16);
+        let times = fault
+            .times
+            .map(|n| int(n, 1.0, 1e9, "fault.times must be an integer between 1 and 1000000000"))
+            .transpose()?;
+        let delay = match fault.delay_ms {
+            Some(ms) if !ms.is_finite() || !(0.0..=600_000.0).contains(&ms) => {
+                return Err(Error::invalid("fault.delayMs must be between 0 and 600000"))
+            }
+            Some(ms) => Duration::from_millis(ms as u64),
+            None => Duration::ZERO,
+        };
+        if status.is_none() && delay.is_zero() {
+            return Err(Error::invalid("a fault needs a status, a delayMs, or both"));
+        }
+        Ok(perse_local::Fault {
+            path: fault.path,
+            status,
+            code: fault.code,
+            body: fault.body,
+            delay,
+            times: times.map_or(1, |n| n as u32),
+        })
+    }
+}
+
+impl From<perse_local::RecordedRequest> for RecordedRequest {
+    fn from(r: perse_local::RecordedRequest) -> Self {
+        RecordedRequest {
+            method: r.method,
+            path: r.path,
+            fields: r.fields.into_iter().map(RecordedField::from).collect(),
+            has_authorization: r.has_authorization,
+            status: u32::from(r.status),
+            faulted: r.faulted,
+        }
+    }
+}
+
+impl From<perse_local::RecordedField> for RecordedField {
+    fn from(f: perse_local::RecordedField) -> Self {
+        RecordedField {
+            name: f.name,
+            filename: f.filename,
+            content_type: f.content_type,
+            size: f.size as u32,
+            value: f.value,
+        }
+    }
 }

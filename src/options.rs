@@ -71,55 +71,113 @@ fn count<T: TryFrom<u64>>(name: &str, v: f64) -> Result<T> {
     T::try_from(number(name, v)? as u64).map_err(|_| Error::invalid(format!("{name} is out of range")))
 }
 
-/// Settings of a `PerseClient` (all optional).
-#[napi(object)]
-#[derive(Default, Clone)]
-pub struct ClientOptions {
-    /// API root; default `https://api.getperse.com/v0` (the default client reads env `PERSE_BASE_URL`). `http://` only on loopback.
-    pub base_url: Option<String>,
-    /// A session token (JWT) to start with, as `setToken` would store it.
-    pub token: Option<String>,
-    /// Per-attempt time limit in milliseconds (1 to 86400000); default 30000.
-    pub timeout_ms: Option<f64>,
-    /// `User-Agent` header; default `perse-node/<version>`.
-    pub user_agent: Option<String>,
-    /// Extra attempts for failures that are safe to repeat (0 to 20); default 2.
-    pub max_retries: Option<f64>,
-    /// First backoff window in milliseconds (0 to 3600000); default 500 (jittered, doubling, capped by `retryMaxDelayMs`).
-    pub retry_base_delay_ms: Option<f64>,
-    /// Largest backoff window in milliseconds (0 to 3600000); default 8000.
-    pub retry_max_delay_ms: Option<f64>,
-    /// Private key: the client logs in by itself on first use and whenever the token is stale.
-    pub private_key: Option<String>,
-    /// Refresh this many seconds before the token's `exp` (0 to 86400); default 60.
-    pub refresh_skew_seconds: Option<f64>,
-    /// Upload limit in bytes, checked before sending; default 1000000.
-    pub max_upload_bytes: Option<f64>,
-    /// `'fit'` refuses inputs over this many bytes before reading them; default 50000000.
-    pub max_input_bytes: Option<f64>,
-    /// Image preparation before upload: `'validate'` (default: send unchanged) or `'fit'`
-    /// (convert, orient and shrink into a JPEG under `maxUploadBytes`).
-    #[napi(ts_type = "'validate' | 'fit'")]
-    pub prepare: Option<String>,
-    /// Images declaring more pixels are refused from their header; default 40000000.
-    pub max_pixels: Option<f64>,
-    /// Success bodies larger than this are refused with `response_too_large`; default 16777216.
-    pub max_response_bytes: Option<f64>,
+/// Declares a `#[napi(object)]` options struct and the list of its JS keys and types, from
+/// one definition: `lib/args.js` refuses unknown keys and wrong types with the list that
+/// `optionSpecs()` returns, so a field added here is accepted there with no second edit.
+/// Docs inside are written `#[doc = "..."]`: napi-derive copies a `///` comment that passed
+/// through a macro into binding.d.ts with its raw-string prefix (`r"`).
+macro_rules! js_options {
+    ($(#[$meta:meta])* pub struct $name:ident [$keys:ident] {
+        $( $(#[$fmeta:meta])* $js:literal $field:ident: Option<$ty:ty>, )*
+    }) => {
+        $(#[$meta])*
+        #[napi(object)]
+        #[derive(Default, Clone)]
+        pub struct $name { $( $(#[$fmeta])* pub $field: Option<$ty>, )* }
+        pub const $keys: &[(&str, &str)] = &[$(($js, <$ty as $crate::options::JsType>::NAME)),*];
+    };
+}
+pub(crate) use js_options;
+
+/// The `typeof` a JS value must have to convert to an option field's type.
+pub trait JsType {
+    const NAME: &'static str;
 }
 
-/// Per-call settings.
+impl JsType for f64 {
+    const NAME: &'static str = "number";
+}
+
+impl JsType for String {
+    const NAME: &'static str = "string";
+}
+
+impl JsType for bool {
+    const NAME: &'static str = "boolean";
+}
+
+js_options! {
+    #[doc = "Settings of a `PerseClient` (all optional)."]
+    pub struct ClientOptions [CLIENT_KEYS] {
+        #[doc = "API root; default `https://api.getperse.com/v0` (the default client reads env `PERSE_BASE_URL`). `http://` only on loopback."]
+        "baseUrl" base_url: Option<String>,
+        #[doc = "A session token (JWT) to start with, as `setToken` would store it."]
+        "token" token: Option<String>,
+        #[doc = "Per-attempt time limit in milliseconds (1 to 86400000); default 30000."]
+        "timeoutMs" timeout_ms: Option<f64>,
+        #[doc = "`User-Agent` header; default `perse-node/<version>`."]
+        "userAgent" user_agent: Option<String>,
+        #[doc = "Extra attempts for failures that are safe to repeat (0 to 20); default 2."]
+        "maxRetries" max_retries: Option<f64>,
+        #[doc = "First backoff window in milliseconds (0 to 3600000); default 500 (jittered, doubling, capped by `retryMaxDelayMs`)."]
+        "retryBaseDelayMs" retry_base_delay_ms: Option<f64>,
+        #[doc = "Largest backoff window in milliseconds (0 to 3600000); default 8000."]
+        "retryMaxDelayMs" retry_max_delay_ms: Option<f64>,
+        #[doc = "Private key: the client logs in by itself on first use and whenever the token is stale."]
+        "privateKey" private_key: Option<String>,
+        #[doc = "Refresh this many seconds before the token's `exp` (0 to 86400); default 60."]
+        "refreshSkewSeconds" refresh_skew_seconds: Option<f64>,
+        #[doc = "Upload limit in bytes, checked before sending; default 1000000."]
+        "maxUploadBytes" max_upload_bytes: Option<f64>,
+        #[doc = "`'fit'` refuses inputs over this many bytes before reading them; default 50000000."]
+        "maxInputBytes" max_input_bytes: Option<f64>,
+        #[doc = "Image preparation before upload: `'validate'` (default: send unchanged) or `'fit'`"]
+        #[doc = "(convert, orient and shrink into a JPEG under `maxUploadBytes`)."]
+        #[napi(ts_type = "'validate' | 'fit'")]
+        "prepare" prepare: Option<String>,
+        #[doc = "Images declaring more pixels are refused from their header; default 40000000."]
+        "maxPixels" max_pixels: Option<f64>,
+        #[doc = "Success bodies larger than this are refused with `response_too_large`; default 16777216."]
+        "maxResponseBytes" max_response_bytes: Option<f64>,
+    }
+}
+
+js_options! {
+    #[doc = "Per-call settings."]
+    pub struct CallOptions [CALL_KEYS] {
+        #[doc = "The end user consented to biometric processing. Required (`true`) on every biometric call."]
+        "enduserConsent" enduser_consent: Option<bool>,
+        #[doc = "Per-attempt time limit in milliseconds for this call."]
+        "timeoutMs" timeout_ms: Option<f64>,
+        #[doc = "Extra attempts for this call."]
+        "maxRetries" max_retries: Option<f64>,
+        #[doc = "Image preparation for this call (overrides the client's)."]
+        #[napi(ts_type = "'validate' | 'fit'")]
+        "prepare" prepare: Option<String>,
+    }
+}
+
+/// Each options object's JS keys with their `typeof`, for `lib/args.js`: `[key, type]` pairs.
 #[napi(object)]
-#[derive(Default, Clone)]
-pub struct CallOptions {
-    /// The end user consented to biometric processing. Required (`true`) on every biometric call.
-    pub enduser_consent: Option<bool>,
-    /// Per-attempt time limit in milliseconds for this call.
-    pub timeout_ms: Option<f64>,
-    /// Extra attempts for this call.
-    pub max_retries: Option<f64>,
-    /// Image preparation for this call (overrides the client's).
-    #[napi(ts_type = "'validate' | 'fit'")]
-    pub prepare: Option<String>,
+pub struct OptionSpecs {
+    pub client: Vec<Vec<String>>,
+    pub call: Vec<Vec<String>>,
+    pub prepare_image: Vec<Vec<String>>,
+    pub local_server: Vec<Vec<String>>,
+    pub fault: Vec<Vec<String>>,
+}
+
+/// The keys and types of every options object (see `js_options!`).
+#[napi(catch_unwind)]
+pub fn option_specs() -> OptionSpecs {
+    let list = |keys: &[(&str, &str)]| keys.iter().map(|(k, t)| vec![k.to_string(), t.to_string()]).collect();
+    OptionSpecs {
+        client: list(CLIENT_KEYS),
+        call: list(CALL_KEYS),
+        prepare_image: list(crate::prepare::PREPARE_KEYS),
+        local_server: list(crate::local_server::LOCAL_SERVER_KEYS),
+        fault: list(crate::local_server::FAULT_KEYS),
+    }
 }
 
 impl ClientOptions {
@@ -186,7 +244,7 @@ pub fn prepare_mode(s: &str) -> Result<PrepareMode> {
         "validate" => Ok(PrepareMode::Validate),
         "fit" => Ok(PrepareMode::Fit),
         other => Err(Error::invalid(format!(
-            "prepare must be 'validate' or 'fit', not '{}'",
+            "options.prepare must be 'validate' or 'fit', not '{}'",
             perse_core::one_line(other, 40)
         ))),
     }

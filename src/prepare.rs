@@ -4,27 +4,27 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use perse_core::{Error, ImageFormat, PrepareMode, PrepareOptions as CorePrepareOptions, Prepared};
 
+use crate::error::{fail, spawn, Outcome};
 use crate::image_arg::image_source;
 use crate::options::{integer, prepare_mode};
-use crate::outcome::{fail, spawn, Outcome};
 
-/// Options of `prepareImage`.
-#[napi(object)]
-#[derive(Default)]
-pub struct PrepareOptions {
-    /// `'validate'` (default) checks and passes the bytes through; `'fit'` converts and shrinks.
-    #[napi(ts_type = "'validate' | 'fit'")]
-    pub prepare: Option<String>,
-    /// Upload limit in bytes; default 1000000.
-    pub max_upload_bytes: Option<f64>,
-    /// Images declaring more pixels are refused from their header; default 40000000.
-    pub max_pixels: Option<f64>,
-    /// `'fit'` re-encodes to at most this many pixels on the longer side; default 1600.
-    pub max_dimension: Option<f64>,
-    /// `'fit'` JPEG quality 1-100; default 85.
-    pub quality: Option<f64>,
-    /// `'fit'` refuses inputs over this many bytes before reading them; default 50000000.
-    pub max_input_bytes: Option<f64>,
+crate::options::js_options! {
+    #[doc = "Options of `prepareImage`."]
+    pub struct PrepareOptions [PREPARE_KEYS] {
+        #[doc = "`'validate'` (default) checks and passes the bytes through; `'fit'` converts and shrinks."]
+        #[napi(ts_type = "'validate' | 'fit'")]
+        "prepare" prepare: Option<String>,
+        #[doc = "Upload limit in bytes; default 1000000."]
+        "maxUploadBytes" max_upload_bytes: Option<f64>,
+        #[doc = "Images declaring more pixels are refused from their header; default 40000000."]
+        "maxPixels" max_pixels: Option<f64>,
+        #[doc = "`'fit'` re-encodes to at most this many pixels on the longer side (16 to 16384); default 1600."]
+        "maxDimension" max_dimension: Option<f64>,
+        #[doc = "`'fit'` JPEG quality 1-100; default 85."]
+        "quality" quality: Option<f64>,
+        #[doc = "`'fit'` refuses inputs over this many bytes before reading them; default 50000000."]
+        "maxInputBytes" max_input_bytes: Option<f64>,
+    }
 }
 
 /// What would be uploaded.
@@ -54,16 +54,15 @@ impl From<Prepared> for PreparedImage {
     }
 }
 
-/// Prepares an image as an upload would, on a worker thread. `data` (bytes, copied here)
-/// or `path` names the image.
+/// Prepares an image as an upload would, on a worker thread. `image` is a path or bytes
+/// (copied here).
 #[napi(ts_return_type = "Promise<PreparedImage | ErrorInfo>", catch_unwind)]
 pub fn prepare_image<'env>(
     env: &'env Env,
-    data: Option<Unknown<'_>>,
-    path: Option<String>,
+    image: Option<Unknown<'_>>,
     options: Option<PrepareOptions>,
 ) -> Result<PromiseRaw<'env, Outcome<PreparedImage>>> {
-    let prepared = convert(options.unwrap_or_default()).and_then(|opts| Ok((image_source(data, path, &opts)?, opts)));
+    let prepared = convert(options.unwrap_or_default()).and_then(|opts| Ok((image_source(image, &opts, None)?, opts)));
     match prepared {
         Ok((src, opts)) => spawn(env, perse_core::prepare_source(src, opts)),
         Err(e) => fail(env, e),

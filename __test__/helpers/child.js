@@ -22,6 +22,11 @@ function runChild(body, { env = {}, args = [], timeoutMs = 60_000 } = {}) {
     const report = (v) => process.stdout.write('\\n@@REPORT@@' + JSON.stringify(v) + '\\n');
     const rssMb = () => Math.round(process.memoryUsage().rss / 1048576);
     const maxRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+    // Anonymous memory (heap, buffers), sampled every 5 ms while watchMemory is on: unlike the
+    // RSS peak, it does not count pages of mapped files, which the kernel may fault in or
+    // collapse into huge pages at any time (a debug .node is 200 MB).
+    const anonMb = () => { try { return Math.round(Number(/RssAnon:\\s+(\\d+)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1]) / 1024) } catch { return rssMb() } };
+    const watchMemory = () => { const base = anonMb(); let peak = base; const timer = setInterval(() => { peak = Math.max(peak, anonMb()) }, 5); return () => { clearInterval(timer); return Math.max(peak, anonMb()) - base } };
     (async () => {\n${body}\n})().catch((e) => { console.error('child failed:', e); process.exitCode = 99 });`
   const started = Date.now()
   return new Promise((resolve) => {

@@ -62,6 +62,9 @@ pub struct DetectResponse {
     pub image_metrics: Metrics,
     pub time_taken: f64,
     pub default_thresholds: DetectThresholds,
+    /// The server's human-readable message, when it sends one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -75,6 +78,9 @@ pub struct CompareResponse {
     pub similarity: f64,
     pub time_taken: f64,
     pub default_thresholds: CompareThresholds,
+    /// The server's human-readable message, when it sends one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// `POST /face/enrollment` and `PUT /face/enrollment`.
@@ -82,6 +88,9 @@ pub struct CompareResponse {
 pub struct EnrollResponse {
     pub user_token: String,
     pub time_taken: f64,
+    /// The server's human-readable message, when it sends one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// `GET /face/enrollment/list`.
@@ -90,12 +99,18 @@ pub struct ListResponse {
     pub user_tokens: Vec<String>,
     pub total_users: u32,
     pub time_taken: f64,
+    /// The server's human-readable message, when it sends one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// `DELETE /face/enrollment/{user_token}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeleteResponse {
     pub time_taken: f64,
+    /// The server's human-readable message, when it sends one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// `POST /login`.

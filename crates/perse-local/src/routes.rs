@@ -138,6 +138,7 @@ async fn dispatch(state: &Shared, req: Request, fields: &mut Vec<RecordedField>)
                 user_tokens,
                 total_users,
                 time_taken: secs(started),
+                message: None,
             };
             Ok(reply::ok(&body, "Enrollment list retrieved"))
         }
@@ -147,6 +148,7 @@ async fn dispatch(state: &Shared, req: Request, fields: &mut Vec<RecordedField>)
                 Some(_) => Ok(reply::ok(
                     &DeleteResponse {
                         time_taken: secs(started),
+                        message: None,
                     },
                     "Enrollment deleted",
                 )),
@@ -262,6 +264,7 @@ async fn detect(state: &Shared, form: &Form, started: Instant) -> Result<Respons
         image_metrics: a.image_metrics,
         time_taken: secs(started),
         default_thresholds: thresholds(),
+        message: None,
     };
     Ok(reply::ok(&body, "Face detection completed"))
 }
@@ -306,6 +309,7 @@ async fn compare(state: &Shared, form: &Form, started: Instant) -> Result<Respon
         default_thresholds: CompareThresholds {
             similarity: THRESHOLD_SIMILARITY,
         },
+        message: None,
     };
     Ok(reply::ok(&body, "Face comparison completed"))
 }
@@ -350,6 +354,7 @@ async fn enroll(state: &Shared, form: &Form, update: bool, started: Instant) -> 
     let body = EnrollResponse {
         user_token: token,
         time_taken: secs(started),
+        message: None,
     };
     Ok(reply::ok(
         &body,

@@ -1,5 +1,9 @@
-//! Failures as data, and the bridge from a core future to a JS Promise that cannot hang
-//! or crash: a panic inside the future becomes an `internal_error` outcome.
+//! Every failure on its way to JS, in one place. A refused input or a failed call reaches JS
+//! as data, never as a napi throw, because napi-rs async rejections cannot carry a custom
+//! `code`: an [`ErrorInfo`] object (returned by setters and call starts, resolved by the
+//! promise-returning exports) or the same fields in a completion batch ([`encode`]).
+//! `lib/errors.js` alone turns either into a `PerseError`. A napi throw means a bug: a caught
+//! panic, or a value napi could not convert.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -8,14 +12,14 @@ use futures_util::FutureExt;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-/// A failed call, returned or resolved instead of thrown; `index.js` throws it as a `PerseError`.
+/// A failed call, returned or resolved instead of thrown; `lib/errors.js` throws it as a `PerseError`.
 #[napi(object)]
 pub struct ErrorInfo {
     /// Always `false`: distinguishes an error from a result (`status: true`).
     pub status: bool,
     /// Stable machine-readable code, e.g. `unauthorized`, `timeout`, `no_face_detected`.
     pub code: String,
-    /// Human-readable explanation. Never contains a token or private key.
+    /// Human-readable explanation, one line. Never contains a token or private key.
     pub message: String,
     /// The HTTP status when a response came back.
     pub http_status: Option<u32>,
@@ -41,10 +45,31 @@ impl From<perse_core::Error> for ErrorInfo {
     }
 }
 
+/// The fields of a failed call in a completion batch, after its `FAILED` tag: the numbers
+/// `httpStatus` (NaN when none), `retryable`, `attempts`, has-cause, then the strings `code`,
+/// `message` and the cause. `failure()` in `lib/decode.js` reads them in this order.
+pub fn encode(e: &perse_core::Error, nums: &mut Vec<f64>, strs: &mut Vec<String>) {
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    nums.extend([
+        e.http_status().map_or(f64::NAN, f64::from),
+        flag(e.retryable),
+        f64::from(e.attempts),
+        flag(e.cause().is_some()),
+    ]);
+    strs.extend([e.code().to_string(), e.to_string()]);
+    strs.extend(e.cause().map(str::to_string));
+}
+
+/// `None` when it worked, the reason when it did not (for setters).
+pub fn refused(r: perse_core::Result<()>) -> Option<ErrorInfo> {
+    r.err().map(ErrorInfo::from)
+}
+
 /// A result or the reason there is none.
 pub type Outcome<T> = Either<T, ErrorInfo>;
 
-/// Runs `fut` on napi's tokio runtime and resolves the returned Promise with an [`Outcome`].
+/// Runs `fut` on napi's tokio runtime and resolves the returned Promise with an [`Outcome`];
+/// a panic inside the future becomes an `internal_error` outcome.
 pub fn spawn<'env, T, R, F>(env: &'env Env, fut: F) -> Result<PromiseRaw<'env, Outcome<R>>>
 where
     T: Send + 'static,
@@ -70,14 +95,12 @@ where
 
 /// A caught panic as an `internal_error`.
 pub fn panic_error(p: &(dyn std::any::Any + Send)) -> perse_core::Error {
-    perse_core::Error::from(perse_core::ErrorKind::Internal(panic_message(p)))
-}
-
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     let text = p
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
-    format!("a bug in perse-node was caught ({text}); please report it")
+    perse_core::Error::from(perse_core::ErrorKind::Internal(format!(
+        "a bug in perse-node was caught ({text}); please report it"
+    )))
 }

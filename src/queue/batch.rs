@@ -1,16 +1,17 @@
-//! Finished calls as flat data for the JS thread. Building a nested JS object through napi
-//! costs a napi call and a key internalisation per property; a batch of numbers in one
-//! `Float64Array` plus a string list costs a few napi calls per *batch*, and `lib/decode.js`
-//! builds the result objects from object literals, which V8 creates with a fixed shape.
+//! Finished calls as flat data for the JS thread: numbers in one `Float64Array`, strings in
+//! one list. Building nested JS objects through napi costs a call and a key lookup per
+//! property; this costs a few napi calls per *batch*, and `lib/decode.js` builds the results
+//! from object literals, which V8 creates with fixed shapes.
 //!
 //! Layout, per finished call: `id, tag`, then the tag's fields in the order written below.
-//! Optional numbers are `NaN` when absent (the property is then omitted, as the API omits it).
-//! `lib/decode.js` reads the same layout; the two files change together.
+//! Optional numbers are `NaN` when absent; an optional string is a flag number (0/1) and,
+//! when 1, a string. `lib/decode.js` reads the same layout, and `__test__/layout.spec.js`
+//! proves the two agree (see `samples.rs`): every field of every model, with distinct values.
 
 use perse_core::models::{self, Metrics};
 use perse_core::Error;
 
-/// A finished call, kept as Rust data until the JS thread encodes it.
+/// A finished call, kept as Rust data until it is encoded.
 pub enum Done {
     Failed(Error),
     Detect(models::DetectResponse),
@@ -22,7 +23,7 @@ pub enum Done {
 }
 
 /// Tags shared with `lib/decode.js`.
-const FAILED: f64 = 0.0;
+pub const FAILED: f64 = 0.0;
 const DETECT: f64 = 1.0;
 const COMPARE: f64 = 2.0;
 const ENROLL: f64 = 3.0;
@@ -66,80 +67,80 @@ impl Batch {
 
     pub fn push(&mut self, id: u32, done: Done) {
         self.starts.push((self.nums.len(), self.strs.len()));
-        let n = &mut self.nums;
-        n.push(f64::from(id));
+        self.nums.push(f64::from(id));
         match done {
             Done::Failed(e) => {
-                n.extend([
-                    FAILED,
-                    opt(e.http_status().map(f64::from)),
-                    flag(e.retryable),
-                    f64::from(e.attempts),
-                ]);
-                n.push(flag(e.cause().is_some()));
-                self.strs.extend([e.code().to_string(), e.to_string()]);
-                if let Some(c) = e.cause() {
-                    self.strs.push(c.to_string());
-                }
+                self.nums.push(FAILED);
+                crate::error::encode(&e, &mut self.nums, &mut self.strs);
             }
             Done::Detect(d) => {
                 let t = &d.default_thresholds;
-                n.extend([DETECT, f64::from(d.total_faces), d.time_taken]);
-                n.extend([t.underexposure, t.overexposure, t.sharpness, t.liveness]);
-                metrics(n, &d.image_metrics);
-                n.push(d.faces.len() as f64);
+                self.nums.extend([DETECT, f64::from(d.total_faces), d.time_taken]);
+                self.nums
+                    .extend([t.underexposure, t.overexposure, t.sharpness, t.liveness]);
+                self.metrics(&d.image_metrics);
+                self.nums.push(d.faces.len() as f64);
                 for f in &d.faces {
-                    n.extend(f.bounding_box);
-                    n.push(f.liveness_score);
-                    metrics(n, &f.face_metrics);
-                    match &f.landmarks {
-                        Some(l) => {
-                            n.push(1.0);
-                            for p in [l.right_eye, l.left_eye, l.nose, l.mouth_right, l.mouth_left] {
-                                n.extend(p);
-                            }
-                        }
-                        None => n.push(0.0),
-                    }
+                    self.face(f);
                 }
+                self.message(d.message);
             }
-            Done::Compare(c) => n.extend([COMPARE, c.similarity, c.time_taken, c.default_thresholds.similarity]),
+            Done::Compare(c) => {
+                self.nums
+                    .extend([COMPARE, c.similarity, c.time_taken, c.default_thresholds.similarity]);
+                self.message(c.message);
+            }
             Done::Enroll(e) => {
-                n.extend([ENROLL, e.time_taken]);
+                self.nums.extend([ENROLL, e.time_taken]);
                 self.strs.push(e.user_token);
+                self.message(e.message);
             }
             Done::List(l) => {
-                n.extend([LIST, f64::from(l.total_users), l.time_taken, l.user_tokens.len() as f64]);
+                let n = l.user_tokens.len() as f64;
+                self.nums.extend([LIST, f64::from(l.total_users), l.time_taken, n]);
                 self.strs.extend(l.user_tokens);
+                self.message(l.message);
             }
-            Done::Delete(d) => n.extend([DELETE, d.time_taken]),
+            Done::Delete(d) => {
+                self.nums.extend([DELETE, d.time_taken]);
+                self.message(d.message);
+            }
             Done::Login(token) => {
-                n.push(LOGIN);
+                self.nums.push(LOGIN);
                 self.strs.push(token);
             }
         }
     }
-}
 
-fn metrics(n: &mut Vec<f64>, m: &Metrics) {
-    n.extend([
-        m.underexposure,
-        m.overexposure,
-        m.sharpness,
-        opt(m.color),
-        opt(m.rotation),
-    ]);
-}
+    fn face(&mut self, f: &models::Face) {
+        self.nums.extend(f.bounding_box);
+        self.nums.push(f.liveness_score);
+        self.metrics(&f.face_metrics);
+        match &f.landmarks {
+            Some(l) => {
+                self.nums.push(1.0);
+                for p in [l.right_eye, l.left_eye, l.nose, l.mouth_right, l.mouth_left] {
+                    self.nums.extend(p);
+                }
+            }
+            None => self.nums.push(0.0),
+        }
+    }
 
-fn opt(v: Option<f64>) -> f64 {
-    v.unwrap_or(f64::NAN)
-}
+    fn metrics(&mut self, m: &Metrics) {
+        let opt = |v: Option<f64>| v.unwrap_or(f64::NAN);
+        self.nums.extend([
+            m.underexposure,
+            m.overexposure,
+            m.sharpness,
+            opt(m.color),
+            opt(m.rotation),
+        ]);
+    }
 
-fn flag(b: bool) -> f64 {
-    if b {
-        1.0
-    } else {
-        0.0
+    fn message(&mut self, m: Option<String>) {
+        self.nums.push(if m.is_some() { 1.0 } else { 0.0 });
+        self.strs.extend(m);
     }
 }
 
@@ -156,12 +157,13 @@ mod tests {
                 Done::Enroll(models::EnrollResponse {
                     user_token: format!("u{id}"),
                     time_taken: 0.5,
+                    message: None,
                 }),
             );
         }
         let front = b.take_front(2);
         assert_eq!((front.len(), b.len()), (2, 3));
-        assert_eq!(front.nums, [0.0, ENROLL, 0.5, 1.0, ENROLL, 0.5]);
+        assert_eq!(front.nums, [0.0, ENROLL, 0.5, 0.0, 1.0, ENROLL, 0.5, 0.0]);
         assert_eq!(front.strs, ["u0", "u1"]);
         assert_eq!(b.nums[0], 2.0);
         assert_eq!(b.strs, ["u2", "u3", "u4"]);

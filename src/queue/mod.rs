@@ -1,23 +1,18 @@
-//! The completion queue: how finished calls get back to the JS thread.
+//! The completion queue: how calls start on the runtime and how their outcomes get back to
+//! the JS thread. [`Hub::launch`] is its one entry point; ARCHITECTURE.md explains why it
+//! exists and the invariants it keeps. In short:
 //!
-//! napi-rs gives every `async` call its own threadsafe function (a libuv handle opened and
-//! closed per promise) and converts results property by property; at thousands of calls per
-//! second that is most of the JS thread's work. Instead each client owns one long-lived
-//! threadsafe function. Tasks encode their outcome into a shared batch (on their own thread,
-//! see `encode.rs`) and wake the JS thread only when no delivery is scheduled yet, so
-//! completions that finish together are delivered together: one callback, one
-//! `Float64Array`, one string list.
-//!
-//! One delivery per turn of the event loop. Node runs a threadsafe function's queue in a loop
-//! for as long as new calls arrive while its callback runs (up to 1000 in a row, all in one
-//! libuv callback), so under a steady stream of completions "wake JS when the batch was empty"
-//! would keep the JS thread in one callback while timers and other I/O wait. So a delivery
-//! leaves the queue *scheduled*: finishing tasks only add to the batch, and the JS side calls
-//! `CompletionWaker::rearm` from a `setImmediate` once the turn's callbacks are done. Rearming
-//! wakes the JS thread again for the next turn if anything is waiting, or clears the flag.
-//!
-//! The function is weak (an idle client never keeps the process alive) and is referenced
-//! while at least one call is in flight (a pending call does).
+//! - One long-lived threadsafe function per client instead of one per call (napi-rs's
+//!   `async fn` opens and closes a libuv handle per promise and converts results property by
+//!   property: at thousands of calls per second, most of the JS thread's work).
+//! - Calls started in one tick reach the runtime in one `flush` (one wake-up of a parked
+//!   runtime thread), and finished calls are encoded on their own thread into a shared batch
+//!   (`batch.rs`) and delivered together: one callback, one `Float64Array`, one string list.
+//! - At most [`PER_TICK`] outcomes per turn of the event loop. A delivery leaves the queue
+//!   *scheduled*; the JS side rearms it from a `setImmediate` (`waker.rs`), so a steady
+//!   stream of completions cannot keep the JS thread in one libuv callback while timers wait.
+//! - The function is weak (an idle client never keeps the process alive) and is referenced
+//!   while at least one call is in flight. Every started call is delivered exactly once.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -28,12 +23,19 @@ use futures_util::FutureExt;
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi::threadsafe_function::{ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi_derive::napi;
+mod batch;
+mod samples;
+mod waker;
 
-use crate::encode::{Batch, Done};
+use batch::Batch;
+pub use batch::Done;
+pub use waker::{CompletionWaker, Nums};
 
-/// Finished calls handed to JS per turn of the event loop (see `Shared::deliver`).
-const PER_TICK: usize = 8;
+/// Finished calls handed to JS per turn of the event loop (see `Shared::deliver`). Settling a
+/// call runs the code awaiting it, so this bounds the work of one turn. 8 kept the event-loop
+/// delay p99 under 1 ms at full load in `bench/http.mjs` (32 calls in flight), with the same
+/// throughput as unbounded batches.
+pub const PER_TICK: usize = 8;
 
 /// The JS side is `(nums, strs) => void`, implemented by `lib/decode.js`.
 pub type Args = FnArgs<(Nums, Vec<String>)>;
@@ -88,12 +90,15 @@ impl Hub {
         Ok(hub)
     }
 
-    /// Queues `fut` to run on the tokio runtime at the next `flush`; its outcome is delivered
-    /// to JS under `id`. Call on the JS thread. A panic in `fut` is delivered as `internal_error`.
-    pub fn start<F>(self: &Arc<Self>, env: &Env, id: u32, fut: F)
+    /// Queues `fut` to run on the tokio runtime at the next `flush`; its outcome (a result,
+    /// its error, or a caught panic as `internal_error`) is delivered to JS under `id`. Call on
+    /// the JS thread. The future is boxed here, where it is made: it is several kilobytes, and
+    /// each move of an unboxed one is a memcpy on the JS thread.
+    pub fn launch<F>(self: &Arc<Self>, env: &Env, id: u32, fut: F)
     where
-        F: Future<Output = Done> + Send + 'static,
+        F: Future<Output = perse_core::Result<Done>> + Send + 'static,
     {
+        let fut = Box::pin(fut);
         if self.shared.in_flight.fetch_add(1, Ordering::Relaxed) == 0 {
             // SAFETY: on the JS thread of the env that created the function, which is alive.
             unsafe { sys::napi_ref_threadsafe_function(env.raw(), self.tsfn.raw()) };
@@ -102,8 +107,9 @@ impl Hub {
         let task = async move {
             crate::priority::background();
             let done = match AssertUnwindSafe(fut).catch_unwind().await {
-                Ok(done) => done,
-                Err(panic) => Done::Failed(crate::outcome::panic_error(&*panic)),
+                Ok(Ok(done)) => done,
+                Ok(Err(e)) => Done::Failed(e),
+                Err(panic) => Done::Failed(crate::error::panic_error(&*panic)),
             };
             hub.finish(id, done);
         };
@@ -114,7 +120,7 @@ impl Hub {
     }
 
     /// Hands the calls queued since the last flush to the runtime (JS thread, once per tick:
-    /// `index.js` queues a microtask). Waking a parked runtime thread is a system call, so one
+    /// `lib/transport.js` queues it after the tick's first call). Waking a parked runtime thread is a system call, so one
     /// wake-up starts a whole tick's calls, which are spawned from inside the runtime.
     pub fn flush(&self) {
         let tasks = std::mem::take(&mut *self.queued.lock().unwrap_or_else(|p| p.into_inner()));
@@ -156,15 +162,13 @@ impl Hub {
 
     /// The handle the JS side rearms the queue with (see `CompletionWaker`).
     pub fn waker(self: &Arc<Self>) -> CompletionWaker {
-        CompletionWaker {
-            hub: Arc::downgrade(self),
-        }
+        CompletionWaker::new(Arc::downgrade(self))
     }
 
     /// After a delivery, once that turn of the event loop is over (JS thread, outside the
     /// function's callback): schedules the next delivery if calls are waiting, or lets the next
     /// finishing task wake the JS thread.
-    fn rearm(&self) {
+    pub(crate) fn rearm(&self) {
         let more = {
             let mut ready = self.shared.ready.lock().unwrap_or_else(|p| p.into_inner());
             ready.scheduled = ready.batch.len() > 0;
@@ -178,28 +182,10 @@ impl Hub {
     }
 }
 
-/// What the JS side calls to rearm the queue after each delivery (see the module comment).
-/// It holds the hub weakly: the completion callback owns it, and the hub owns the callback.
-#[napi]
-pub struct CompletionWaker {
-    hub: Weak<Hub>,
-}
-
-#[napi]
-impl CompletionWaker {
-    #[napi(catch_unwind)]
-    pub fn rearm(&self) {
-        if let Some(hub) = self.hub.upgrade() {
-            hub.rearm();
-        }
-    }
-}
-
 impl Shared {
-    /// On the JS thread: takes up to `PER_TICK` finished calls and unrefs the function when no call is left in flight. The rest waits for the JS
-    /// side's `rearm`, in a later turn of the event loop: settling a call also runs the code
-    /// awaiting it, so an unbounded batch would be an unbounded tick, and timers and other I/O
-    /// would wait behind it. `scheduled` stays set until then.
+    /// On the JS thread: takes up to `PER_TICK` finished calls and unrefs the function when no
+    /// call is left in flight. The rest waits for the JS side's `rearm`, in a later turn of the
+    /// event loop. `scheduled` stays set until then.
     fn deliver(&self, env: &Env) -> Args {
         let hub = self.hub.get().and_then(Weak::upgrade);
         let batch = {
@@ -214,32 +200,5 @@ impl Shared {
             unsafe { sys::napi_unref_threadsafe_function(env.raw(), self.raw.load(Ordering::Acquire)) };
         }
         FnArgs::from((Nums(batch.nums), batch.strs))
-    }
-}
-
-/// A `Float64Array` copied into V8-owned memory: for a batch of a few hundred bytes a copy is
-/// cheaper than an external buffer, which needs a finalizer and a backing-store record.
-pub struct Nums(Vec<f64>);
-
-impl ToNapiValue for Nums {
-    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-        let len = val.0.len();
-        let (mut data, mut buffer, mut array) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
-        // SAFETY: `data` points to `len * 8` fresh bytes owned by the new ArrayBuffer.
-        unsafe {
-            check_status!(sys::napi_create_arraybuffer(env, len * 8, &mut data, &mut buffer))?;
-            if len > 0 {
-                std::ptr::copy_nonoverlapping(val.0.as_ptr().cast::<u8>(), data.cast::<u8>(), len * 8);
-            }
-            check_status!(sys::napi_create_typedarray(
-                env,
-                sys::TypedarrayType::float64_array,
-                len,
-                buffer,
-                0,
-                &mut array
-            ))?;
-        }
-        Ok(array)
     }
 }

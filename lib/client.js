@@ -1,0 +1,198 @@
+'use strict'
+
+// PerseClient: the public class. Each method checks its arguments (lib/args.js) and starts
+// one native call through the transport (lib/transport.js), or calls a native setter.
+// Failures are always PerseErrors; calls reject rather than throw.
+
+const { inspect } = require('node:util')
+
+const { isPerseError, fail, invalid, describe, fromInfo, nativeSync } = require('./errors.js')
+const { clientOptions, callOptions, imageArg, compareArgs, userTokenArg, asPerseError } = require('./args.js')
+const { Transport } = require('./transport.js')
+const { qualityVerdict, similarityVerdict, noFaceVerdict } = require('./verdicts.js')
+
+const METHODS = ['setToken', 'login', 'onTokenRefresh', 'configure', 'detect', 'compare', 'enroll', 'isSimilar', 'quality', 'qualityWithSpoofCheck', 'close']
+
+/** Throws the ErrorInfo a native setter returned, if any. */
+function check(refused) {
+  if (refused) throw fromInfo(refused)
+}
+
+function unbound() {
+  return invalid('PerseClient method called without a PerseClient as `this` (use client.method(...) or a method taken from an instance)')
+}
+
+/** A Perse API client. Methods are bound, so `const { detect } = client` works. */
+class PerseClient {
+  #transport
+
+  constructor(options) {
+    let o
+    try {
+      o = clientOptions(options)
+    } catch (e) {
+      throw asPerseError(e)
+    }
+    if (o.native.baseUrl === undefined && process.env.PERSE_BASE_URL) o.native.baseUrl = process.env.PERSE_BASE_URL
+    this.#transport = new Transport()
+    check(nativeSync(() => this.#native.configure(o.native)))
+    if (o.onTokenRefresh) this.onTokenRefresh(o.onTokenRefresh)
+    for (const m of METHODS) Object.defineProperty(this, m, { value: this[m].bind(this), enumerable: false })
+    const enrollment = {
+      create: (image, opts) => this.enroll(image, opts),
+      list: (opts) => this.#call('list', () => [], opts),
+      update: (userToken, image, opts) => this.#call('update', () => [userTokenArg(userToken, 'userToken'), imageArg(image, 'image')], opts),
+      delete: (userToken, opts) => this.#call('delete', () => [userTokenArg(userToken, 'userToken')], opts),
+    }
+    enrollment.read = enrollment.list
+    Object.defineProperty(this, 'enrollment', { value: Object.freeze(enrollment), enumerable: false })
+  }
+
+  get #native() {
+    return this.#transport.native
+  }
+
+  /** Whether `o` is a real PerseClient (methods called with another `this` reject cleanly). */
+  static #owns(o) {
+    return o !== null && typeof o === 'object' && #transport in o
+  }
+
+  /** Stores the session token (JWT) used by later calls; `null` clears it. */
+  async setToken(jwt) {
+    if (!PerseClient.#owns(this)) throw unbound()
+    if (jwt !== null && (typeof jwt !== 'string' || jwt.length === 0)) throw invalid(`token must be a non-empty string or null (got ${describe(jwt)})`)
+    check(nativeSync(() => this.#native.setToken(jwt)))
+  }
+
+  /** Exchanges a private key for a session token, stores it and resolves with it. */
+  async login(privateKey, options) {
+    if (!PerseClient.#owns(this)) throw unbound()
+    if (this.closed) throw fail('client_closed', 'the client is closed')
+    if (typeof privateKey !== 'string' || privateKey.length === 0) throw invalid(`privateKey must be a non-empty string (got ${describe(privateKey)})`)
+    return (await this.#call('login', () => [privateKey], options)).token
+  }
+
+  /** Registers the callback asked for a new JWT whenever one is needed (`null` removes it). */
+  onTokenRefresh(callback) {
+    if (callback !== null && typeof callback !== 'function') throw invalid(`onTokenRefresh callback must be a function or null (got ${describe(callback)})`)
+    check(nativeSync(() => this.#native.setTokenRefresh(callback ? wrapRefresh(callback) : null)))
+  }
+
+  /** Changes options for later calls. */
+  configure(options) {
+    let o
+    try {
+      o = clientOptions(options)
+    } catch (e) {
+      throw asPerseError(e)
+    }
+    check(nativeSync(() => this.#native.configure(o.native)))
+    if (o.hasRefresh) this.onTokenRefresh(o.onTokenRefresh ?? null)
+  }
+
+  // @hot
+  detect(image, options) {
+    if (!PerseClient.#owns(this)) return Promise.reject(unbound())
+    return this.#call('detect', () => [imageArg(image, 'image')], options)
+  }
+
+  compare(a, b, options) {
+    if (!PerseClient.#owns(this)) return Promise.reject(unbound())
+    return this.#call('compare', () => [...compareArgs(a, 'a'), ...compareArgs(b, 'b')], options)
+  }
+
+  enroll(image, options) {
+    if (!PerseClient.#owns(this)) return Promise.reject(unbound())
+    return this.#call('enroll', () => [imageArg(image, 'image')], options)
+  }
+
+  /** compare, then the browser SDK's verdict: code `similar` or `not_similar`. */
+  async isSimilar(a, b, options) {
+    if (!PerseClient.#owns(this)) throw unbound()
+    return similarityVerdict(await this.compare(a, b, options))
+  }
+
+  /** detect, then per-face exposure and blur flags; code `success`, `bad_image_quality` or `no_face_detected`. */
+  quality(image, options) {
+    if (!PerseClient.#owns(this)) return Promise.reject(unbound())
+    return this.#quality(image, options, false)
+  }
+
+  /** As `quality`, plus `isSpoofing` on faces whose liveness score is below the threshold. */
+  qualityWithSpoofCheck(image, options) {
+    if (!PerseClient.#owns(this)) return Promise.reject(unbound())
+    return this.#quality(image, options, true)
+  }
+
+  /** Rejects pending and later calls with `client_closed`, forgets every secret and releases the refresh callback. */
+  close() {
+    this.#native.close()
+  }
+
+  get closed() {
+    return this.#native.closed
+  }
+
+  get baseUrl() {
+    return this.#native.baseUrl
+  }
+
+  toJSON() {
+    return { baseUrl: this.baseUrl, hasToken: this.#native.hasToken(), closed: this.closed }
+  }
+
+  toString() {
+    return `PerseClient(${this.baseUrl})`
+  }
+
+  [inspect.custom](depth, opts, inspectFn = inspect) {
+    return `PerseClient ${inspectFn(this.toJSON(), opts)}`
+  }
+
+  async #quality(image, options, spoofCheck) {
+    try {
+      return qualityVerdict(await this.detect(image, options), spoofCheck)
+    } catch (e) {
+      if (isPerseError(e) && e.code === 'no_face_detected') return noFaceVerdict(e)
+      throw e
+    }
+  }
+
+  /**
+   * Reads the options, then the call's arguments with `args()` (in that order: an options
+   * getter may detach a buffer, and images are read last, right before the native copy), and
+   * starts the call. Never throws: every failure is a rejected PerseError.
+   */
+  // @hot
+  #call(method, args, options) {
+    try {
+      const o = callOptions(options)
+      return this.#transport.call(method, args(), o)
+    } catch (e) {
+      return Promise.reject(asPerseError(e))
+    }
+  }
+}
+
+/** Adapts the user's callback so the native side always receives `{token}` or `{error}`. */
+function wrapRefresh(callback) {
+  return () => {
+    let p
+    try {
+      p = Promise.resolve(callback())
+    } catch (e) {
+      return Promise.resolve({ error: errorText(e) })
+    }
+    return p.then(
+      (t) => (typeof t === 'string' && t.length > 0 ? { token: t } : { error: `onTokenRefresh must resolve to a non-empty string (got ${describe(t)})` }),
+      (e) => ({ error: errorText(e) }),
+    )
+  }
+}
+
+function errorText(e) {
+  if (e instanceof Error || (e && typeof e.message === 'string')) return e.message || e.name || 'Error'
+  return `onTokenRefresh failed: ${String(e)}`
+}
+
+module.exports = { PerseClient }

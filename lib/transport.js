@@ -1,0 +1,103 @@
+'use strict'
+
+// The JS half of the completion queue, behind one method: `call(method, args, options)`
+// returns a promise. Ids, the calls in flight (pending.js), the batch decoder (decode.js),
+// the once-per-tick flush and the rearm after each delivery all stay in here; see
+// ARCHITECTURE.md for why the queue exists and the invariants it keeps.
+
+const { fail, fromInfo, nativeError, nativeSync } = require('./errors.js')
+const native = require('./native.js')
+const { completer } = require('./decode.js')
+const { Pending } = require('./pending.js')
+
+/** What `call` queues its flush on (captured: a patched Promise.prototype.then is not our business). */
+const SETTLED = Promise.resolve()
+const then = Promise.prototype.then
+
+/** `{ login: 0, detect: 1, ... }`: the binding's `Call` enum (src/calls.rs) by method name. */
+let codes = null
+function callCodes(Call) {
+  codes ??= Object.fromEntries(Object.entries(Call).filter(([, v]) => typeof v === 'number').map(([k, v]) => [k[0].toLowerCase() + k.slice(1), v]))
+  return codes
+}
+
+class Transport {
+  /** The NativeClient: setters and getters are called on it directly. */
+  native
+  #pending = new Pending()
+  #flushQueued = false
+  #codes
+
+  constructor() {
+    const { NativeClient, Call } = native() // a loader error (no binary for this platform) propagates as it is
+    this.#codes = callCodes(Call)
+    // The callback must not hold the native client: the native client holds the callback, and
+    // the cycle would keep both alive. The waker holds the queue weakly.
+    const holder = { waker: null }
+    this.native = nativeSync(() => new NativeClient(completer(this.#pending, holder)))
+    holder.waker = this.native.waker()
+  }
+
+  // @hot
+  /**
+   * Starts the native call `method` (`detect`, `compare`, ...: see src/calls.rs for its
+   * arguments); the promise settles when the outcome arrives. `o` is what lib/args.js
+   * callOptions() returned. Never throws.
+   */
+  call(method, args, o) {
+    if (!o.signal) return this.#start(method, args, o.consent, o.native, null)
+    return this.#callWithSignal(method, args, o)
+  }
+
+  async #callWithSignal(method, args, { consent, native: nativeOpts, signal }) {
+    if (signal.aborted) throw fail('aborted', 'the call was aborted before it started')
+    const abort = new (native().NativeAbort)()
+    const onAbort = () => abort.abort()
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      return await this.#start(method, args, consent, nativeOpts, abort)
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /**
+   * Queues the native call; its outcome arrives through the completion callback. Calls
+   * queued in the same tick are handed to the runtime together, by one flush() at the end of
+   * the tick: one wake-up of the native runtime per tick instead of one per call.
+   */
+  // @hot: __test__/jit.spec.js checks that full GCs do not deoptimize this.
+  #start(method, args, consent, nativeOpts, abort) {
+    const pending = this.#pending
+    const id = pending.reserve()
+    let refused
+    try {
+      refused = this.native.start(id, this.#codes[method], consent, nativeOpts, abort, ...args)
+    } catch (e) {
+      pending.release(id)
+      return Promise.reject(nativeError(e))
+    }
+    if (refused) {
+      pending.release(id)
+      return Promise.reject(fromInfo(refused))
+    }
+    // The outcome cannot arrive before this: it is delivered in a later callback on this thread.
+    const promise = pending.promise(id)
+    if (!this.#flushQueued) {
+      this.#flushQueued = true
+      // A reaction on a settled promise, not queueMicrotask: Node's queueMicrotask makes an
+      // AsyncResource and a bound function per call, and its optimized code was thrown away
+      // at every full GC.
+      then.call(SETTLED, this.#flush)
+    }
+    return promise
+  }
+
+  // @hot
+  #flush = () => {
+    this.#flushQueued = false
+    this.native.flush()
+  }
+}
+
+module.exports = { Transport }

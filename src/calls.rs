@@ -1,0 +1,90 @@
+//! The API calls, by the `Call` code `lib/transport.js` passes to `NativeClient::start`: for
+//! each, how its arguments are read (on the JS thread) and which core call it launches.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use napi::bindgen_prelude::Unknown;
+use napi::ValueType;
+use napi_derive::napi;
+use perse_core::{CompareInput, Error, ImageSource};
+
+use crate::client::Started;
+use crate::image_arg::image_source;
+use crate::queue::Done;
+
+/// A call `NativeClient::start` can launch (JS: `Call.Detect`, ...).
+#[napi]
+pub enum Call {
+    Login,
+    Detect,
+    Compare,
+    Enroll,
+    List,
+    Update,
+    Delete,
+}
+
+type Launched = Pin<Box<dyn Future<Output = perse_core::Result<Done>> + Send>>;
+
+/// The future of `call` with the positional arguments `a`..`d` (see each arm).
+pub fn make(call: Call, s: Started, [a, b, c, d]: [Option<Unknown<'_>>; 4]) -> perse_core::Result<Launched> {
+    Ok(match call {
+        // (privateKey)
+        Call::Login => {
+            let key = text(a, "privateKey")?;
+            Box::pin(async move { s.client.login(&key, &s.opts).await.map(Done::Login) })
+        }
+        // (image)
+        Call::Detect => {
+            let i = image(a, &s)?;
+            Box::pin(async move { s.client.detect(i, &s.opts).await.map(Done::Detect) })
+        }
+        // (imageA, userTokenA, imageB, userTokenB): one of each pair is null
+        Call::Compare => {
+            let (x, y) = (side(a, b, &s)?, side(c, d, &s)?);
+            Box::pin(async move { s.client.compare(x, y, &s.opts).await.map(Done::Compare) })
+        }
+        // (image)
+        Call::Enroll => {
+            let i = image(a, &s)?;
+            Box::pin(async move { s.client.enroll(i, &s.opts).await.map(Done::Enroll) })
+        }
+        // ()
+        Call::List => Box::pin(async move { s.client.list(&s.opts).await.map(Done::List) }),
+        // (userToken, image)
+        Call::Update => {
+            let (t, i) = (text(a, "userToken")?, image(b, &s)?);
+            Box::pin(async move { s.client.update(&t, i, &s.opts).await.map(Done::Enroll) })
+        }
+        // (userToken)
+        Call::Delete => {
+            let t = text(a, "userToken")?;
+            Box::pin(async move { s.client.delete(&t, &s.opts).await.map(Done::Delete) })
+        }
+    })
+}
+
+/// A string argument.
+fn text(v: Option<Unknown<'_>>, name: &str) -> perse_core::Result<String> {
+    match v {
+        // SAFETY: the value's type was just checked to be a string.
+        Some(v) if matches!(v.get_type(), Ok(ValueType::String)) => {
+            unsafe { v.cast::<String>() }.map_err(|e| Error::invalid(format!("{name} cannot be read: {}", e.reason)))
+        }
+        _ => Err(Error::invalid(format!("{name} must be a string"))),
+    }
+}
+
+/// An image argument: a path string, or bytes (copied now, see `image_arg.rs`).
+fn image(v: Option<Unknown<'_>>, s: &Started) -> perse_core::Result<ImageSource> {
+    image_source(v, &s.prep, Some(&s.pool))
+}
+
+/// One side of a compare: an image, or an enrolled user's token.
+fn side(img: Option<Unknown<'_>>, token: Option<Unknown<'_>>, s: &Started) -> perse_core::Result<CompareInput> {
+    match token {
+        Some(t) => text(Some(t), "userToken").map(CompareInput::UserToken),
+        None => image(img, s).map(CompareInput::Image),
+    }
+}
