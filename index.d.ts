@@ -29,6 +29,7 @@ export type PerseErrorCode =
   | 'unexpected_error'
   | 'token_refresh_failed'
   | 'client_closed'
+  | 'response_too_large'
   | 'internal_error'
   | 'unauthorized'
   | 'content_type_header_missing'

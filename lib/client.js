@@ -126,7 +126,7 @@ class PerseClient {
 
   /** Rejects pending and later calls with `client_closed`, forgets every secret and releases the refresh callback. */
   close() {
-    this.#native.close()
+    this.#transport.close()
   }
 
   get closed() {

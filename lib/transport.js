@@ -40,6 +40,15 @@ class Transport {
 
   // @hot
   /**
+   * Closes the native client (which releases its threadsafe function: no handle outlives the
+   * client) and rejects every call still in flight with `client_closed`.
+   */
+  close() {
+    this.native.close()
+    this.#pending.rejectAll(fail('client_closed', 'the client is closed'))
+  }
+
+  /**
    * Starts the native call `method` (`detect`, `compare`, ...: see src/calls.rs for its
    * arguments); the promise settles when the outcome arrives. `o` is what lib/args.js
    * callOptions() returned. Never throws.

@@ -26,6 +26,9 @@ function packTarballs(prefix) {
   }
   const binary = path.join(ROOT, `perse-node.${PLATFORM}.node`)
   if (!fs.existsSync(binary)) throw new Error(`no ${binary}: build it first`)
+  // npm/ is generated from package.json's napi targets (napi create-npm-dirs), never committed.
+  const napiCli = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'napi.cmd' : 'napi')
+  if (!fs.existsSync(path.join(ROOT, 'npm', PLATFORM, 'package.json'))) run(napiCli, ['create-npm-dirs'], { cwd: ROOT, stdio: 'inherit' })
   const platformDir = path.join(work, 'platform')
   fs.mkdirSync(platformDir)
   fs.copyFileSync(path.join(ROOT, 'npm', PLATFORM, 'package.json'), path.join(platformDir, 'package.json'))

@@ -116,6 +116,7 @@ impl NativeClient {
     #[napi(catch_unwind)]
     pub fn close(&self) {
         self.inner.close();
+        self.hub.shutdown();
     }
 
     /// Starts the calls queued in this tick (see `Hub::flush`).
@@ -173,6 +174,9 @@ impl NativeClient {
         options: Option<CallOptions>,
         abort: Option<&NativeAbort>,
     ) -> perse_core::Result<Started> {
+        if self.inner.is_closed() {
+            return Err(perse_core::ErrorKind::ClientClosed.into());
+        }
         let mut opts = options.unwrap_or_default().to_core()?;
         opts.consent |= consent;
         opts.cancel = abort.map(|a| a.token.clone());

@@ -4,11 +4,12 @@
 //! callback of the app waits behind it. The native threads only move bytes for calls the JS
 //! thread already made. When more threads are runnable than there are cores (a busy small
 //! container, or a benchmark with its server on the same machine), the kernel shares the
-//! cores by weight. So on Linux each runtime thread lowers its own priority by
-//! `PERSE_NATIVE_NICE` (default 10, 0 to disable, at most 19 in total) the first time it runs
-//! one of our tasks. With nothing else competing for a core, this changes nothing. Nice is a
-//! weight, not a ban: under contention the threads still get a share, so calls slow down but
-//! never starve (unlike `SCHED_IDLE`).
+//! cores by weight. So on Linux, when the application asks for it with `PERSE_NATIVE_NICE=n`
+//! (1 to 19; unset or 0: off, the default), each runtime thread lowers its own priority by
+//! `n` the first time it runs one of our tasks. Off by default because a library should not
+//! change thread priorities in its host process unasked. With nothing else competing for a
+//! core it changes nothing; nice is a weight, not a ban: under contention the threads still
+//! get a share, so calls slow down but never starve (unlike `SCHED_IDLE`).
 //!
 //! Measured on 2 cores shared with the bench server, 3000-call rounds of `bench/http.mjs`'s
 //! perse-node traffic, 7 runs of 10 rounds each, alternating: the median of the rounds'
@@ -32,7 +33,7 @@ pub fn background() {
             .ok()
             .and_then(|v| v.trim().parse::<i32>().ok())
             .map(|n| n.clamp(0, 19))
-            .unwrap_or(10)
+            .unwrap_or(0)
     });
     if delta == 0 {
         return;

@@ -1,18 +1,6 @@
 //! The completion queue: how calls start on the runtime and how their outcomes get back to
-//! the JS thread. [`Hub::launch`] is its one entry point; ARCHITECTURE.md explains why it
-//! exists and the invariants it keeps. In short:
-//!
-//! - One long-lived threadsafe function per client instead of one per call (napi-rs's
-//!   `async fn` opens and closes a libuv handle per promise and converts results property by
-//!   property: at thousands of calls per second, most of the JS thread's work).
-//! - Calls started in one tick reach the runtime in one `flush` (one wake-up of a parked
-//!   runtime thread), and finished calls are encoded on their own thread into a shared batch
-//!   (`batch.rs`) and delivered together: one callback, one `Float64Array`, one string list.
-//! - At most [`PER_TICK`] outcomes per turn of the event loop. A delivery leaves the queue
-//!   *scheduled*; the JS side rearms it from a `setImmediate` (`waker.rs`), so a steady
-//!   stream of completions cannot keep the JS thread in one libuv callback while timers wait.
-//! - The function is weak (an idle client never keeps the process alive) and is referenced
-//!   while at least one call is in flight. Every started call is delivered exactly once.
+//! the JS thread, one batch per event-loop turn. [`Hub::launch`] is its one entry point; why
+//! it exists and the invariants it keeps are in ARCHITECTURE.md ("The completion queue").
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -64,7 +52,8 @@ struct Shared {
 
 pub struct Hub {
     shared: Arc<Shared>,
-    tsfn: Tsfn,
+    /// `None` once shut down: nothing is delivered after `close()`.
+    tsfn: Mutex<Option<Tsfn>>,
     /// Calls started since the last `flush` (JS thread only).
     queued: Mutex<Vec<(u32, Task)>>,
 }
@@ -83,7 +72,7 @@ impl Hub {
         shared.raw.store(tsfn.raw(), Ordering::Release);
         let hub = Arc::new(Hub {
             shared: shared.clone(),
-            tsfn,
+            tsfn: Mutex::new(Some(tsfn)),
             queued: Mutex::new(Vec::new()),
         });
         let _ = shared.hub.set(Arc::downgrade(&hub));
@@ -101,7 +90,7 @@ impl Hub {
         let fut = Box::pin(fut);
         if self.shared.in_flight.fetch_add(1, Ordering::Relaxed) == 0 {
             // SAFETY: on the JS thread of the env that created the function, which is alive.
-            unsafe { sys::napi_ref_threadsafe_function(env.raw(), self.tsfn.raw()) };
+            unsafe { sys::napi_ref_threadsafe_function(env.raw(), self.shared.raw.load(Ordering::Acquire)) };
         }
         let hub = self.clone();
         let task = async move {
@@ -113,17 +102,14 @@ impl Hub {
             };
             hub.finish(id, done);
         };
-        self.queued
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((id, Box::pin(task)));
+        lock(&self.queued).push((id, Box::pin(task)));
     }
 
     /// Hands the calls queued since the last flush to the runtime (JS thread, once per tick:
     /// `lib/transport.js` queues it after the tick's first call). Waking a parked runtime thread is a system call, so one
     /// wake-up starts a whole tick's calls, which are spawned from inside the runtime.
     pub fn flush(&self) {
-        let tasks = std::mem::take(&mut *self.queued.lock().unwrap_or_else(|p| p.into_inner()));
+        let tasks = std::mem::take(&mut *lock(&self.queued));
         if tasks.is_empty() {
             return;
         }
@@ -150,13 +136,12 @@ impl Hub {
     /// already scheduled.
     fn finish(&self, id: u32, done: Done) {
         let wake = {
-            let mut ready = self.shared.ready.lock().unwrap_or_else(|p| p.into_inner());
+            let mut ready = lock(&self.shared.ready);
             ready.batch.push(id, done);
             !std::mem::replace(&mut ready.scheduled, true)
         };
         if wake {
-            // Fails only when the environment is closing, when there is no one to tell.
-            let _ = self.tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            self.wake();
         }
     }
 
@@ -170,16 +155,36 @@ impl Hub {
     /// finishing task wake the JS thread.
     pub(crate) fn rearm(&self) {
         let more = {
-            let mut ready = self.shared.ready.lock().unwrap_or_else(|p| p.into_inner());
+            let mut ready = lock(&self.shared.ready);
             ready.scheduled = ready.batch.len() > 0;
             ready.scheduled
         };
         if more {
             // Called outside the function's own callback, so this is a real wake-up, handled in
             // the next turn of the event loop.
-            let _ = self.tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            self.wake();
         }
     }
+
+    /// Asks the JS thread for a delivery. Fails only when the environment is closing or the
+    /// hub is shut down, when there is no one to tell.
+    fn wake(&self) {
+        if let Some(tsfn) = lock(&self.tsfn).as_ref() {
+            let _ = tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+
+    /// Releases the threadsafe function (JS thread, at `close()`): no libuv handle outlives
+    /// the client (jest's `--detectOpenHandles` checks this), and outcomes that finish later
+    /// are dropped. `lib/transport.js` rejects the calls still in flight itself. No call is
+    /// launched after this (`NativeClient::start` refuses on a closed client).
+    pub fn shutdown(&self) {
+        drop(lock(&self.tsfn).take());
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {
@@ -189,7 +194,7 @@ impl Shared {
     fn deliver(&self, env: &Env) -> Args {
         let hub = self.hub.get().and_then(Weak::upgrade);
         let batch = {
-            let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
+            let mut ready = lock(&self.ready);
             // Without a hub there is no one left to rearm: deliver everything.
             let k = if hub.is_some() { PER_TICK } else { usize::MAX };
             ready.batch.take_front(k)

@@ -9,6 +9,7 @@ mod auth;
 mod cancel;
 mod client;
 mod config;
+mod endpoints;
 mod error;
 mod executor;
 mod image;

@@ -5,6 +5,7 @@ mod accept;
 pub mod analysis;
 mod controls;
 mod form;
+mod handlers;
 mod jwt;
 mod reply;
 mod routes;

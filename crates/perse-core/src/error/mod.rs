@@ -94,6 +94,12 @@ pub struct Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+mod redact;
+#[cfg(test)]
+mod tests;
+
+pub use redact::{one_line, MAX_MESSAGE_CHARS};
+
 impl From<ErrorKind> for Error {
     fn from(kind: ErrorKind) -> Self {
         Error {
@@ -243,10 +249,6 @@ fn partial_message(body: &[u8]) -> Option<String> {
     Some(out)
 }
 
-/// Longest message text handed to callers, in characters: a server's message, a refresh
-/// callback's error. Longer texts are cut (after redaction, so no secret is cut in half).
-pub const MAX_MESSAGE_CHARS: usize = 1000;
-
 impl Error {
     /// The token source (the JS callback, or its timeout) failed: retryable, nothing sent.
     pub fn refresh_failed(cause: String) -> Self {
@@ -277,179 +279,5 @@ impl Error {
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
         self.attempts = self.attempts.max(attempts);
         self
-    }
-
-    /// Replaces every occurrence of `secret` in the texts with `[redacted]`.
-    pub fn redact(&mut self, secret: &str) {
-        if secret.len() >= 4 {
-            self.edit_text(|s| {
-                if s.contains(secret) {
-                    *s = s.replace(secret, "[redacted]");
-                }
-            });
-        }
-    }
-
-    /// Replaces anything shaped like a JWT (`eyJ...`.`...`.`...`) with `[redacted]`: callbacks
-    /// and servers can echo tokens this client never held.
-    pub fn redact_jwts(&mut self) {
-        self.edit_text(|s| {
-            if s.contains("eyJ") {
-                *s = scrub_jwts(s);
-            }
-        });
-    }
-
-    /// Makes every text one line of at most [`MAX_MESSAGE_CHARS`] characters: a server or a
-    /// callback must not be able to forge log lines or flood logs through an error message.
-    /// Runs after redaction.
-    pub fn tidy(&mut self) {
-        self.edit_text(|s| {
-            if s.len() > MAX_MESSAGE_CHARS || s.chars().any(is_break) {
-                *s = one_line(s, MAX_MESSAGE_CHARS);
-            }
-        });
-    }
-
-    fn edit_text(&mut self, fix: impl Fn(&mut String)) {
-        match &mut self.kind {
-            ErrorKind::Api { message, .. } | ErrorKind::Unexpected { message, .. } => fix(message),
-            ErrorKind::InvalidArgument(m)
-            | ErrorKind::FileNotFound(m)
-            | ErrorKind::EmptyFile(m)
-            | ErrorKind::InvalidFileType(m)
-            | ErrorKind::FileTooLarge(m)
-            | ErrorKind::Network(m)
-            | ErrorKind::Internal(m) => fix(m),
-            ErrorKind::Server { detail, .. } | ErrorKind::RateLimited { detail } => fix(detail),
-            ErrorKind::TokenRefreshFailed { cause } => fix(cause),
-            ErrorKind::ConsentRequired
-            | ErrorKind::Timeout(_)
-            | ErrorKind::Aborted
-            | ErrorKind::ClientClosed
-            | ErrorKind::ResponseTooLarge { .. } => {}
-        }
-    }
-}
-
-/// Line breaks and other control characters, including Unicode's line and paragraph separators.
-fn is_break(c: char) -> bool {
-    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
-}
-
-/// `s` on one line (each run of control characters becomes one space), cut at `max` characters.
-pub fn one_line(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max + 4));
-    let mut chars = 0;
-    let mut gap = false;
-    for c in s.chars() {
-        if is_break(c) {
-            gap = true;
-            continue;
-        }
-        if gap && !out.is_empty() && !out.ends_with(' ') {
-            out.push(' ');
-            chars += 1;
-        }
-        gap = false;
-        if chars >= max {
-            out.push('…');
-            break;
-        }
-        out.push(c);
-        chars += 1;
-    }
-    out.trim_end().to_string()
-}
-
-fn scrub_jwts(s: &str) -> String {
-    let is_tok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find("eyJ") {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        let len = tail.find(|c: char| !is_tok(c)).unwrap_or(tail.len());
-        let candidate = &tail[..len];
-        if candidate.matches('.').count() >= 2 {
-            out.push_str("[redacted]");
-        } else {
-            out.push_str(candidate);
-        }
-        rest = &tail[len..];
-    }
-    out.push_str(rest);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn known_codes_pass_through() {
-        let e = Error::from_response(
-            422,
-            br#"{"message":"No face","code":"no_face_detected","status":false}"#,
-        );
-        assert_eq!(e.code(), "no_face_detected");
-        assert_eq!(e.http_status(), Some(422));
-        assert_eq!(e.to_string(), "No face");
-    }
-
-    #[test]
-    fn unknown_code_and_html_become_unexpected() {
-        let e = Error::from_response(418, br#"{"message":"teapot","code":"im_a_teapot"}"#);
-        assert_eq!(e.code(), "unexpected_error");
-        assert!(e.to_string().contains("418"));
-        let e = Error::from_response(404, b"<html>nope</html>");
-        assert_eq!(e.code(), "unexpected_error");
-        assert!(e.to_string().contains("404"));
-    }
-
-    #[test]
-    fn redaction_and_one_line() {
-        let mut e = Error::from(ErrorKind::Api {
-            code: "x".into(),
-            message: "bad key sk_live_123\r\nFAKE: line".into(),
-            http_status: 400,
-        });
-        e.redact("sk_live_123");
-        e.tidy();
-        assert_eq!(e.to_string(), "bad key [redacted] FAKE: line");
-        assert_eq!(
-            scrub_jwts("a eyJhbGc.eyJzdWIi.sig-_1 b eyJnotjwt c"),
-            "a [redacted] b eyJnotjwt c"
-        );
-        let long = "é".repeat(5000);
-        let cut = one_line(&long, 10);
-        assert_eq!(cut.chars().count(), 11);
-        assert!(cut.ends_with('…'));
-        assert_eq!(one_line("\n\na\u{2028}b\t", 100), "a b");
-    }
-
-    #[test]
-    fn a_cut_json_body_keeps_the_start_of_its_message() {
-        let body = br#"{"message":"too \"dark\"\nnow \u00e9 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"#;
-        let e = Error::from_response(422, body);
-        assert_eq!(e.code(), "unexpected_error");
-        assert_eq!(
-            e.to_string(),
-            "unexpected response: HTTP 422: too \"dark\"\nnow \u{e9} aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-        );
-        assert_eq!(
-            Error::from_response(404, b"<html>").to_string(),
-            "unexpected response: HTTP 404 with no Perse error body"
-        );
-    }
-
-    #[test]
-    fn status_classes() {
-        assert_eq!(Error::from_response(401, b"").code(), "unauthorized");
-        assert_eq!(Error::from_response(429, b"").code(), "rate_limited");
-        let e = Error::from_response(503, b"<html>busy</html>");
-        assert_eq!(e.code(), "server_error");
-        assert!(e.to_string().contains("503"));
-        assert_eq!(Error::from_response(408, b"").code(), "timeout");
     }
 }

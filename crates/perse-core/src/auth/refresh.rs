@@ -1,0 +1,103 @@
+//! The single-flight token refresh: N callers that need a new token wait for one login or
+//! one call of the application's callback.
+
+use std::future::Future;
+use std::time::Duration;
+
+use super::{lock, Auth, FlightResult, Token, TokenSource};
+use crate::error::{Error, ErrorKind};
+
+impl Auth {
+    /// A token for the next request: the stored one while it is fresh for `skew` more, or a new
+    /// one from `fetch` (see [`Auth::refresh`]). Without a token source, the stored one as it is.
+    pub async fn token<F, Fut>(&self, skew: Duration, fetch: F) -> Result<Token, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<String, Error>>,
+    {
+        if matches!(self.source(), TokenSource::Manual) {
+            return self.current().ok_or_else(no_token);
+        }
+        match self.fresh(skew) {
+            Ok(t) => Ok(t),
+            Err(generation) => self.refresh(generation, fetch).await,
+        }
+    }
+
+    /// Replaces the token of generation `stale`, single flight: the first caller becomes the
+    /// leader and runs `fetch`; everyone who needs a token meanwhile waits for the leader's
+    /// outcome, success or failure. If the leader's call is dropped (aborted, closed), the
+    /// waiters elect a new one. A token newer than `stale` is used as it is.
+    pub async fn refresh<F, Fut>(&self, stale: u64, fetch: F) -> Result<Token, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<String, Error>>,
+    {
+        let mut fetch = Some(fetch);
+        loop {
+            // Decide under the lock, act after releasing it (a std guard must not cross an await).
+            let role = {
+                let mut flight = lock(&self.flight);
+                match (self.generation() != stale, self.current(), flight.as_ref()) {
+                    (true, Some(t), _) => Role::Done(t),
+                    (_, _, Some(rx)) => Role::Wait(rx.clone()),
+                    _ => {
+                        let (tx, rx) = tokio::sync::watch::channel(None);
+                        *flight = Some(rx);
+                        Role::Lead(tx)
+                    }
+                }
+            };
+            match role {
+                Role::Done(t) => return Ok(t),
+                Role::Lead(tx) => {
+                    let landing = FlightLanding(self);
+                    let fetched = match fetch.take() {
+                        Some(f) => f().await,
+                        None => Err(ErrorKind::Internal("a refresh leader ran twice".into()).into()),
+                    };
+                    let result = fetched.and_then(|t| {
+                        self.set_token(Some(t));
+                        self.current().ok_or_else(|| ErrorKind::ClientClosed.into())
+                    });
+                    drop(landing);
+                    let _ = tx.send(Some(result.clone()));
+                    return result;
+                }
+                Role::Wait(mut rx) => loop {
+                    if let Some(result) = rx.borrow_and_update().clone() {
+                        return result;
+                    }
+                    if rx.changed().await.is_err() {
+                        break; // the leader was dropped before finishing: elect a new one
+                    }
+                },
+            }
+        }
+    }
+}
+
+fn no_token() -> Error {
+    ErrorKind::Api {
+        code: "unauthorized".into(),
+        message: "no session token: call setToken() or login(), or configure privateKey or onTokenRefresh".into(),
+        http_status: 401,
+    }
+    .into()
+}
+
+/// A caller's part in a token refresh.
+enum Role {
+    Done(Token),
+    Wait(tokio::sync::watch::Receiver<Option<FlightResult>>),
+    Lead(tokio::sync::watch::Sender<Option<FlightResult>>),
+}
+
+/// Clears the in-flight refresh marker when the leader finishes or is dropped.
+struct FlightLanding<'a>(&'a Auth);
+
+impl Drop for FlightLanding<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.flight) = None;
+    }
+}

@@ -1,0 +1,215 @@
+//! The seven calls of the Perse API. Each checks its inputs before touching the network,
+//! builds a [`Request`] (multipart with the consent field, or bodiless), and hands it to the
+//! request loop inside [`Client::run`].
+
+use std::sync::Arc;
+
+use reqwest::Method;
+
+use crate::auth::MAX_TOKEN_BYTES;
+use crate::client::{CallOptions, Client, CompareInput};
+use crate::error::{Error, ErrorKind, Result};
+use crate::image::ImageSource;
+use crate::models::*;
+use crate::multipart::Multipart;
+use crate::transport::{Body, Request};
+
+const CONSENT_FIELD: &str = "client_declaration_enduser_consent";
+
+impl Client {
+    /// `POST /login`: exchanges a private key for a session token, stores and returns it.
+    pub async fn login(&self, private_key: &str, opts: &CallOptions) -> Result<String> {
+        self.run(opts, async {
+            check_private_key(private_key)?;
+            self.auth.remember(Arc::from(private_key));
+            let token = self.do_login(private_key, opts).await?;
+            self.auth.set_token(Some(token.clone()));
+            Ok(token)
+        })
+        .await
+    }
+
+    /// `POST /face/detect`.
+    pub async fn detect(&self, image: ImageSource, opts: &CallOptions) -> Result<DetectResponse> {
+        let parts = vec![Part::Image("image_file", image)];
+        self.upload(Method::POST, "/face/detect", parts, true, opts).await
+    }
+
+    /// `POST /face/compare`; either side may be an enrolled user's token.
+    pub async fn compare(&self, a: CompareInput, b: CompareInput, opts: &CallOptions) -> Result<CompareResponse> {
+        let side = |input, file, token, what| match input {
+            CompareInput::Image(src) => Part::Image(file, src),
+            CompareInput::UserToken(t) => Part::UserToken(token, t, what),
+        };
+        let parts = vec![
+            side(a, "image_file1", "image_token1", "first userToken"),
+            side(b, "image_file2", "image_token2", "second userToken"),
+        ];
+        self.upload(Method::POST, "/face/compare", parts, true, opts).await
+    }
+
+    /// `POST /face/enrollment`. Never resent once the server may have seen it.
+    pub async fn enroll(&self, image: ImageSource, opts: &CallOptions) -> Result<EnrollResponse> {
+        let parts = vec![Part::Image("image_file", image)];
+        self.upload(Method::POST, "/face/enrollment", parts, false, opts).await
+    }
+
+    /// `GET /face/enrollment/list`.
+    pub async fn list(&self, opts: &CallOptions) -> Result<ListResponse> {
+        let req = bodiless(Method::GET, "/face/enrollment/list".into());
+        self.run(opts, self.execute(req, opts, true)).await
+    }
+
+    /// `PUT /face/enrollment`: replaces the biometric data of `user_token`.
+    pub async fn update(&self, user_token: &str, image: ImageSource, opts: &CallOptions) -> Result<EnrollResponse> {
+        let parts = vec![
+            Part::Image("image_file", image),
+            Part::UserToken("user_token", user_token.to_string(), "userToken"),
+        ];
+        self.upload(Method::PUT, "/face/enrollment", parts, false, opts).await
+    }
+
+    /// `DELETE /face/enrollment/{user_token}`.
+    pub async fn delete(&self, user_token: &str, opts: &CallOptions) -> Result<DeleteResponse> {
+        self.run(opts, async {
+            check_user_token(user_token, "userToken")?;
+            let path = format!("/face/enrollment/{}", encode_segment(user_token));
+            self.execute(bodiless(Method::DELETE, path), opts, true).await
+        })
+        .await
+    }
+
+    /// A multipart call: consent first, then the user tokens are checked, then the images are
+    /// prepared (under the call's time limit), in field order, and the consent field ends it.
+    async fn upload<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        parts: Vec<Part>,
+        idempotent: bool,
+        opts: &CallOptions,
+    ) -> Result<T> {
+        self.run(opts, async {
+            if !opts.consent {
+                return Err(ErrorKind::ConsentRequired.into());
+            }
+            for p in &parts {
+                if let Part::UserToken(_, t, what) = p {
+                    check_user_token(t, what)?;
+                }
+            }
+            let mut m = Multipart::new();
+            for p in parts {
+                match p {
+                    Part::Image(field, src) => self.add_image(&mut m, field, src, opts).await?,
+                    Part::UserToken(field, t, _) => {
+                        m.text(field, &t);
+                    }
+                }
+            }
+            m.text(CONSENT_FIELD, "true");
+            let (content_type, body) = m.finish();
+            let req = Request {
+                method,
+                path: path.into(),
+                body: Body::Multipart { content_type, body },
+                idempotent,
+            };
+            self.execute(req, opts, true).await
+        })
+        .await
+    }
+}
+
+/// A form field of an upload: an image, or a user token (with its name for error messages).
+enum Part {
+    Image(&'static str, ImageSource),
+    UserToken(&'static str, String, &'static str),
+}
+
+fn bodiless(method: Method, path: String) -> Request {
+    Request {
+        method,
+        path,
+        body: Body::Empty,
+        idempotent: true,
+    }
+}
+
+/// A private key as the caller gave it: a trailing line break (read from a file) would only
+/// show up later as a failed login.
+pub(crate) fn check_private_key(k: &str) -> Result<()> {
+    if k.is_empty() {
+        return Err(Error::invalid("privateKey must be a non-empty string"));
+    }
+    if k.len() > MAX_TOKEN_BYTES {
+        return Err(Error::invalid(format!(
+            "privateKey is longer than {MAX_TOKEN_BYTES} bytes"
+        )));
+    }
+    if k.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "privateKey contains a line break or control character (a key read from a file often ends in one: trim it)",
+        ));
+    }
+    Ok(())
+}
+
+/// A user token as it may appear in a form field or a path segment. `.` and `..` (also
+/// percent-encoded) are refused: as a path segment, URL parsers resolve them as "here" and
+/// "up", so `DELETE /face/enrollment/..` would address another resource.
+fn check_user_token(t: &str, what: &str) -> Result<()> {
+    if t.trim().is_empty() {
+        return Err(Error::invalid(format!("{what} must be a non-empty string")));
+    }
+    if t.len() > 4096 || t.chars().any(|c| c.is_control()) {
+        return Err(Error::invalid(format!(
+            "{what} is not a valid user token (too long or has control characters)"
+        )));
+    }
+    let decoded = t.replace("%2e", ".").replace("%2E", ".");
+    if decoded == "." || decoded == ".." {
+        return Err(Error::invalid(format!("{what} is not a valid user token ('{t}')")));
+    }
+    Ok(())
+}
+
+/// Percent-encodes a path segment (RFC 3986 unreserved characters pass).
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_encoding_and_dot_segments() {
+        assert_eq!(encode_segment("abc-123_x.y~"), "abc-123_x.y~");
+        assert_eq!(encode_segment("a/b c"), "a%2Fb%20c");
+        for bad in [".", "..", "%2e", "%2E%2e", ".%2E"] {
+            assert_eq!(
+                check_user_token(bad, "t").unwrap_err().code(),
+                "invalid_argument",
+                "{bad}"
+            );
+        }
+        assert!(check_user_token("...", "t").is_ok());
+        assert!(check_user_token("usr_1.2", "t").is_ok());
+    }
+
+    #[test]
+    fn private_keys_with_line_breaks_are_refused() {
+        assert!(check_private_key("sk_live_x").is_ok());
+        let e = check_private_key("sk_live_x\n").unwrap_err();
+        assert!(e.to_string().contains("trim"));
+        assert!(!e.to_string().contains("sk_live_x"));
+    }
+}

@@ -1,0 +1,71 @@
+//! Tests of error mapping and redaction.
+
+use super::redact::scrub_jwts;
+use super::*;
+
+#[test]
+fn known_codes_pass_through() {
+    let e = Error::from_response(
+        422,
+        br#"{"message":"No face","code":"no_face_detected","status":false}"#,
+    );
+    assert_eq!(e.code(), "no_face_detected");
+    assert_eq!(e.http_status(), Some(422));
+    assert_eq!(e.to_string(), "No face");
+}
+
+#[test]
+fn unknown_code_and_html_become_unexpected() {
+    let e = Error::from_response(418, br#"{"message":"teapot","code":"im_a_teapot"}"#);
+    assert_eq!(e.code(), "unexpected_error");
+    assert!(e.to_string().contains("418"));
+    let e = Error::from_response(404, b"<html>nope</html>");
+    assert_eq!(e.code(), "unexpected_error");
+    assert!(e.to_string().contains("404"));
+}
+
+#[test]
+fn redaction_and_one_line() {
+    let mut e = Error::from(ErrorKind::Api {
+        code: "x".into(),
+        message: "bad key sk_live_123\r\nFAKE: line".into(),
+        http_status: 400,
+    });
+    e.redact("sk_live_123");
+    e.tidy();
+    assert_eq!(e.to_string(), "bad key [redacted] FAKE: line");
+    assert_eq!(
+        scrub_jwts("a eyJhbGc.eyJzdWIi.sig-_1 b eyJnotjwt c"),
+        "a [redacted] b eyJnotjwt c"
+    );
+    let long = "é".repeat(5000);
+    let cut = one_line(&long, 10);
+    assert_eq!(cut.chars().count(), 11);
+    assert!(cut.ends_with('…'));
+    assert_eq!(one_line("\n\na\u{2028}b\t", 100), "a b");
+}
+
+#[test]
+fn a_cut_json_body_keeps_the_start_of_its_message() {
+    let body = br#"{"message":"too \"dark\"\nnow \u00e9 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"#;
+    let e = Error::from_response(422, body);
+    assert_eq!(e.code(), "unexpected_error");
+    assert_eq!(
+        e.to_string(),
+        "unexpected response: HTTP 422: too \"dark\"\nnow \u{e9} aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    );
+    assert_eq!(
+        Error::from_response(404, b"<html>").to_string(),
+        "unexpected response: HTTP 404 with no Perse error body"
+    );
+}
+
+#[test]
+fn status_classes() {
+    assert_eq!(Error::from_response(401, b"").code(), "unauthorized");
+    assert_eq!(Error::from_response(429, b"").code(), "rate_limited");
+    let e = Error::from_response(503, b"<html>busy</html>");
+    assert_eq!(e.code(), "server_error");
+    assert!(e.to_string().contains("503"));
+    assert_eq!(Error::from_response(408, b"").code(), "timeout");
+}

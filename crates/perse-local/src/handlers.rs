@@ -1,0 +1,168 @@
+//! The image endpoints: detect, compare and enrollment (create and update), on real analysis
+//! (`analysis/`), with the contract's error codes.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::response::Response;
+use bytes::Bytes;
+use perse_core::models::*;
+
+use crate::analysis::{self, descriptor, Analysis};
+use crate::form::Form;
+use crate::reply::{self, Reject};
+use crate::routes::{secs, token_not_found};
+use crate::server::*;
+
+type Shared = Arc<State>;
+
+/// Decodes and analyses on the blocking pool: detection is CPU work.
+async fn analyse(state: &Shared, bytes: Bytes) -> Result<Analysis, Reject> {
+    let _slot = state
+        .analysis_slots
+        .acquire()
+        .await
+        .map_err(|_| Reject::new(503, "server_error", "the server is shutting down"))?;
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let img = analysis::decode(&bytes).map_err(|m| Reject::new(415, "invalid_file_type", &m))?;
+        Ok(analysis::analyse(&st.detector, &img))
+    })
+    .await
+    .map_err(|_| Reject::new(500, "server_error", "image analysis failed"))?
+}
+
+fn thresholds() -> DetectThresholds {
+    DetectThresholds {
+        underexposure: THRESHOLD_UNDEREXPOSURE,
+        overexposure: THRESHOLD_OVEREXPOSURE,
+        sharpness: THRESHOLD_SHARPNESS,
+        liveness: THRESHOLD_LIVENESS,
+    }
+}
+
+pub async fn detect(state: &Shared, form: &Form, started: Instant) -> Result<Response, Reject> {
+    form.require_consent()?;
+    let a = analyse(state, form.image("image_file")?).await?;
+    let faces: Vec<Face> = a
+        .faces
+        .iter()
+        .map(|f| Face {
+            bounding_box: [
+                f.bbox.x as f64,
+                f.bbox.y as f64,
+                f.bbox.width as f64,
+                f.bbox.height as f64,
+            ],
+            landmarks: None,
+            face_metrics: f.metrics.clone(),
+            liveness_score: state.liveness,
+        })
+        .collect();
+    let body = DetectResponse {
+        total_faces: faces.len() as u32,
+        faces,
+        image_metrics: a.image_metrics,
+        time_taken: secs(started),
+        default_thresholds: thresholds(),
+        message: None,
+    };
+    Ok(reply::ok(&body, "Face detection completed"))
+}
+
+/// The descriptor of the largest face, or `no_face_detected` with the image metrics as a hint.
+fn face_descriptor(a: &Analysis, field: &str) -> Result<descriptor::Descriptor, Reject> {
+    match a.faces.first() {
+        Some(f) => Ok(descriptor::describe(&a.gray, &f.bbox)),
+        None => {
+            let m = &a.image_metrics;
+            Err(Reject::new(
+                422,
+                "no_face_detected",
+                &format!(
+                    "no face detected in {field} (image underexposure {:.2}, overexposure {:.2}, sharpness {:.2})",
+                    m.underexposure, m.overexposure, m.sharpness
+                ),
+            ))
+        }
+    }
+}
+
+pub async fn compare(state: &Shared, form: &Form, started: Instant) -> Result<Response, Reject> {
+    form.require_consent()?;
+    let mut sides = Vec::with_capacity(2);
+    for i in 1..=2 {
+        let token_field = format!("image_token{i}");
+        let file_field = format!("image_file{i}");
+        let d = match form.text(&token_field) {
+            Some(t) if form.get(&file_field).is_none() => lock(&state.store)
+                .users
+                .get(&t)
+                .map(|u| u.1.clone())
+                .ok_or_else(token_not_found)?,
+            _ => face_descriptor(&analyse(state, form.image(&file_field)?).await?, &file_field)?,
+        };
+        sides.push(d);
+    }
+    let body = CompareResponse {
+        similarity: descriptor::similarity(&sides[0], &sides[1]),
+        time_taken: secs(started),
+        default_thresholds: CompareThresholds {
+            similarity: THRESHOLD_SIMILARITY,
+        },
+        message: None,
+    };
+    Ok(reply::ok(&body, "Face comparison completed"))
+}
+
+pub async fn enroll(state: &Shared, form: &Form, update: bool, started: Instant) -> Result<Response, Reject> {
+    form.require_consent()?;
+    let existing = match update {
+        true => {
+            let t = form
+                .text("user_token")
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| Reject::new(400, "form_key_missing", "the form field 'user_token' is missing"))?;
+            if !lock(&state.store).users.contains_key(&t) {
+                return Err(token_not_found());
+            }
+            Some(t)
+        }
+        false => None,
+    };
+    let a = analyse(state, form.image("image_file")?).await?;
+    let m = a.faces.first().map(|f| &f.metrics).unwrap_or(&a.image_metrics);
+    if m.underexposure > THRESHOLD_UNDEREXPOSURE {
+        return Err(Reject::new(
+            422,
+            "image_underexposed",
+            "the image is too dark to enroll",
+        ));
+    }
+    if m.overexposure > THRESHOLD_OVEREXPOSURE {
+        return Err(Reject::new(
+            422,
+            "image_overexposed",
+            "the image is too bright to enroll",
+        ));
+    }
+    let d = face_descriptor(&a, "image_file")?;
+    let mut store = lock(&state.store);
+    let token = existing.unwrap_or_else(|| format!("usr_{:032x}", rand::random::<u128>()));
+    let seq = store.users.get(&token).map(|u| u.0).unwrap_or(store.next_seq);
+    store.next_seq += 1;
+    store.users.insert(token.clone(), (seq, d));
+    let body = EnrollResponse {
+        user_token: token,
+        time_taken: secs(started),
+        message: None,
+    };
+    Ok(reply::ok(
+        &body,
+        if update {
+            "Enrollment updated"
+        } else {
+            "Enrollment completed"
+        },
+    ))
+}
