@@ -40,6 +40,11 @@ export declare class NativeClient {
   setToken(token?: string | undefined | null): ErrorInfo | null
   /** Whether a session token is held (the token itself never leaves native memory). */
   hasToken(): boolean
+  /**
+   * How much an input read in JS (a Blob, a stream) may have, and for how long it may be
+   * read, for a call with these `prepare` and `timeoutMs` options (`lib/inputs.js`).
+   */
+  readLimits(options?: CallOptions | undefined | null): ReadLimits | ErrorInfo
   /** The base URL in use (safe to show: it carries no credentials). */
   get baseUrl(): string
   /** Registers (or with `null` removes) the token refresh callback. */
@@ -104,7 +109,7 @@ export interface CallOptions {
   /** Extra attempts for this call. */
   maxRetries?: number
   /** Image preparation for this call (overrides the client's). */
-  prepare?: 'validate' | 'fit'
+  prepare?: 'validate' | 'fit' | 'auto'
 }
 
 /** Settings of a `PerseClient` (all optional). */
@@ -131,15 +136,14 @@ export interface ClientOptions {
   maxUploadBytes?: number
   /** `'fit'` refuses inputs over this many bytes before reading them; default 50000000. */
   maxInputBytes?: number
-  /**
-   * Image preparation before upload: `'validate'` (default: send unchanged) or `'fit'`
-   * (convert, orient and shrink into a JPEG under `maxUploadBytes`).
-   */
-  prepare?: 'validate' | 'fit'
+  /** Image preparation before upload: `'auto'` (default: an upright JPEG or PNG under `maxUploadBytes` goes byte for byte, anything else is oriented, converted or shrunk into a JPEG under it), `'fit'` (the same) or `'validate'` (send unchanged, or refuse). */
+  prepare?: 'validate' | 'fit' | 'auto'
   /** Images declaring more pixels are refused from their header; default 40000000. */
   maxPixels?: number
   /** Success bodies larger than this are refused with `response_too_large`; default 16777216. */
   maxResponseBytes?: number
+  /** Accept a plain `http://` base URL off loopback (a docker-compose test setup; env `PERSE_ALLOW_INSECURE_HTTP=1`). Unsafe for real tokens: they cross the network in clear text. Default false. */
+  allowInsecureHttp?: boolean
 }
 
 /** A failed call, returned or resolved instead of thrown; `lib/errors.js` throws it as a `PerseError`. */
@@ -172,8 +176,10 @@ export interface FaultSpec {
   body?: string
   /** Wait this many milliseconds first (0 to 600000). */
   delayMs?: number
-  /** How many requests it applies to (1 to 1000000000); default 1. */
+  /** How many requests it applies to (1 to 1000000000; with `reachCaller`, how many calls); default 1. */
   times?: number
+  /** Answer every attempt of the next call (its retries and its refresh after a 401 too), so that the call itself fails with this answer. Default false. */
+  reachCaller?: boolean
 }
 
 /** A batch of every outcome shape and what each must decode to. */
@@ -240,8 +246,8 @@ export declare function prepareImage(image?: unknown | undefined | null, options
 
 /** Options of `prepareImage`. */
 export interface PrepareOptions {
-  /** `'validate'` (default) checks and passes the bytes through; `'fit'` converts and shrinks. */
-  prepare?: 'validate' | 'fit'
+  /** `'auto'` (default) and `'fit'` pass an upright JPEG or PNG under the limit through and convert, orient or shrink anything else; `'validate'` checks and passes the bytes through. */
+  prepare?: 'validate' | 'fit' | 'auto'
   /** Upload limit in bytes; default 1000000. */
   maxUploadBytes?: number
   /** Images declaring more pixels are refused from their header; default 40000000. */
@@ -252,6 +258,13 @@ export interface PrepareOptions {
   quality?: number
   /** `'fit'` refuses inputs over this many bytes before reading them; default 50000000. */
   maxInputBytes?: number
+}
+
+/** See `NativeClient::read_limits`. */
+export interface ReadLimits {
+  /** Bytes at most. */
+  budget: number
+  timeoutMs: number
 }
 
 /** One multipart field as the server saw it (no image bytes). */

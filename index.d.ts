@@ -61,8 +61,31 @@ export declare class PerseError extends Error {
 /** True for a PerseError from any realm (works where `instanceof` fails, e.g. across jest module registries). */
 export declare function isPerseError(e: unknown): e is PerseError
 
-/** An image: bytes, or a path / file URL read off the main thread. */
-export type ImageInput = Buffer | Uint8Array | ArrayBufferView | ArrayBuffer | string | URL
+/** multer's file object (memory storage: `buffer`; disk storage: `path`) or formidable's (`filepath`). */
+export type UploadedFile = { fieldname?: string; originalname?: string; mimetype?: string; originalFilename?: string | null } & (
+  | { buffer: Uint8Array }
+  | { path: string }
+  | { filepath: string }
+)
+
+/**
+ * An image: bytes; a path or file URL (read off the main thread); a `Blob` or `File` (what
+ * `request.formData()` gives); a fetch `Response`; a web `ReadableStream` or a Node
+ * `Readable`; or a multer / formidable file object. Blobs, Responses and streams are read
+ * within the call's byte budget and time limit.
+ */
+export type ImageInput =
+  | Buffer
+  | Uint8Array
+  | ArrayBufferView
+  | ArrayBuffer
+  | string
+  | URL
+  | Blob
+  | Response
+  | ReadableStream<Uint8Array>
+  | NodeJS.ReadableStream
+  | UploadedFile
 
 /** One side of a compare: an image or an enrolled user's token. */
 export type CompareInput = ImageInput | { userToken: string }
@@ -188,7 +211,18 @@ export declare class LocalServer {
 /** Starts a local Perse-compatible server (default: 127.0.0.1, a free port, 15-minute tokens). */
 export declare function startLocalServer(options?: N.LocalServerOptions): Promise<LocalServer>
 
-/** What an upload would send for `image` (`prepare: 'validate'` by default, or `'fit'`). */
+/** The test controls of a local server this process did not start, over HTTP. */
+export interface LocalServerControl {
+  injectFault(fault: N.FaultSpec): Promise<void>
+  expireTokens(): Promise<void>
+  reset(): Promise<void>
+  requests(): Promise<N.RecordedRequest[]>
+}
+
+/** Controls a local server started elsewhere (jest's global setup); defaults: PERSE_BASE_URL and PERSE_PRIVATE_KEY. */
+export declare function controlLocalServer(server?: { url?: string; privateKey?: string }): LocalServerControl
+
+/** What an upload would send for `image` (`prepare: 'auto'` by default). */
 export declare function prepareImage(image: ImageInput, options?: N.PrepareOptions): Promise<N.PreparedImage>
 
 // ---- results (built by lib/decode.js from the native completion batches) ----
@@ -207,7 +241,10 @@ export interface Metrics {
   rotation?: number
 }
 
-/** Five facial points, each `[x, y]` in pixels of the uploaded image. */
+/**
+ * Five facial points, each `[x, y]` in pixels of the photo the caller passed, as a viewer
+ * displays it (EXIF orientation applied, full resolution).
+ */
 export interface Landmarks {
   rightEye: [number, number]
   leftEye: [number, number]
@@ -218,7 +255,10 @@ export interface Landmarks {
 
 /** One detected face. */
 export interface Face {
-  /** `[x, y, width, height]` in pixels of the uploaded image. */
+  /**
+   * `[x, y, width, height]` in pixels of the photo the caller passed, as a viewer displays it
+   * (EXIF orientation applied, full resolution), whatever was uploaded: draw it on that photo.
+   */
   boundingBox: [number, number, number, number]
   /** Absent when the server does not compute landmarks. */
   landmarks?: Landmarks
@@ -246,6 +286,21 @@ export interface DetectResult {
   /** Seconds the server spent. */
   timeTaken: number
   defaultThresholds: DetectThresholds
+  /** What was uploaded for the image. */
+  uploaded: Uploaded | null
+}
+
+/** What was uploaded for one image (after `prepare`). */
+export interface Uploaded {
+  width: number
+  height: number
+  format: 'jpeg' | 'png'
+  /** Size of the uploaded file. */
+  bytes: number
+  /** Uploaded pixels per displayed pixel of the original photo (1 when sent as it is). */
+  scale: number
+  /** The photo's EXIF orientation was applied to the uploaded pixels. */
+  orientationApplied: boolean
 }
 
 /** Recommended similarity limit. */
@@ -262,6 +317,8 @@ export interface CompareResult {
   similarity: number
   timeTaken: number
   defaultThresholds: CompareThresholds
+  /** What was uploaded for each side (`null` for a `{ userToken }` side). */
+  uploaded: { a: Uploaded | null; b: Uploaded | null }
 }
 
 /** Result of `enroll` and `enrollment.update`. */
@@ -272,6 +329,8 @@ export interface EnrollResult {
   /** The enrolled user's token; store it to compare, update or delete later. */
   userToken: string
   timeTaken: number
+  /** What was uploaded for the image. */
+  uploaded: Uploaded | null
 }
 
 /** Result of `enrollment.list`. */

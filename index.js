@@ -8,7 +8,7 @@
 const { PerseError, isPerseError } = require('./lib/errors.js')
 const { PerseClient } = require('./lib/client.js')
 const { prepareImage } = require('./lib/prepare-image.js')
-const { startLocalServer } = require('./lib/local-server.js')
+const { startLocalServer, controlLocalServer } = require('./lib/local-server.js')
 const {
   getDefaultClient,
   configure,
@@ -46,4 +46,5 @@ module.exports = {
   close,
   prepareImage,
   startLocalServer,
+  controlLocalServer,
 }

@@ -1,7 +1,8 @@
 'use strict'
 
-// The command line: serve, detect / compare / enroll against an in-process local server,
-// --json, and the exit codes 0 (ok), 1 (API error), 2 (usage error).
+// The command line: serve, every call against an in-process or a shared local server,
+// --json, --prepare, errors in the words of a CLI, and the exit codes 0 (ok), 1 (API error),
+// 2 (usage error).
 
 const test = require('ava')
 const path = require('node:path')
@@ -10,9 +11,9 @@ const { spawn } = require('node:child_process')
 const CLI = path.join(__dirname, '..', 'bin', 'perse-node.js')
 const img = (name) => path.join(__dirname, 'fixtures', name)
 
-function run(args, { untilStdout } = {}) {
+function run(args, { untilStdout, env = {} } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, PERSE_TOKEN: '', PERSE_PRIVATE_KEY: '' } })
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, PERSE_TOKEN: '', PERSE_PRIVATE_KEY: '', ...env } })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => {
@@ -57,13 +58,48 @@ test('API errors exit 1, usage errors exit 2', async (t) => {
 })
 
 test('serve listens on loopback and answers /login', async (t) => {
-  const { child, stdout } = await run(['serve', '--port', '0', '--private-key', 'sk_cli_test'], { untilStdout: /privateKey/ })
-  const url = /baseUrl:\s+(\S+)/.exec(stdout)[1]
+  const { child, stdout } = await run(['serve', '--port', '0', '--private-key', 'sk_cli_test'], { untilStdout: /PERSE_PRIVATE_KEY=/ })
+  const url = /export PERSE_BASE_URL=(\S+)/.exec(stdout)[1]
   t.regex(url, /^http:\/\/127\.0\.0\.1:\d+\/v0$/)
+  t.regex(stdout, /export PERSE_PRIVATE_KEY=sk_cli_test\n/, 'ready-to-paste lines')
   const res = await fetch(`${url}/login`, { method: 'POST', body: JSON.stringify({ privateKey: 'sk_cli_test' }), headers: { 'content-type': 'application/json' } })
   t.is(res.status, 200)
   t.truthy((await res.json()).token)
   const exited = new Promise((resolve) => child.on('exit', resolve))
   child.kill('SIGINT')
   t.is(await exited, 0)
+})
+
+test('enroll, list, update, delete and quality against one server; --prepare', async (t) => {
+  const { startLocalServer } = require('..')
+  const server = await startLocalServer()
+  t.teardown(() => server.close())
+  const env = { PERSE_BASE_URL: server.url, PERSE_PRIVATE_KEY: server.privateKey }
+  const enrolled = await run(['enroll', img('astronaut.jpg')], { env })
+  const token = /userToken (usr_\w+)/.exec(enrolled.stdout)[1]
+  t.is((await run(['list'], { env })).stdout.trim(), token)
+  const updated = await run(['update', token, img('hopper-exif-orientation-6.jpg')], { env })
+  t.is(updated.code, 0, updated.stderr)
+  t.regex(updated.stdout, /^updated: userToken usr_/)
+  const quality = await run(['quality', img('astronaut-underexposed.jpg'), '--spoof-check'], { env })
+  t.regex(quality.stdout, /^bad_image_quality: .*\n {2}face 1: isUnderexposed/)
+  const validate = await run(['detect', img('hopper.webp'), '--prepare', 'validate'], { env })
+  t.is(validate.code, 1)
+  t.regex(validate.stderr, /invalid_file_type/)
+  t.regex((await run(['detect', img('hopper.webp')], { env })).stdout, /1 face\(s\) found .*uploaded 128x128 jpeg/)
+  t.is((await run(['delete', token], { env })).stdout.trim(), 'deleted')
+  t.is((await run(['list'], { env })).stdout.trim(), '(no enrolled users)')
+})
+
+test('usage errors print one hint line; errors are worded for a command line, with the attempts', async (t) => {
+  const usage = await run(['detect'])
+  t.is(usage.code, 2)
+  t.is(usage.stderr, "perse-node: detect takes 1 argument(s), got 0\nRun 'perse-node --help' for usage.\n")
+  const help = await run(['--help'])
+  t.regex(help.stdout, /default port 8080/)
+  const noCreds = await run(['list', '--base-url', 'http://127.0.0.1:1/v0'])
+  t.regex(noCreds.stderr, /no credentials: pass --token JWT, set PERSE_TOKEN or PERSE_PRIVATE_KEY, or use --local/)
+  const down = await run(['list', '--base-url', 'http://127.0.0.1:1/v0', '--token', 'a.b.c', '--timeout', '200'])
+  t.is(down.code, 1)
+  t.regex(down.stderr, /network_error: .*\(3 attempts\)/)
 })

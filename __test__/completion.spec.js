@@ -75,6 +75,7 @@ test('results are plain objects with the contract fields, optional ones omitted 
     imageMetrics: { underexposure: 0.4, overexposure: 0.5, sharpness: 0.6 },
     timeTaken: 0.01,
     defaultThresholds: { underexposure: 0.5, overexposure: 0.5, sharpness: 0.15, liveness: 0.5 },
+    uploaded: { width: 512, height: 512, format: 'jpeg', bytes: 68_052, scale: 1, orientationApplied: false },
   })
   t.false('landmarks' in d.faces[0])
   t.false('color' in d.imageMetrics)

@@ -15,6 +15,7 @@ const { png } = require('./helpers/png')
 const FIX = path.join(__dirname, 'fixtures')
 const img = (name) => path.join(FIX, name)
 const CONSENT = { enduserConsent: true }
+const VALIDATE = { ...CONSENT, prepare: 'validate' }
 const FIT = { prepare: 'fit' }
 
 let server
@@ -54,7 +55,10 @@ for (const n of [2, 3, 4, 5, 6, 7, 8]) {
 
 for (const name of ['hopper.webp', 'hopper.gif', 'hopper.bmp', 'hopper.tif']) {
   test(`${name} becomes a JPEG under the limit with its face`, async (t) => {
-    await rejects(t, client.detect(img(name), CONSENT), 'invalid_file_type')
+    await rejects(t, client.detect(img(name), VALIDATE), 'invalid_file_type')
+    const auto = await client.detect(img(name), CONSENT)
+    t.is(auto.totalFaces, 1, 'the default (auto) converts it')
+    t.is(auto.uploaded.format, 'jpeg')
     const p = await prepareImage(img(name), FIT)
     t.is(p.format, 'jpeg')
     t.true(isJpeg(p.data))
@@ -68,7 +72,7 @@ for (const name of ['astronaut-2048.png', 'astronaut-3000-q97.jpg']) {
   // Serial: it counts the shared server's requests.
   test.serial(`${name}: validate refuses it locally; fit brings it under 1,000,000 bytes, face intact`, async (t) => {
     const before = server.requests().length
-    const e = await rejects(t, client.detect(img(name), CONSENT), 'file_too_large')
+    const e = await rejects(t, client.detect(img(name), VALIDATE), 'file_too_large')
     t.regex(e.message, /1000000/)
     t.is(e.attempts, 0)
     t.is(server.requests().length, before, 'nothing was sent')

@@ -10,6 +10,7 @@ const { fileURLToPath } = require('node:url')
 
 const { invalid, describe, fail, isPerseError } = require('./errors.js')
 const native = require('./native.js')
+const { uploadedFile } = require('./inputs.js')
 
 const MAX_PATH = 4096
 const { isProxy, isAnyArrayBuffer, isSharedArrayBuffer, isArrayBufferView } = types
@@ -148,11 +149,24 @@ function imageArg(value, name) {
   }
   if (typeof value === 'string') {
     if (value.length === 0) throw invalid(`${name} must not be an empty path`)
-    if (value.length > MAX_PATH) throw invalid(`${name} is not a usable file path (longer than ${MAX_PATH} characters)`)
-    if (value.includes('\0')) throw invalid(`${name} is not a usable file path (it contains a NUL character)`)
+    if (value.length > MAX_PATH || value.includes('\0')) throw invalid(`${name} is not a usable file path${stringHint(value)}`)
     return value
   }
-  throw invalid(`${name} must be a Buffer, Uint8Array, ArrayBuffer or file path string (got ${describe(value)})`)
+  const file = uploadedFile(value)
+  if (file !== undefined) return imageArg(file, name)
+  throw invalid(`${name} must be a Buffer, typed array, ArrayBuffer, Blob or File, Response, stream, multer file or file path (got ${describe(value)})`)
+}
+
+/**
+ * What a string that is not a file path probably is, and what to do with it (also used when
+ * a path turns out not to exist: lib/client.js adds it to `file_not_found`).
+ */
+function stringHint(s) {
+  if (/^https?:\/\//i.test(s)) return ': it looks like a URL; fetch it first and pass the Response (`await fetch(url)`)'
+  if (/^data:[^,]*;base64,/i.test(s)) return ": it looks like a data URL; pass `Buffer.from(s.slice(s.indexOf(',') + 1), 'base64')`"
+  if (/^usr_[\w-]+$/.test(s)) return ': it looks like an enrolled user token; pass `{ userToken }` to compare'
+  if (s.length > 200 && /^[A-Za-z0-9+/\r\n]+={0,2}$/.test(s)) return ": it looks like base64; pass `Buffer.from(s, 'base64')`"
+  return s.length > MAX_PATH ? ` (longer than ${MAX_PATH} characters)` : ' (it contains a NUL character)'
 }
 
 /** An empty buffer that was transferred away reads as empty; say what happened instead. */
@@ -184,4 +198,4 @@ function asPerseError(e) {
   return fail('invalid_argument', `an argument could not be read: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
 }
 
-module.exports = { options, clientOptions, callOptions, imageArg, compareArgs, userTokenArg, asPerseError }
+module.exports = { options, clientOptions, callOptions, imageArg, compareArgs, userTokenArg, asPerseError, stringHint }

@@ -7,7 +7,8 @@
 const { inspect } = require('node:util')
 
 const { isPerseError, fail, invalid, describe, fromInfo, nativeSync } = require('./errors.js')
-const { clientOptions, callOptions, imageArg, compareArgs, userTokenArg, asPerseError } = require('./args.js')
+const { clientOptions, callOptions, imageArg, compareArgs, userTokenArg, asPerseError, stringHint } = require('./args.js')
+const { needsReading, readImage } = require('./inputs.js')
 const { Transport } = require('./transport.js')
 const { qualityVerdict, similarityVerdict, noFaceVerdict } = require('./verdicts.js')
 
@@ -33,15 +34,21 @@ class PerseClient {
     } catch (e) {
       throw asPerseError(e)
     }
-    if (o.native.baseUrl === undefined && process.env.PERSE_BASE_URL) o.native.baseUrl = process.env.PERSE_BASE_URL
+    const fromEnv = o.native.baseUrl === undefined && Boolean(process.env.PERSE_BASE_URL)
+    if (fromEnv) o.native.baseUrl = process.env.PERSE_BASE_URL
+    if (o.native.allowInsecureHttp === undefined && /^(1|true)$/i.test(process.env.PERSE_ALLOW_INSECURE_HTTP ?? '')) o.native.allowInsecureHttp = true
     this.#transport = new Transport()
-    check(nativeSync(() => this.#native.configure(o.native)))
+    const refused = nativeSync(() => this.#native.configure(o.native))
+    if (refused && fromEnv && /baseUrl/.test(refused.message)) {
+      refused.message = `PERSE_BASE_URL (${o.native.baseUrl}) is not usable: ${refused.message.replace(/^baseUrl/, 'the base URL')}${/https/.test(refused.message) ? '; set PERSE_ALLOW_INSECURE_HTTP=1 for a test server on another host' : ''}`
+    }
+    check(refused)
     if (o.onTokenRefresh) this.onTokenRefresh(o.onTokenRefresh)
     for (const m of METHODS) Object.defineProperty(this, m, { value: this[m].bind(this), enumerable: false })
     const enrollment = {
       create: (image, opts) => this.enroll(image, opts),
       list: (opts) => this.#call('list', () => [], opts),
-      update: (userToken, image, opts) => this.#call('update', () => [userTokenArg(userToken, 'userToken'), imageArg(image, 'image')], opts),
+      update: (userToken, image, opts) => this.#upload('update', opts, [image], (i) => [userTokenArg(userToken, 'userToken'), imageArg(i[0], 'image')]),
       delete: (userToken, opts) => this.#call('delete', () => [userTokenArg(userToken, 'userToken')], opts),
     }
     enrollment.read = enrollment.list
@@ -93,17 +100,17 @@ class PerseClient {
   // @hot
   detect(image, options) {
     if (!PerseClient.#owns(this)) return Promise.reject(unbound())
-    return this.#call('detect', () => [imageArg(image, 'image')], options)
+    return this.#upload('detect', options, [image], (i) => [imageArg(i[0], 'image')])
   }
 
   compare(a, b, options) {
     if (!PerseClient.#owns(this)) return Promise.reject(unbound())
-    return this.#call('compare', () => [...compareArgs(a, 'a'), ...compareArgs(b, 'b')], options)
+    return this.#upload('compare', options, [a, b], (i) => [...compareArgs(i[0], 'a'), ...compareArgs(i[1], 'b')])
   }
 
   enroll(image, options) {
     if (!PerseClient.#owns(this)) return Promise.reject(unbound())
-    return this.#call('enroll', () => [imageArg(image, 'image')], options)
+    return this.#upload('enroll', options, [image], (i) => [imageArg(i[0], 'image')])
   }
 
   /** compare, then the browser SDK's verdict: code `similar` or `not_similar`. */
@@ -172,6 +179,42 @@ class PerseClient {
       return Promise.reject(asPerseError(e))
     }
   }
+
+  /**
+   * A call with images: as #call, but a Blob, Response or stream among `images` is read first
+   * (within the call's byte budget and deadline, see lib/inputs.js), and a path that does not
+   * exist gets a hint when it looks like a URL, base64 or a user token.
+   */
+  // @hot
+  #upload(method, options, images, build) {
+    try {
+      const o = callOptions(options)
+      const call = images.some(needsReading) ? this.#readThenCall(method, o, images, build) : this.#transport.call(method, build(images), o)
+      const named = images.find(isString)
+      return named === undefined ? call : call.catch((e) => hintMissing(e, named))
+    } catch (e) {
+      return Promise.reject(asPerseError(e))
+    }
+  }
+
+  async #readThenCall(method, o, images, build) {
+    const limits = this.#native.readLimits(o.native)
+    if (limits.status === false) throw fromInfo(limits)
+    const names = images.length === 1 ? ['image'] : ['a', 'b']
+    const read = await Promise.all(images.map((v, i) => (needsReading(v) ? readImage(v, names[i], { budget: limits.budget, timeoutMs: limits.timeoutMs, signal: o.signal }) : v)))
+    return this.#transport.call(method, build(read), o)
+  }
+}
+
+const isString = (v) => typeof v === 'string'
+
+/** `file_not_found` for a string that was probably not meant as a path: say what it looks like. */
+function hintMissing(e, path) {
+  if (isPerseError(e) && e.code === 'file_not_found') {
+    const hint = stringHint(path)
+    if (!hint.startsWith(' (')) e.message = `file not found: ${path.length > 60 ? `${path.slice(0, 60)}…` : path}${hint}`
+  }
+  throw e
 }
 
 /** Adapts the user's callback so the native side always receives `{token}` or `{error}`. */

@@ -97,7 +97,21 @@ function face(c) {
   return { boundingBox, faceMetrics, livenessScore }
 }
 
-// Each result ends with the server's message when it sent one; otherwise the default here.
+// Each result ends with the server's message when it sent one (otherwise the default here),
+// then, for image calls, what each image was uploaded as.
+
+// @hot
+/** `{ width, height, format, bytes, scale, orientationApplied }`, or null (flag 0). */
+function uploaded(c) {
+  if (c.num() !== 1) return null
+  const width = c.num()
+  const height = c.num()
+  const format = c.num() === 1 ? 'png' : 'jpeg'
+  const bytes = c.num()
+  const scale = c.num()
+  const orientationApplied = c.num() === 1
+  return { width, height, format, bytes, scale, orientationApplied }
+}
 
 // @hot
 function detect(c) {
@@ -108,7 +122,7 @@ function detect(c) {
   const faces = new Array(c.num())
   for (let i = 0; i < faces.length; i++) faces[i] = face(c)
   const message = c.optStr() ?? 'Face detection completed'
-  return { status: true, code: 'success', message, totalFaces, faces, imageMetrics, timeTaken, defaultThresholds }
+  return { status: true, code: 'success', message, totalFaces, faces, imageMetrics, timeTaken, defaultThresholds, uploaded: uploaded(c) }
 }
 
 // @hot
@@ -117,7 +131,8 @@ function compare(c) {
   const timeTaken = c.num()
   const defaultThresholds = { similarity: c.num() }
   const message = c.optStr() ?? 'Face comparison completed'
-  return { status: true, code: 'success', message, similarity, timeTaken, defaultThresholds }
+  const a = uploaded(c)
+  return { status: true, code: 'success', message, similarity, timeTaken, defaultThresholds, uploaded: { a, b: uploaded(c) } }
 }
 
 // @hot
@@ -125,7 +140,7 @@ function enroll(c) {
   const timeTaken = c.num()
   const userToken = c.str()
   const message = c.optStr() ?? 'Enrollment completed'
-  return { status: true, code: 'success', message, userToken, timeTaken }
+  return { status: true, code: 'success', message, userToken, timeTaken, uploaded: uploaded(c) }
 }
 
 // @hot

@@ -4,7 +4,7 @@
 // this package's tests and users' own test suites. It runs inside the addon, on loopback.
 
 const { inspect } = require('node:util')
-const { fromInfo, nativeError, nativeSync } = require('./errors.js')
+const { fromInfo, invalid, nativeError, nativeSync } = require('./errors.js')
 const { options, asPerseError } = require('./args.js')
 const native = require('./native.js')
 const { PerseClient } = require('./client.js')
@@ -99,4 +99,33 @@ async function startLocalServer(opts) {
   return new LocalServer(r)
 }
 
-module.exports = { startLocalServer, LocalServer }
+/**
+ * The test controls of a local server this process did not start (jest's global setup runs
+ * in another process than the tests; a server in another container): `{ injectFault,
+ * expireTokens, reset, requests }`, each returning a promise, over the server's HTTP controls.
+ * Defaults: PERSE_BASE_URL and PERSE_PRIVATE_KEY, as the global setup would export them.
+ */
+function controlLocalServer({ url = process.env.PERSE_BASE_URL, privateKey = process.env.PERSE_PRIVATE_KEY } = {}) {
+  if (typeof url !== 'string' || typeof privateKey !== 'string' || !url || !privateKey) {
+    throw invalid('controlLocalServer needs { url, privateKey } (or PERSE_BASE_URL and PERSE_PRIVATE_KEY)')
+  }
+  const send = async (method, path, body) => {
+    const res = await fetch(new URL(path, url), {
+      method,
+      headers: { authorization: `Bearer ${privateKey}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const json = await res.json().catch(() => null)
+    if (!res.ok) throw fromInfo({ code: json?.code ?? 'unexpected_error', message: json?.message ?? `HTTP ${res.status}`, httpStatus: res.status })
+    return json
+  }
+  const done = () => undefined
+  return Object.freeze({
+    injectFault: async (fault) => send('POST', '/__perse/faults', options(fault, 'fault', 'fault')).then(done),
+    expireTokens: () => send('POST', '/__perse/expire-tokens').then(done),
+    reset: () => send('POST', '/__perse/reset').then(done),
+    requests: () => send('GET', '/__perse/requests'),
+  })
+}
+
+module.exports = { startLocalServer, controlLocalServer, LocalServer }

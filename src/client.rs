@@ -28,6 +28,14 @@ pub struct NativeClient {
     pool: Arc<BytePool>,
 }
 
+/// See `NativeClient::read_limits`.
+#[napi(object)]
+pub struct ReadLimits {
+    /// Bytes at most.
+    pub budget: f64,
+    pub timeout_ms: f64,
+}
+
 /// What every call start needs: the client, the core call options, the image budget and
 /// the buffers image bytes are copied into.
 pub struct Started {
@@ -91,6 +99,25 @@ impl NativeClient {
     #[napi(catch_unwind)]
     pub fn has_token(&self) -> bool {
         self.inner.has_token()
+    }
+
+    /// How much an input read in JS (a Blob, a stream) may have, and for how long it may be
+    /// read, for a call with these `prepare` and `timeoutMs` options (`lib/inputs.js`).
+    #[napi(catch_unwind)]
+    pub fn read_limits(&self, options: Option<CallOptions>) -> Either<ReadLimits, ErrorInfo> {
+        let opts = match options.unwrap_or_default().to_core() {
+            Ok(o) => o,
+            Err(e) => return Either::B(e.into()),
+        };
+        let cfg = self.inner.config();
+        let mut prep = cfg.prepare;
+        if let Some(mode) = opts.prepare {
+            prep.mode = mode;
+        }
+        Either::A(ReadLimits {
+            budget: prep.input_budget() as f64,
+            timeout_ms: opts.timeout.unwrap_or(cfg.timeout).as_millis() as f64,
+        })
     }
 
     /// The base URL in use (safe to show: it carries no credentials).

@@ -44,8 +44,10 @@ crate::options::js_options! {
         "body" body: Option<String>,
         #[doc = "Wait this many milliseconds first (0 to 600000)."]
         "delayMs" delay_ms: Option<f64>,
-        #[doc = "How many requests it applies to (1 to 1000000000); default 1."]
+        #[doc = "How many requests it applies to (1 to 1000000000; with `reachCaller`, how many calls); default 1."]
         "times" times: Option<f64>,
+        #[doc = "Answer every attempt of the next call (its retries and its refresh after a 401 too), so that the call itself fails with this answer. Default false."]
+        "reachCaller" reach_caller: Option<bool>,
     }
 }
 
@@ -112,7 +114,7 @@ impl NativeLocalServer {
     /// Queues an injected answer; returns why the fault was refused, if it was.
     #[napi(catch_unwind)]
     pub fn inject_fault(&self, fault: FaultSpec) -> Option<ErrorInfo> {
-        refused(fault.try_into().map(|f| self.inner.inject_fault(f)))
+        refused(self.inner.inject(fault.into()))
     }
 
     /// Every token issued so far stops working (the next call gets 401 `unauthorized`).
@@ -199,37 +201,17 @@ fn int(v: f64, min: f64, max: f64, message: &str) -> std::result::Result<f64, Er
     }
 }
 
-impl TryFrom<FaultSpec> for perse_local::Fault {
-    type Error = Error;
-
-    fn try_from(fault: FaultSpec) -> std::result::Result<Self, Error> {
-        let status = fault
-            .status
-            .map(|s| int(s, 100.0, 599.0, "fault.status must be an HTTP status (100-599)"))
-            .transpose()?
-            .map(|s| s as u16);
-        let times = fault
-            .times
-            .map(|n| int(n, 1.0, 1e9, "fault.times must be an integer between 1 and 1000000000"))
-            .transpose()?;
-        let delay = match fault.delay_ms {
-            Some(ms) if !ms.is_finite() || !(0.0..=600_000.0).contains(&ms) => {
-                return Err(Error::invalid("fault.delayMs must be between 0 and 600000"))
-            }
-            Some(ms) => Duration::from_millis(ms as u64),
-            None => Duration::ZERO,
-        };
-        if status.is_none() && delay.is_zero() {
-            return Err(Error::invalid("a fault needs a status, a delayMs, or both"));
+impl From<FaultSpec> for perse_local::FaultSpec {
+    fn from(f: FaultSpec) -> Self {
+        perse_local::FaultSpec {
+            path: f.path,
+            status: f.status,
+            code: f.code,
+            body: f.body,
+            delay_ms: f.delay_ms,
+            times: f.times,
+            reach_caller: f.reach_caller,
         }
-        Ok(perse_local::Fault {
-            path: fault.path,
-            status,
-            code: fault.code,
-            body: fault.body,
-            delay,
-            times: times.map_or(1, |n| n as u32),
-        })
     }
 }
 

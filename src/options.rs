@@ -131,14 +131,15 @@ js_options! {
         "maxUploadBytes" max_upload_bytes: Option<f64>,
         #[doc = "`'fit'` refuses inputs over this many bytes before reading them; default 50000000."]
         "maxInputBytes" max_input_bytes: Option<f64>,
-        #[doc = "Image preparation before upload: `'validate'` (default: send unchanged) or `'fit'`"]
-        #[doc = "(convert, orient and shrink into a JPEG under `maxUploadBytes`)."]
-        #[napi(ts_type = "'validate' | 'fit'")]
+        #[doc = "Image preparation before upload: `'auto'` (default: an upright JPEG or PNG under `maxUploadBytes` goes byte for byte, anything else is oriented, converted or shrunk into a JPEG under it), `'fit'` (the same) or `'validate'` (send unchanged, or refuse)."]
+        #[napi(ts_type = "'validate' | 'fit' | 'auto'")]
         "prepare" prepare: Option<String>,
         #[doc = "Images declaring more pixels are refused from their header; default 40000000."]
         "maxPixels" max_pixels: Option<f64>,
         #[doc = "Success bodies larger than this are refused with `response_too_large`; default 16777216."]
         "maxResponseBytes" max_response_bytes: Option<f64>,
+        #[doc = "Accept a plain `http://` base URL off loopback (a docker-compose test setup; env `PERSE_ALLOW_INSECURE_HTTP=1`). Unsafe for real tokens: they cross the network in clear text. Default false."]
+        "allowInsecureHttp" allow_insecure_http: Option<bool>,
     }
 }
 
@@ -152,7 +153,7 @@ js_options! {
         #[doc = "Extra attempts for this call."]
         "maxRetries" max_retries: Option<f64>,
         #[doc = "Image preparation for this call (overrides the client's)."]
-        #[napi(ts_type = "'validate' | 'fit'")]
+        #[napi(ts_type = "'validate' | 'fit' | 'auto'")]
         "prepare" prepare: Option<String>,
     }
 }
@@ -185,6 +186,9 @@ impl ClientOptions {
     pub fn apply(&self, mut base: Config) -> Result<Config> {
         if let Some(u) = &self.base_url {
             base.base_url = u.clone();
+        }
+        if let Some(b) = self.allow_insecure_http {
+            base.allow_insecure_http = b;
         }
         if let Some(ms) = self.timeout_ms {
             base.timeout = millis("timeoutMs", ms)?;
@@ -240,14 +244,12 @@ impl CallOptions {
 }
 
 pub fn prepare_mode(s: &str) -> Result<PrepareMode> {
-    match s {
-        "validate" => Ok(PrepareMode::Validate),
-        "fit" => Ok(PrepareMode::Fit),
-        other => Err(Error::invalid(format!(
-            "options.prepare must be 'validate' or 'fit', not '{}'",
-            perse_core::one_line(other, 40)
-        ))),
-    }
+    PrepareMode::parse(s).ok_or_else(|| {
+        Error::invalid(format!(
+            "options.prepare must be 'auto', 'fit' or 'validate', not '{}'",
+            perse_core::one_line(s, 40)
+        ))
+    })
 }
 
 /// A count option as an integer (for `prepareImage`'s options).

@@ -11,8 +11,8 @@ use crate::options::{integer, prepare_mode};
 crate::options::js_options! {
     #[doc = "Options of `prepareImage`."]
     pub struct PrepareOptions [PREPARE_KEYS] {
-        #[doc = "`'validate'` (default) checks and passes the bytes through; `'fit'` converts and shrinks."]
-        #[napi(ts_type = "'validate' | 'fit'")]
+        #[doc = "`'auto'` (default) and `'fit'` pass an upright JPEG or PNG under the limit through and convert, orient or shrink anything else; `'validate'` checks and passes the bytes through."]
+        #[napi(ts_type = "'validate' | 'fit' | 'auto'")]
         "prepare" prepare: Option<String>,
         #[doc = "Upload limit in bytes; default 1000000."]
         "maxUploadBytes" max_upload_bytes: Option<f64>,
@@ -72,7 +72,7 @@ pub fn prepare_image<'env>(
 fn convert(o: PrepareOptions) -> std::result::Result<CorePrepareOptions, Error> {
     let mode = match o.prepare.as_deref() {
         Some(m) => prepare_mode(m)?,
-        None => PrepareMode::Validate,
+        None => PrepareMode::Auto,
     };
     let mut p = CorePrepareOptions {
         mode,

@@ -9,14 +9,14 @@
 //! proves the two agree (see `samples.rs`): every field of every model, with distinct values.
 
 use perse_core::models::{self, Metrics};
-use perse_core::Error;
+use perse_core::{Error, ImageFormat, Upload, Uploaded};
 
 /// A finished call, kept as Rust data until it is encoded.
 pub enum Done {
     Failed(Error),
-    Detect(models::DetectResponse),
-    Compare(models::CompareResponse),
-    Enroll(models::EnrollResponse),
+    Detect(Uploaded<models::DetectResponse>),
+    Compare(Uploaded<models::CompareResponse>),
+    Enroll(Uploaded<models::EnrollResponse>),
     List(models::ListResponse),
     Delete(models::DeleteResponse),
     Login(String),
@@ -73,7 +73,7 @@ impl Batch {
                 self.nums.push(FAILED);
                 crate::error::encode(&e, &mut self.nums, &mut self.strs);
             }
-            Done::Detect(d) => {
+            Done::Detect(Uploaded { result: d, uploads }) => {
                 let t = &d.default_thresholds;
                 self.nums.extend([DETECT, f64::from(d.total_faces), d.time_taken]);
                 self.nums
@@ -84,16 +84,19 @@ impl Batch {
                     self.face(f);
                 }
                 self.message(d.message);
+                self.uploads(&uploads, 1);
             }
-            Done::Compare(c) => {
-                self.nums
-                    .extend([COMPARE, c.similarity, c.time_taken, c.default_thresholds.similarity]);
+            Done::Compare(Uploaded { result: c, uploads }) => {
+                let t = c.default_thresholds.similarity;
+                self.nums.extend([COMPARE, c.similarity, c.time_taken, t]);
                 self.message(c.message);
+                self.uploads(&uploads, 2);
             }
-            Done::Enroll(e) => {
+            Done::Enroll(Uploaded { result: e, uploads }) => {
                 self.nums.extend([ENROLL, e.time_taken]);
                 self.strs.push(e.user_token);
                 self.message(e.message);
+                self.uploads(&uploads, 1);
             }
             Done::List(l) => {
                 let n = l.user_tokens.len() as f64;
@@ -138,6 +141,25 @@ impl Batch {
         ]);
     }
 
+    /// `n` optional uploads: a flag (0/1), then `width, height, format (0 JPEG, 1 PNG), bytes,
+    /// scale, orientationApplied`.
+    fn uploads(&mut self, uploads: &[Option<Upload>], n: usize) {
+        for i in 0..n {
+            match uploads.get(i).copied().flatten() {
+                Some(u) => self.nums.extend([
+                    1.0,
+                    f64::from(u.width),
+                    f64::from(u.height),
+                    if u.format == ImageFormat::Png { 1.0 } else { 0.0 },
+                    u.bytes as f64,
+                    u.scale,
+                    if u.orientation_applied { 1.0 } else { 0.0 },
+                ]),
+                None => self.nums.push(0.0),
+            }
+        }
+    }
+
     fn message(&mut self, m: Option<String>) {
         self.nums.push(if m.is_some() { 1.0 } else { 0.0 });
         self.strs.extend(m);
@@ -152,18 +174,22 @@ mod tests {
     fn take_front_splits_at_call_boundaries() {
         let mut b = Batch::default();
         for id in 0..5 {
+            let result = models::EnrollResponse {
+                user_token: format!("u{id}"),
+                time_taken: 0.5,
+                message: None,
+            };
             b.push(
                 id,
-                Done::Enroll(models::EnrollResponse {
-                    user_token: format!("u{id}"),
-                    time_taken: 0.5,
-                    message: None,
+                Done::Enroll(Uploaded {
+                    result,
+                    uploads: vec![],
                 }),
             );
         }
         let front = b.take_front(2);
         assert_eq!((front.len(), b.len()), (2, 3));
-        assert_eq!(front.nums, [0.0, ENROLL, 0.5, 0.0, 1.0, ENROLL, 0.5, 0.0]);
+        assert_eq!(front.nums, [0.0, ENROLL, 0.5, 0.0, 0.0, 1.0, ENROLL, 0.5, 0.0, 0.0]);
         assert_eq!(front.strs, ["u0", "u1"]);
         assert_eq!(b.nums[0], 2.0);
         assert_eq!(b.strs, ["u2", "u3", "u4"]);

@@ -7,6 +7,7 @@
 
 use napi_derive::napi;
 use perse_core::models::*;
+use perse_core::{ImageFormat, Source, Upload, Uploaded};
 use serde_json::json;
 
 use super::batch::{Batch, Done};
@@ -97,6 +98,25 @@ pub fn layout_samples() -> LayoutSamples {
         time_taken: n(),
         message: Some("deleted".into()),
     };
+    let mut upload = |format: ImageFormat| Upload {
+        width: 640,
+        height: 480,
+        format,
+        bytes: n() as usize,
+        scale: n(),
+        orientation_applied: format == ImageFormat::Jpeg,
+        source: Source {
+            stored_width: 1,
+            stored_height: 1,
+            orientation: 1,
+            format,
+        },
+    };
+    let (u1, u2, u3) = (
+        upload(ImageFormat::Jpeg),
+        upload(ImageFormat::Png),
+        upload(ImageFormat::Jpeg),
+    );
     let failure = perse_core::Error {
         kind: perse_core::ErrorKind::TokenRefreshFailed {
             cause: "callback said no".into(),
@@ -113,10 +133,15 @@ pub fn layout_samples() -> LayoutSamples {
         json!({ "code": e.code(), "message": e.to_string(), "httpStatus": e.http_status(),
                 "retryable": e.retryable, "attempts": e.attempts, "cause": e.cause() })
     };
+    let with = |model: serde_json::Value, uploaded: serde_json::Value| {
+        let mut v = model;
+        v["uploaded"] = uploaded;
+        v
+    };
     let expected = json!([
-        { "id": 10, "ok": true, "value": detect },
-        { "id": 11, "ok": true, "value": compare },
-        { "id": 12, "ok": true, "value": enroll },
+        { "id": 10, "ok": true, "value": with(json!(detect), json!(u1)) },
+        { "id": 11, "ok": true, "value": with(json!(compare), json!({ "a": u2, "b": null })) },
+        { "id": 12, "ok": true, "value": with(json!(enroll), json!(u3)) },
         { "id": 13, "ok": true, "value": list },
         { "id": 14, "ok": true, "value": delete },
         { "id": 15, "ok": true, "value": { "token": "eyJ.sample.token" } },
@@ -124,9 +149,27 @@ pub fn layout_samples() -> LayoutSamples {
         { "id": 17, "ok": false, "value": fail_json(&plain_failure) },
     ]);
     let mut batch = Batch::default();
-    batch.push(10, Done::Detect(detect));
-    batch.push(11, Done::Compare(compare));
-    batch.push(12, Done::Enroll(enroll));
+    batch.push(
+        10,
+        Done::Detect(Uploaded {
+            result: detect,
+            uploads: vec![Some(u1)],
+        }),
+    );
+    batch.push(
+        11,
+        Done::Compare(Uploaded {
+            result: compare,
+            uploads: vec![Some(u2), None],
+        }),
+    );
+    batch.push(
+        12,
+        Done::Enroll(Uploaded {
+            result: enroll,
+            uploads: vec![Some(u3)],
+        }),
+    );
     batch.push(13, Done::List(list));
     batch.push(14, Done::Delete(delete));
     batch.push(15, Done::Login("eyJ.sample.token".into()));

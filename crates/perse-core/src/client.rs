@@ -14,7 +14,7 @@ use crate::endpoints::check_private_key;
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::ImageSource;
 use crate::multipart::Multipart;
-use crate::prepare::{prepare_source, PrepareMode};
+use crate::prepare::{prepare_source, PrepareMode, Upload};
 use crate::transport::{HttpTransport, Transport};
 
 /// Per-call settings; `None` means "use the client's".
@@ -183,7 +183,7 @@ impl Client {
         field: &str,
         src: ImageSource,
         opts: &CallOptions,
-    ) -> Result<()> {
+    ) -> Result<Upload> {
         let cfg = self.config();
         let mut prep = cfg.prepare;
         if let Some(mode) = opts.prepare {
@@ -197,7 +197,8 @@ impl Client {
             .format
             .upload_mime()
             .unwrap_or(("application/octet-stream", "image"));
+        let upload = Upload::of(&prepared);
         m.file(field, filename, mime, prepared.data);
-        Ok(())
+        Ok(upload)
     }
 }

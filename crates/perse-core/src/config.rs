@@ -33,6 +33,9 @@ pub struct Config {
     pub prepare: PrepareOptions,
     /// Success bodies larger than this are refused with `response_too_large`.
     pub max_response_bytes: u64,
+    /// Accept `http://` off loopback (a docker-compose test setup). Unsafe for real tokens:
+    /// they would cross the network in clear text.
+    pub allow_insecure_http: bool,
 }
 
 impl Default for Config {
@@ -45,6 +48,7 @@ impl Default for Config {
             refresh_skew: Duration::from_secs(60),
             prepare: PrepareOptions::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            allow_insecure_http: false,
         }
     }
 }
@@ -66,7 +70,7 @@ impl Config {
     /// Normalises and checks the config. Plain `http://` is allowed only on loopback, so a
     /// token can never cross a network in clear text.
     pub fn validate(&mut self) -> Result<()> {
-        self.base_url = normalize_base_url(&self.base_url)?;
+        self.base_url = normalize_base_url(&self.base_url, self.allow_insecure_http)?;
         if self.timeout.is_zero() {
             return Err(Error::invalid("timeoutMs must be a positive number of milliseconds"));
         }
@@ -79,14 +83,29 @@ impl Config {
         Ok(())
     }
 
+    /// For a 404: a hint when the base URL has no API version (`https://host` for
+    /// `https://host/v0`), the usual cause.
+    pub fn not_found_hint(&self) -> Option<String> {
+        let url = reqwest::Url::parse(&self.base_url).ok()?;
+        let last = url.path_segments()?.rfind(|s| !s.is_empty()).unwrap_or("");
+        let versioned = last.len() > 1 && last.starts_with('v') && last[1..].bytes().all(|b| b.is_ascii_digit());
+        (!versioned).then(|| {
+            format!(
+                "the base URL {} has no API version: did you mean {}/v0?",
+                self.base_url, self.base_url
+            )
+        })
+    }
+
     /// Whether the base URL is on this machine: such calls never go through a proxy.
     pub fn is_loopback(&self) -> bool {
         reqwest::Url::parse(&self.base_url).is_ok_and(|u| is_loopback(&u))
     }
 }
 
-/// Returns the base URL without a trailing slash, or `invalid_argument`.
-pub fn normalize_base_url(raw: &str) -> Result<String> {
+/// Returns the base URL without a trailing slash, or `invalid_argument`. `http://` is refused
+/// off loopback unless `allow_insecure_http`.
+pub fn normalize_base_url(raw: &str, allow_insecure_http: bool) -> Result<String> {
     let url =
         reqwest::Url::parse(raw.trim()).map_err(|e| Error::invalid(format!("baseUrl is not a valid URL ({e})")))?;
     if url.query().is_some() || url.fragment().is_some() {
@@ -97,10 +116,11 @@ pub fn normalize_base_url(raw: &str) -> Result<String> {
     }
     match url.scheme() {
         "https" => {}
-        "http" if is_loopback(&url) => {}
+        "http" if is_loopback(&url) || allow_insecure_http => {}
         "http" => {
             return Err(Error::invalid(
-                "baseUrl must use https:// (plain http:// is allowed only for localhost, 127.0.0.0/8 and ::1)",
+                "baseUrl must use https:// (plain http:// is allowed only for localhost, 127.0.0.0/8 and ::1, \
+                 or with allowInsecureHttp: true, which sends tokens in clear text)",
             ))
         }
         other => return Err(Error::invalid(format!("baseUrl scheme must be https, not '{other}'"))),
@@ -125,17 +145,40 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 mod tests {
     use super::*;
 
+    fn normalize_base_url_t(raw: &str) -> Result<String> {
+        normalize_base_url(raw, false)
+    }
+
+    #[test]
+    fn insecure_http_only_when_asked_and_404_hints() {
+        assert!(normalize_base_url("http://perse-local:8080/v0", false).is_err());
+        assert_eq!(
+            normalize_base_url("http://perse-local:8080/v0/", true).unwrap(),
+            "http://perse-local:8080/v0"
+        );
+        let c = |u: &str| Config {
+            base_url: u.into(),
+            ..Config::default()
+        };
+        assert!(c("https://api.getperse.com")
+            .not_found_hint()
+            .unwrap()
+            .contains("did you mean https://api.getperse.com/v0?"));
+        assert!(c("https://api.getperse.com/v0").not_found_hint().is_none());
+        assert!(c("https://x.test/perse/v12").not_found_hint().is_none());
+    }
+
     #[test]
     fn base_url_rules() {
         assert_eq!(
-            normalize_base_url("https://api.getperse.com/v0/").unwrap(),
+            normalize_base_url_t("https://api.getperse.com/v0/").unwrap(),
             "https://api.getperse.com/v0"
         );
-        assert!(normalize_base_url("http://127.0.0.1:8080/v0").is_ok());
-        assert!(normalize_base_url("http://127.9.9.9/v0").is_ok());
-        assert!(normalize_base_url("http://[::1]:3000/v0").is_ok());
-        assert!(normalize_base_url("http://localhost/v0").is_ok());
-        assert!(normalize_base_url("http://api.localhost:8080/v0").is_ok());
+        assert!(normalize_base_url_t("http://127.0.0.1:8080/v0").is_ok());
+        assert!(normalize_base_url_t("http://127.9.9.9/v0").is_ok());
+        assert!(normalize_base_url_t("http://[::1]:3000/v0").is_ok());
+        assert!(normalize_base_url_t("http://localhost/v0").is_ok());
+        assert!(normalize_base_url_t("http://api.localhost:8080/v0").is_ok());
         for bad in [
             "http://api.getperse.com/v0",
             "http://10.0.0.1/v0",
@@ -143,7 +186,7 @@ mod tests {
             "nonsense",
             "https://a/v0?x=1",
         ] {
-            let e = normalize_base_url(bad).unwrap_err();
+            let e = normalize_base_url_t(bad).unwrap_err();
             assert_eq!(e.code(), "invalid_argument", "{bad}");
         }
     }

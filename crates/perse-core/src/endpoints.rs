@@ -12,6 +12,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::image::ImageSource;
 use crate::models::*;
 use crate::multipart::Multipart;
+use crate::prepare::Upload;
 use crate::transport::{Body, Request};
 
 const CONSENT_FIELD: &str = "client_declaration_enduser_consent";
@@ -29,14 +30,38 @@ impl Client {
         .await
     }
 
-    /// `POST /face/detect`.
-    pub async fn detect(&self, image: ImageSource, opts: &CallOptions) -> Result<DetectResponse> {
+    /// `POST /face/detect`. Boxes and landmarks come back in the pixels of the caller's photo
+    /// as a viewer displays it (EXIF orientation applied, full resolution), whatever was uploaded.
+    pub async fn detect(&self, image: ImageSource, opts: &CallOptions) -> Result<Uploaded<DetectResponse>> {
         let parts = vec![Part::Image("image_file", image)];
-        self.upload(Method::POST, "/face/detect", parts, true, opts).await
+        let (mut result, uploads): (DetectResponse, _) =
+            self.upload(Method::POST, "/face/detect", parts, true, opts).await?;
+        if let Some(Some(up)) = uploads.first() {
+            for f in &mut result.faces {
+                f.bounding_box = up.box_to_source(f.bounding_box);
+                if let Some(l) = &mut f.landmarks {
+                    for p in [
+                        &mut l.right_eye,
+                        &mut l.left_eye,
+                        &mut l.nose,
+                        &mut l.mouth_right,
+                        &mut l.mouth_left,
+                    ] {
+                        *p = up.point_to_source(*p).map(|v| (v * 100.0).round() / 100.0);
+                    }
+                }
+            }
+        }
+        Ok(Uploaded { result, uploads })
     }
 
     /// `POST /face/compare`; either side may be an enrolled user's token.
-    pub async fn compare(&self, a: CompareInput, b: CompareInput, opts: &CallOptions) -> Result<CompareResponse> {
+    pub async fn compare(
+        &self,
+        a: CompareInput,
+        b: CompareInput,
+        opts: &CallOptions,
+    ) -> Result<Uploaded<CompareResponse>> {
         let side = |input, file, token, what| match input {
             CompareInput::Image(src) => Part::Image(file, src),
             CompareInput::UserToken(t) => Part::UserToken(token, t, what),
@@ -45,13 +70,17 @@ impl Client {
             side(a, "image_file1", "image_token1", "first userToken"),
             side(b, "image_file2", "image_token2", "second userToken"),
         ];
-        self.upload(Method::POST, "/face/compare", parts, true, opts).await
+        let (result, uploads) = self.upload(Method::POST, "/face/compare", parts, true, opts).await?;
+        Ok(Uploaded { result, uploads })
     }
 
     /// `POST /face/enrollment`. Never resent once the server may have seen it.
-    pub async fn enroll(&self, image: ImageSource, opts: &CallOptions) -> Result<EnrollResponse> {
+    pub async fn enroll(&self, image: ImageSource, opts: &CallOptions) -> Result<Uploaded<EnrollResponse>> {
         let parts = vec![Part::Image("image_file", image)];
-        self.upload(Method::POST, "/face/enrollment", parts, false, opts).await
+        let (result, uploads) = self
+            .upload(Method::POST, "/face/enrollment", parts, false, opts)
+            .await?;
+        Ok(Uploaded { result, uploads })
     }
 
     /// `GET /face/enrollment/list`.
@@ -61,12 +90,19 @@ impl Client {
     }
 
     /// `PUT /face/enrollment`: replaces the biometric data of `user_token`.
-    pub async fn update(&self, user_token: &str, image: ImageSource, opts: &CallOptions) -> Result<EnrollResponse> {
+    pub async fn update(
+        &self,
+        user_token: &str,
+        image: ImageSource,
+        opts: &CallOptions,
+    ) -> Result<Uploaded<EnrollResponse>> {
         let parts = vec![
             Part::Image("image_file", image),
             Part::UserToken("user_token", user_token.to_string(), "userToken"),
         ];
-        self.upload(Method::PUT, "/face/enrollment", parts, false, opts).await
+        let (result, mut uploads) = self.upload(Method::PUT, "/face/enrollment", parts, false, opts).await?;
+        uploads.truncate(1);
+        Ok(Uploaded { result, uploads })
     }
 
     /// `DELETE /face/enrollment/{user_token}`.
@@ -88,7 +124,7 @@ impl Client {
         parts: Vec<Part>,
         idempotent: bool,
         opts: &CallOptions,
-    ) -> Result<T> {
+    ) -> Result<(T, Vec<Option<Upload>>)> {
         self.run(opts, async {
             if !opts.consent {
                 return Err(ErrorKind::ConsentRequired.into());
@@ -99,13 +135,15 @@ impl Client {
                 }
             }
             let mut m = Multipart::new();
+            let mut uploads = Vec::with_capacity(parts.len());
             for p in parts {
-                match p {
-                    Part::Image(field, src) => self.add_image(&mut m, field, src, opts).await?,
+                uploads.push(match p {
+                    Part::Image(field, src) => Some(self.add_image(&mut m, field, src, opts).await?),
                     Part::UserToken(field, t, _) => {
                         m.text(field, &t);
+                        None
                     }
-                }
+                });
             }
             m.text(CONSENT_FIELD, "true");
             let (content_type, body) = m.finish();
@@ -115,10 +153,18 @@ impl Client {
                 body: Body::Multipart { content_type, body },
                 idempotent,
             };
-            self.execute(req, opts, true).await
+            Ok((self.execute(req, opts, true).await?, uploads))
         })
         .await
     }
+}
+
+/// A call's result and what each of its images was uploaded as, in the call's order (`None`
+/// where a compare side was a user token).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Uploaded<T> {
+    pub result: T,
+    pub uploads: Vec<Option<Upload>>,
 }
 
 /// A form field of an upload: an image, or a user token (with its name for error messages).

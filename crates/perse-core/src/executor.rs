@@ -48,6 +48,7 @@ impl Client {
         let cfg = self.config();
         let mut st = Progress::default();
         let mut reauthed = false;
+        let call = format!("{:016x}", rand::random::<u64>());
         loop {
             let token = match authed {
                 true => Some(
@@ -59,7 +60,7 @@ impl Client {
                 false => None,
             };
             let value = token.as_ref().map(|t| &*t.value);
-            match self.attempt(&cfg, &req, opts, value, &mut st).await {
+            match self.attempt(&cfg, &req, opts, (value, &call), &mut st).await {
                 Step::Done(status, body) => return parse_body(status, &body).map_err(|e| e.with_attempts(st.attempts)),
                 Step::Retry(delay) => tokio::time::sleep(delay).await,
                 Step::Unauthorized(_) if authed && !reauthed && !matches!(self.auth.source(), TokenSource::Manual) => {
@@ -129,7 +130,7 @@ impl Client {
         cfg: &Config,
         req: &Request,
         opts: &CallOptions,
-        token: Option<&str>,
+        (token, call): (Option<&str>, &str),
         st: &mut Progress,
     ) -> Step {
         let timeout = opts.timeout.unwrap_or(cfg.timeout);
@@ -145,6 +146,7 @@ impl Client {
                 error: MAX_ERROR_BODY_BYTES,
             },
             direct: self.direct(),
+            call,
         };
         // (error, worth retrying in principle, safe to resend this request, server's wait)
         let (kind, retryable, resend_ok, wait) =
@@ -189,7 +191,10 @@ impl Client {
                     retry_after,
                     body,
                 }) => {
-                    let e = Error::from_response(status, &body);
+                    let mut e = Error::from_response(status, &body);
+                    if let (404, Some(hint)) = (status, cfg.not_found_hint()) {
+                        e = e.with_hint(&hint);
+                    }
                     if status == 401 {
                         return Step::Unauthorized(e.with_attempts(st.attempts));
                     }

@@ -28,6 +28,7 @@ pub enum ImageFormat {
     Bmp,
     Tiff,
     Heif,
+    Avif,
 }
 
 impl ImageFormat {
@@ -40,6 +41,7 @@ impl ImageFormat {
             ImageFormat::Bmp => "BMP",
             ImageFormat::Tiff => "TIFF",
             ImageFormat::Heif => "HEIF/HEIC",
+            ImageFormat::Avif => "AVIF",
         }
     }
 
@@ -67,7 +69,15 @@ pub fn sniff(b: &[u8]) -> Option<ImageFormat> {
         Some(ImageFormat::Bmp)
     } else if b.starts_with(b"II*\0") || b.starts_with(b"MM\0*") {
         Some(ImageFormat::Tiff)
-    } else if b.len() >= 12 && &b[4..8] == b"ftyp" && matches!(&b[8..12], b"heic" | b"heix" | b"mif1" | b"avif") {
+    } else if b.len() >= 12 && &b[4..8] == b"ftyp" && matches!(&b[8..12], b"avif" | b"avis") {
+        Some(ImageFormat::Avif)
+    } else if b.len() >= 12
+        && &b[4..8] == b"ftyp"
+        && matches!(
+            &b[8..12],
+            b"heic" | b"heix" | b"hevc" | b"heim" | b"heis" | b"mif1" | b"msf1"
+        )
+    {
         Some(ImageFormat::Heif)
     } else {
         None
@@ -212,7 +222,7 @@ pub fn validate_upload(bytes: &[u8], max_bytes: usize) -> Result<ImageFormat> {
         Some(f @ (ImageFormat::Jpeg | ImageFormat::Png)) => f,
         Some(other) => {
             return Err(ErrorKind::InvalidFileType(format!(
-                "the image is {} but the API accepts only JPEG or PNG",
+                "the image is {} but the API accepts only JPEG or PNG (prepare: 'auto', the default, converts it)",
                 other.name()
             ))
             .into())

@@ -56,6 +56,9 @@ pub struct Exchange<'a> {
     pub limits: Limits,
     /// The URL is on this machine: send it directly, never through a proxy.
     pub direct: bool,
+    /// Sent as `X-Perse-Call`: the same for every attempt of one call, so logs (and the local
+    /// server's `reachCaller` faults) can tell a retry from a new call.
+    pub call: &'a str,
 }
 
 /// How one attempt ended.
@@ -141,7 +144,8 @@ async fn send(http: &reqwest::Client, x: Exchange<'_>) -> Attempt {
     let mut rb = http
         .request(req.method.clone(), x.url)
         .header(reqwest::header::USER_AGENT, x.user_agent)
-        .header(reqwest::header::ACCEPT, "application/json");
+        .header(reqwest::header::ACCEPT, "application/json")
+        .header("x-perse-call", x.call);
     if let Some(t) = x.token {
         rb = rb.header(reqwest::header::AUTHORIZATION, format!("Bearer {t}"));
     }

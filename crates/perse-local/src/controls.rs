@@ -6,6 +6,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// Entries the request log keeps at most.
 pub const MAX_LOG: usize = 10_000;
 /// Bytes of text (paths, names, values) the request log keeps at most.
@@ -33,8 +35,101 @@ pub struct Fault {
     pub body: Option<String>,
     /// Wait this long first.
     pub delay: Duration,
-    /// How many requests it applies to (at least 1).
+    /// How many requests it applies to (at least 1); with `reach_caller`, how many calls.
     pub times: u32,
+    /// Apply to every attempt of a call (the SDK's retries and its refresh after a 401 carry
+    /// the same `X-Perse-Call` header), so that the call itself fails with this answer.
+    pub reach_caller: bool,
+    /// The call a `reach_caller` fault is answering now.
+    pub bound: Option<String>,
+}
+
+/// A fault as a caller describes it (JS `injectFault`, or JSON to the HTTP controls).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultSpec {
+    pub path: Option<String>,
+    pub status: Option<f64>,
+    pub code: Option<String>,
+    pub body: Option<String>,
+    pub delay_ms: Option<f64>,
+    pub times: Option<f64>,
+    pub reach_caller: Option<bool>,
+}
+
+impl TryFrom<FaultSpec> for Fault {
+    type Error = String;
+
+    fn try_from(spec: FaultSpec) -> Result<Self, String> {
+        let int = |v: f64, min: f64, max: f64, what: &str| match v.is_finite()
+            && v.fract() == 0.0
+            && (min..=max).contains(&v)
+        {
+            true => Ok(v),
+            false => Err(format!("fault.{what} must be an integer between {min} and {max}")),
+        };
+        let status = spec
+            .status
+            .map(|s| int(s, 100.0, 599.0, "status"))
+            .transpose()?
+            .map(|s| s as u16);
+        let times = spec
+            .times
+            .map(|n| int(n, 1.0, 1e9, "times"))
+            .transpose()?
+            .map_or(1, |n| n as u32);
+        let delay = match spec.delay_ms {
+            Some(ms) if !ms.is_finite() || !(0.0..=600_000.0).contains(&ms) => {
+                return Err("fault.delayMs must be between 0 and 600000".into())
+            }
+            Some(ms) => Duration::from_millis(ms as u64),
+            None => Duration::ZERO,
+        };
+        if status.is_none() && delay.is_zero() {
+            return Err("a fault needs a status, a delayMs, or both".into());
+        }
+        Ok(Fault {
+            path: spec.path,
+            status,
+            code: spec.code,
+            body: spec.body,
+            delay,
+            times,
+            reach_caller: spec.reach_caller.unwrap_or(false),
+            bound: None,
+        })
+    }
+}
+
+/// Takes the fault that answers a request to `path` from call `call` (its `X-Perse-Call`
+/// header), if any, and counts it used.
+pub fn take_fault(faults: &mut Vec<Fault>, path: &str, call: Option<&str>) -> Option<Fault> {
+    loop {
+        let i = faults.iter().position(|f| f.matches(path))?;
+        let f = &mut faults[i];
+        if f.reach_caller && call.is_some() && f.bound.as_deref() == call {
+            return Some(f.clone()); // another attempt of the call being answered
+        }
+        if f.reach_caller && f.bound.is_some() {
+            // A new call: the bound one has been reached.
+            f.bound = None;
+            f.times -= 1;
+            if f.times == 0 {
+                faults.remove(i);
+                continue;
+            }
+        }
+        let fault = f.clone();
+        if f.reach_caller && call.is_some() {
+            f.bound = call.map(str::to_string);
+        } else {
+            f.times -= 1;
+            if f.times == 0 {
+                faults.remove(i);
+            }
+        }
+        return Some(fault);
+    }
 }
 
 impl Fault {
@@ -63,7 +158,8 @@ impl Fault {
 }
 
 /// One field of a recorded multipart request.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RecordedField {
     pub name: String,
     /// For file parts.
@@ -76,7 +172,8 @@ pub struct RecordedField {
 }
 
 /// One request as the server saw it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RecordedRequest {
     pub method: String,
     pub path: String,
@@ -135,6 +232,29 @@ impl Log {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reach_caller_faults_answer_every_attempt_of_one_call() {
+        let mut faults = vec![Fault {
+            status: Some(503),
+            times: 1,
+            reach_caller: true,
+            ..Fault::default()
+        }];
+        for _ in 0..3 {
+            assert!(take_fault(&mut faults, "/v0/face/detect", Some("call-1")).is_some());
+        }
+        assert!(take_fault(&mut faults, "/v0/face/detect", Some("call-2")).is_none());
+        assert!(faults.is_empty());
+        let mut plain = vec![Fault {
+            status: Some(500),
+            times: 2,
+            ..Fault::default()
+        }];
+        assert!(take_fault(&mut plain, "/x", Some("a")).is_some());
+        assert!(take_fault(&mut plain, "/x", Some("a")).is_some());
+        assert!(take_fault(&mut plain, "/x", Some("a")).is_none());
+    }
 
     #[test]
     fn the_log_stays_within_its_budgets() {

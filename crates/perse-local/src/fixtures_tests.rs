@@ -135,16 +135,25 @@ async fn serves_the_contract_end_to_end() {
     );
     client.login(server.private_key(), &opts).await.unwrap();
     let img = |n: &str| ImageSource::Path(fixture_path(n));
-    let d = client.detect(img("astronaut.jpg"), &opts).await.unwrap();
+    let d = client.detect(img("astronaut.jpg"), &opts).await.unwrap().result;
     assert_eq!(d.total_faces, 1);
     assert_eq!(d.faces[0].liveness_score, DEFAULT_LIVENESS);
-    assert_eq!(client.detect(img("rocket.jpg"), &opts).await.unwrap().total_faces, 0);
-    let enrolled = client.enroll(img("astronaut.jpg"), &opts).await.unwrap();
+    assert_eq!(
+        client
+            .detect(img("rocket.jpg"), &opts)
+            .await
+            .unwrap()
+            .result
+            .total_faces,
+        0
+    );
+    let enrolled = client.enroll(img("astronaut.jpg"), &opts).await.unwrap().result;
     let by_token = CompareInput::UserToken(enrolled.user_token.clone());
     let c = client
         .compare(by_token, CompareInput::Image(img("astronaut-crop.jpg")), &opts)
         .await
-        .unwrap();
+        .unwrap()
+        .result;
     assert!(c.similarity > c.default_thresholds.similarity);
     let e = client.enroll(img("cat.png"), &opts).await.unwrap_err();
     assert_eq!((e.code(), e.http_status()), ("no_face_detected", Some(422)));

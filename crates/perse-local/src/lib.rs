@@ -3,6 +3,7 @@
 
 mod accept;
 pub mod analysis;
+mod control;
 mod controls;
 mod form;
 mod handlers;
@@ -11,7 +12,7 @@ mod reply;
 mod routes;
 mod server;
 
-pub use controls::{Fault, RecordedField, RecordedRequest, MAX_LOG, MAX_LOG_BYTES, MAX_RECORDED_FIELDS};
+pub use controls::{Fault, FaultSpec, RecordedField, RecordedRequest, MAX_LOG, MAX_LOG_BYTES, MAX_RECORDED_FIELDS};
 pub use server::{LocalServer, LocalServerOptions, DEFAULT_HEADER_TIMEOUT, DEFAULT_LIVENESS, DEFAULT_MAX_CONNECTIONS};
 
 #[cfg(test)]

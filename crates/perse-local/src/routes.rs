@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use perse_core::models::*;
 
-use crate::controls::{clip, Fault, RecordedField, RecordedRequest};
+use crate::controls::{clip, take_fault, Fault, RecordedField, RecordedRequest};
 use crate::form::Form;
 use crate::handlers::{compare, detect, enroll};
 use crate::reply::{self, Reject};
@@ -28,8 +28,12 @@ pub async fn handle(AxState(state): AxState<Shared>, req: Request) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let has_authorization = req.headers().contains_key(header::AUTHORIZATION);
+    if path.starts_with("/__perse/") {
+        return crate::control::serve(&state, req).await;
+    }
     let mut fields = Vec::new();
-    let fault = take_fault(&state, &path);
+    let call = req.headers().get("x-perse-call").and_then(|v| v.to_str().ok());
+    let fault = take_fault(&mut lock(&state.faults), &path, call);
     let mut faulted = false;
     let response = match fault {
         Some(f) => {
@@ -59,17 +63,6 @@ pub async fn handle(AxState(state): AxState<Shared>, req: Request) -> Response {
         faulted,
     });
     response
-}
-
-fn take_fault(state: &State, path: &str) -> Option<Fault> {
-    let mut faults = lock(&state.faults);
-    let i = faults.iter().position(|f| f.matches(path))?;
-    let fault = faults[i].clone();
-    faults[i].times -= 1;
-    if faults[i].times == 0 {
-        faults.remove(i);
-    }
-    Some(fault)
 }
 
 fn fault_response(f: &Fault, status: u16) -> Response {

@@ -11,7 +11,7 @@ use axum::extract::DefaultBodyLimit;
 use perse_core::{CancelToken, Error, ErrorKind};
 
 use crate::analysis::{Descriptor, FaceDetector};
-use crate::controls::{Fault, Log, RecordedRequest};
+use crate::controls::{Fault, FaultSpec, Log, RecordedRequest};
 use crate::jwt::Issuer;
 
 /// How to run a local server.
@@ -83,6 +83,13 @@ pub struct State {
     /// Analyses running at once are capped at the core count: more would only queue in the
     /// blocking pool, each on its own thread and allocator arena.
     pub analysis_slots: tokio::sync::Semaphore,
+}
+
+/// Forgets enrollments, faults and the request log (issued tokens stay valid).
+pub fn reset(state: &State) {
+    *lock(&state.store) = Store::default();
+    lock(&state.faults).clear();
+    lock(&state.log).clear();
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -194,6 +201,13 @@ impl LocalServer {
         lock(&self.state.faults).push(fault);
     }
 
+    /// A fault from a caller's description (checked).
+    pub fn inject(&self, spec: FaultSpec) -> perse_core::Result<()> {
+        let fault = Fault::try_from(spec).map_err(Error::invalid)?;
+        self.inject_fault(fault);
+        Ok(())
+    }
+
     /// Every token issued so far stops working now.
     pub fn expire_tokens(&self) {
         self.state.generation.fetch_add(1, Ordering::SeqCst);
@@ -205,9 +219,7 @@ impl LocalServer {
 
     /// Forgets enrollments, faults and the request log (issued tokens stay valid).
     pub fn reset(&self) {
-        *lock(&self.state.store) = Store::default();
-        lock(&self.state.faults).clear();
-        lock(&self.state.log).clear();
+        reset(&self.state);
     }
 }
 

@@ -276,6 +276,17 @@ impl Error {
         Error { kind, ..self }
     }
 
+    /// The same error with ` (hint)` after its message (where the kind has a message).
+    pub fn with_hint(mut self, hint: &str) -> Self {
+        match &mut self.kind {
+            ErrorKind::Api { message, .. } | ErrorKind::Unexpected { message, .. } => {
+                message.push_str(&format!(" ({hint})"))
+            }
+            _ => {}
+        }
+        self
+    }
+
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
         self.attempts = self.attempts.max(attempts);
         self

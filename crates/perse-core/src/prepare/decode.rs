@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use image::metadata::Orientation;
 
-use super::{plan, PrepareOptions, Prepared};
+use super::{plan, PrepareOptions, Prepared, Source};
 use crate::error::{ErrorKind, Result};
 use crate::image::ImageFormat;
 
@@ -54,24 +54,16 @@ pub enum Plan {
 /// A decode, orient, resize and encode still to run (CPU-bound: run it off the JS thread).
 pub struct DecodeJob {
     bytes: Bytes,
-    format: ImageFormat,
-    dims: (u32, u32),
+    source: Source,
     orientation: Orientation,
     opts: PrepareOptions,
 }
 
 impl DecodeJob {
-    pub(super) fn new(
-        bytes: Bytes,
-        format: ImageFormat,
-        dims: (u32, u32),
-        orientation: Orientation,
-        opts: PrepareOptions,
-    ) -> Self {
+    pub(super) fn new(bytes: Bytes, source: Source, orientation: Orientation, opts: PrepareOptions) -> Self {
         DecodeJob {
             bytes,
-            format,
-            dims,
+            source,
             orientation,
             opts,
         }
@@ -80,15 +72,13 @@ impl DecodeJob {
     /// Bytes the job may hold at its peak: the decoded pixels (after JPEG DCT scaling), their
     /// conversion to RGB, and the resized copies. An estimate on the safe side.
     pub fn memory_estimate(&self) -> u64 {
-        let (w, h) = (u64::from(self.dims.0), u64::from(self.dims.1));
-        let target = u64::from(
-            self.dims
-                .0
-                .max(self.dims.1)
-                .min(self.opts.max_dimension.clamp(16, 16_384)),
+        let (w, h) = (
+            u64::from(self.source.stored_width),
+            u64::from(self.source.stored_height),
         );
+        let target = w.max(h).min(u64::from(self.opts.max_dimension.clamp(16, 16_384)));
         let long = w.max(h).max(1);
-        let decoded = if self.format == ImageFormat::Jpeg {
+        let decoded = if self.source.format == ImageFormat::Jpeg {
             let scale = dct_scale(long, target);
             w.div_ceil(scale) * h.div_ceil(scale) * 6
         } else {
@@ -99,7 +89,7 @@ impl DecodeJob {
     }
 
     pub fn run(self) -> Result<Prepared> {
-        super::fit::fit(&self.bytes, self.format, self.dims, self.orientation, &self.opts)
+        super::fit::fit(&self.bytes, self.source, self.orientation, &self.opts)
     }
 }
 

@@ -7,31 +7,26 @@ use fast_image_resize as fir;
 use image::metadata::Orientation;
 use image::{DynamicImage, RgbImage};
 
-use super::{invalid, reader, PrepareOptions, Prepared};
+use super::{invalid, reader, PrepareOptions, Prepared, Source};
 use crate::error::{ErrorKind, Result};
 use crate::image::ImageFormat;
 
 /// Below this long side `Fit` lowers the JPEG quality before it shrinks further.
 pub const MIN_LONG_SIDE: u32 = 640;
 
-pub(super) fn fit(
-    bytes: &[u8],
-    format: ImageFormat,
-    dims: (u32, u32),
-    orientation: Orientation,
-    opts: &PrepareOptions,
-) -> Result<Prepared> {
+pub(super) fn fit(bytes: &[u8], source: Source, orientation: Orientation, opts: &PrepareOptions) -> Result<Prepared> {
+    let (format, dims) = (source.format, (source.stored_width, source.stored_height));
     let long = dims.0.max(dims.1);
     let target = long.min(opts.max_dimension.clamp(16, 16_384));
-    let source = decode_rgb(bytes, format, dims, target, opts)?;
+    let pixels = decode_rgb(bytes, format, dims, target, opts)?;
     let mut long_side = target;
     let mut quality = opts.quality.clamp(1, 100);
     loop {
         let (w, h) = scaled(dims, long_side);
-        let mut img = if (w, h) == source.dimensions() {
-            source.clone()
+        let mut img = if (w, h) == pixels.dimensions() {
+            pixels.clone()
         } else {
-            resize(&source, w, h)?
+            resize(&pixels, w, h)?
         };
         let orientation_applied = orientation != Orientation::NoTransforms;
         if orientation_applied {
@@ -48,6 +43,7 @@ pub(super) fn fit(
                 format: ImageFormat::Jpeg,
                 resized: long_side < long,
                 orientation_applied,
+                source,
             });
         }
         // Too large: shrink towards the byte budget, keeping at least MIN_LONG_SIDE while the

@@ -1,16 +1,19 @@
 //! Image preparation before upload. `Validate` checks that the bytes are a complete JPEG or
-//! PNG within the limits and sends them unchanged; `Fit` decodes any common photo (JPEG, PNG,
-//! WebP, GIF, BMP, TIFF), applies its EXIF orientation, and re-encodes it as a JPEG that fits
-//! the upload limit, as large as the limits allow. Both refuse decompression bombs from the
+//! PNG within the limits and sends them unchanged. `Auto` (the default) and `Fit` send an
+//! upright JPEG or PNG under the limit byte for byte too, and otherwise decode any common
+//! photo (JPEG, PNG, WebP, GIF, BMP, TIFF), apply its EXIF orientation, and re-encode it as a
+//! JPEG that fits the upload limit, as large as the limits allow. Both refuse decompression bombs from the
 //! header alone, before any pixel buffer exists. CPU-bound: callers run it on a worker thread.
 //!
 //! `decode.rs` holds the decode jobs and the process-wide gate that bounds their memory;
-//! `fit.rs` the decode, orient, resize and encode of `Fit`.
+//! `fit.rs` the decode, orient, resize and encode of `Fit`; `upload.rs` what was uploaded and
+//! how its pixels map back to the caller's photo.
 
 mod decode;
 mod fit;
 #[cfg(test)]
 mod tests;
+mod upload;
 
 use std::io::Cursor;
 
@@ -23,15 +26,31 @@ use crate::image::{describe, validate_upload, ImageFormat};
 use crate::jpeg;
 
 pub use decode::{prepare_source, DecodeJob, Plan, DECODE_BUDGET_BYTES};
+pub use upload::{Source, Upload};
 
 /// What to do with an image before upload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum PrepareMode {
     /// Check type, completeness, pixel count and size; send the bytes unchanged.
-    #[default]
     Validate,
     /// Convert, orient and shrink into a JPEG under the upload limit when needed.
     Fit,
+    /// The default: as `Fit` (an upright JPEG or PNG under the limit goes byte for byte;
+    /// anything else is oriented, converted or shrunk), so a phone photo just works.
+    #[default]
+    Auto,
+}
+
+impl PrepareMode {
+    /// `'validate'`, `'fit'` or `'auto'`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "validate" => Some(PrepareMode::Validate),
+            "fit" => Some(PrepareMode::Fit),
+            "auto" => Some(PrepareMode::Auto),
+            _ => None,
+        }
+    }
 }
 
 /// Limits for [`prepare`].
@@ -53,7 +72,7 @@ pub struct PrepareOptions {
 impl Default for PrepareOptions {
     fn default() -> Self {
         PrepareOptions {
-            mode: PrepareMode::Validate,
+            mode: PrepareMode::Auto,
             max_upload_bytes: crate::config::DEFAULT_MAX_UPLOAD_BYTES,
             max_pixels: 40_000_000,
             max_dimension: 1600,
@@ -72,7 +91,7 @@ impl PrepareOptions {
     pub fn input_budget(&self) -> usize {
         match self.mode {
             PrepareMode::Validate => self.max_upload_bytes,
-            PrepareMode::Fit => self.max_input_bytes.max(self.max_upload_bytes),
+            PrepareMode::Fit | PrepareMode::Auto => self.max_input_bytes.max(self.max_upload_bytes),
         }
     }
 }
@@ -88,6 +107,8 @@ pub struct Prepared {
     pub resized: bool,
     /// An EXIF orientation other than "upright" was applied to the pixels.
     pub orientation_applied: bool,
+    /// The image it was prepared from.
+    pub source: Source,
 }
 
 pub(crate) fn invalid(msg: String) -> crate::Error {
@@ -113,10 +134,14 @@ pub fn plan(bytes: Bytes, opts: &PrepareOptions) -> Result<Plan> {
             describe(&bytes)
         ))
     })?;
-    if format == ImageFormat::Heif {
-        return Err(invalid(
-            "the image is HEIF/HEIC, which cannot be decoded here: convert it to JPEG first".into(),
-        ));
+    if format == ImageFormat::Heif || format == ImageFormat::Avif {
+        return Err(invalid(format!(
+            "the image is {} (what iPhones and some Android phones save by default), which perse-node cannot \
+             decode: convert it to JPEG before the call, for example with sharp: \
+             `await sharp(input).rotate().jpeg().toBuffer()`, or ask for JPEG on the page that takes the photo \
+             (`<input type=\"file\" accept=\"image/jpeg,image/png\">`)",
+            format.name()
+        )));
     }
     let (width, height, orientation) = if format == ImageFormat::Jpeg {
         // One light pass over the headers (see jpeg.rs): the hot path of every upload.
@@ -129,6 +154,12 @@ pub fn plan(bytes: Bytes, opts: &PrepareOptions) -> Result<Plan> {
     } else {
         let (w, h) = header_dimensions(&bytes, format)?;
         (w, h, orientation(&bytes, format)?)
+    };
+    let source = Source {
+        stored_width: width,
+        stored_height: height,
+        orientation: orientation.to_exif(),
+        format,
     };
     if u64::from(width) * u64::from(height) > opts.max_pixels {
         return Err(invalid(format!(
@@ -148,19 +179,14 @@ pub fn plan(bytes: Bytes, opts: &PrepareOptions) -> Result<Plan> {
                     format,
                     resized: false,
                     orientation_applied: false,
+                    source,
                 }))
             }
             Err(e) if opts.mode == PrepareMode::Validate || e.code() != "file_too_large" => return Err(e),
             Err(_) => {} // Fit: too large, so shrink it below.
         }
     }
-    Ok(Plan::Decode(DecodeJob::new(
-        bytes,
-        format,
-        (width, height),
-        orientation,
-        *opts,
-    )))
+    Ok(Plan::Decode(DecodeJob::new(bytes, source, orientation, *opts)))
 }
 
 fn header_dimensions(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32)> {

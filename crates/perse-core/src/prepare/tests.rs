@@ -33,9 +33,15 @@ fn validate_passes_small_jpeg_unchanged_and_reads_dimensions() {
 #[test]
 fn fit_shrinks_large_images_under_the_limit() {
     let b = fixture("astronaut-3000-q97.jpg");
+    let validate = PrepareOptions {
+        mode: PrepareMode::Validate,
+        ..PrepareOptions::default()
+    };
+    assert_eq!(prepare(b.clone(), &validate).unwrap_err().code(), "file_too_large");
     assert_eq!(
-        prepare(b.clone(), &PrepareOptions::default()).unwrap_err().code(),
-        "file_too_large"
+        prepare(b.clone(), &PrepareOptions::default()).unwrap().width,
+        1600,
+        "auto, the default, shrinks it"
     );
     let p = prepare(b, &fit_opts()).unwrap();
     assert!(p.data.len() <= 1_000_000 && p.resized);

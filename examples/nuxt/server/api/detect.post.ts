@@ -3,24 +3,17 @@
 import { PerseClient, isPerseError } from 'perse-node'
 
 let client: PerseClient | undefined
-function perse(): PerseClient {
-  client ??= new PerseClient({
-    baseUrl: process.env.PERSE_BASE_URL,
-    privateKey: process.env.PERSE_PRIVATE_KEY,
-    prepare: 'fit',
-  })
-  return client
-}
+const perse = () => (client ??= new PerseClient({ baseUrl: process.env.PERSE_BASE_URL, privateKey: process.env.PERSE_PRIVATE_KEY }))
 
 export default defineEventHandler(async (event) => {
-  const parts = await readMultipartFormData(event)
-  const photo = parts?.find((p) => p.name === 'photo')
-  if (!photo) {
+  const photo = (await readFormData(event)).get('photo')
+  if (!(photo instanceof Blob)) {
     throw createError({ statusCode: 400, statusMessage: 'send the image as multipart field "photo"' })
   }
   try {
-    const result = await perse().detect(photo.data, { enduserConsent: true })
-    return { faces: result.totalFaces, boxes: result.faces.map((f) => f.boundingBox) }
+    // The File goes in as it is: phone photos (sideways, WebP, over 1 MB) are prepared for upload.
+    const result = await perse().detect(photo, { enduserConsent: true })
+    return { faces: result.totalFaces, boxes: result.faces.map((f) => f.boundingBox), uploaded: result.uploaded }
   } catch (e) {
     if (isPerseError(e)) {
       setResponseStatus(event, e.httpStatus === 401 ? 502 : 400)

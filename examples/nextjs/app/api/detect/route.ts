@@ -9,24 +9,17 @@ export const dynamic = 'force-dynamic'
 
 // One client per server process, created on first use (not at build time).
 let client: PerseClient | undefined
-function perse(): PerseClient {
-  client ??= new PerseClient({
-    baseUrl: process.env.PERSE_BASE_URL,
-    privateKey: process.env.PERSE_PRIVATE_KEY,
-    prepare: 'fit', // phone photos: orient, convert and shrink under the 1 MB limit
-  })
-  return client
-}
+const perse = () => (client ??= new PerseClient({ baseUrl: process.env.PERSE_BASE_URL, privateKey: process.env.PERSE_PRIVATE_KEY }))
 
 export async function POST(request: Request) {
-  const form = await request.formData()
-  const photo = form.get('photo')
+  const photo = (await request.formData()).get('photo')
   if (!(photo instanceof Blob)) {
     return NextResponse.json({ error: 'send the image as multipart field "photo"' }, { status: 400 })
   }
   try {
-    const result = await perse().detect(new Uint8Array(await photo.arrayBuffer()), { enduserConsent: true })
-    return NextResponse.json({ faces: result.totalFaces, boxes: result.faces.map((f) => f.boundingBox) })
+    // The File goes in as it is: phone photos (sideways, WebP, over 1 MB) are prepared for upload.
+    const result = await perse().detect(photo, { enduserConsent: true })
+    return NextResponse.json({ faces: result.totalFaces, boxes: result.faces.map((f) => f.boundingBox), uploaded: result.uploaded })
   } catch (e) {
     if (isPerseError(e)) {
       return NextResponse.json({ error: e.code, message: e.message }, { status: e.httpStatus === 401 ? 502 : 400 })
