@@ -15,7 +15,9 @@ const { startFaultServer, refusedUrl } = require('./helpers/fault-server')
 
 const astronaut = fs.readFileSync(path.join(__dirname, 'fixtures', 'astronaut.jpg'))
 const CONSENT = { enduserConsent: true }
-const TIMEOUT = 300
+const { ms } = require('./helpers/time')
+// 300 ms natively: a 504 to an upload must arrive well within it (scaled under emulation).
+const TIMEOUT = ms(300)
 const RETRIES = 2
 const BACKOFF_CAP = 200
 

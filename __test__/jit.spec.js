@@ -14,6 +14,7 @@ const test = require('ava')
 const fs = require('node:fs')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
+const { ms } = require('./helpers/time')
 
 const ROOT = JSON.stringify(path.join(__dirname, '..'))
 const PHOTO = JSON.stringify(path.join(__dirname, 'fixtures', 'astronaut.jpg'))
@@ -88,7 +89,7 @@ test('the hot path is marked in the source', (t) => {
 })
 
 test('no full GC deoptimizes the hot path', (t) => {
-  const r = spawnSync(process.execPath, ['--expose-gc', '--trace-opt', '--trace-deopt', '-e', script], { encoding: 'utf8', timeout: 90000, maxBuffer: 64 * 1024 * 1024 })
+  const r = spawnSync(process.execPath, ['--expose-gc', '--trace-opt', '--trace-deopt', '-e', script], { encoding: 'utf8', timeout: ms(90000), maxBuffer: 64 * 1024 * 1024 })
   t.is(r.status, 0, r.stderr)
   const [warm, after] = r.stdout.split('MARK warm')
   t.true(after !== undefined && after.includes('MARK done'), r.stderr)

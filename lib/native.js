@@ -30,7 +30,8 @@ function tried(err) {
   for (let e = err; e; e = e.cause) {
     for (const m of String(e.message).matchAll(/Cannot find module '([^']+)'/g)) names.add(m[1])
   }
-  return [...names]
+  // The generated loader also tries a WASI build, which this package does not ship.
+  return [...names].filter((n) => !/wasi/.test(n))
 }
 
 function load() {
@@ -40,11 +41,12 @@ function load() {
     const platform = platformName()
     const list = tried(err)
     const supported = SUPPORTED.includes(platform)
+    const pkg = `perse-node-${platform}@${require('../package.json').version}`
     const message = [
       `perse-node: no native binary could be loaded for ${platform} (Node ${process.version}).`,
       list.length ? `Tried: ${list.join(', ')}.` : `Loader error: ${err.message}`,
       supported
-        ? `Fix: install the platform package with the main one (npm i perse-node installs perse-node-${platform} as an optional dependency; do not use --omit=optional / --no-optional, and do not copy node_modules between operating systems or between glibc and Alpine/musl). If npm skipped it, delete node_modules and package-lock.json and install again.`
+        ? `Fix: npm install ${pkg} (the platform package: npm installs it as an optional dependency of perse-node, and skips it under --omit=optional / --no-optional, or when node_modules or package-lock.json were made on another OS or on glibc for Alpine/musl). Or reinstall everything: rm -rf node_modules package-lock.json && npm install. (A package packed from a clone has no binary of its own: build one there first with npm run build, or install the platform package.)`
         : `There is no prebuilt binary for ${platform}; supported: ${SUPPORTED.join(', ')}. Build from source with a Rust toolchain (npm run build in a clone) and point NAPI_RS_NATIVE_LIBRARY_PATH at the .node file.`,
     ].join(' ')
     const e = new Error(message, { cause: err })

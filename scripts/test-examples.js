@@ -1,8 +1,11 @@
 'use strict'
 
 // npm run test:examples — installs each example against the packed tarballs (as a user
-// would get them from npm), builds and starts it or runs its test suite, posts astronaut.jpg
-// where it is a server, and checks the JSON. EXAMPLES=express,jest limits the set.
+// would get them from npm), builds and starts it or runs its test suite, and where it is a
+// server posts phone-style photos as a browser would (multipart field "photo", no options on
+// the server side): a 3 MB JPEG stored sideways (EXIF orientation 6), a WebP and a 4 MB PNG.
+// Each must come back with its face, boxed where the face is in the photo as displayed.
+// EXAMPLES=express,jest limits the set.
 
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
@@ -10,6 +13,47 @@ const path = require('node:path')
 const { packTarballs, run, ROOT, npm } = require('./pack.js')
 
 const PHOTOS = ['astronaut.jpg', 'astronaut-crop.jpg', 'astronaut-blurred.jpg', 'hopper.jpg']
+
+/**
+ * Phone-style uploads made from astronaut.png with sharp: `size` is the displayed side, so the
+ * expected box is astronaut's scaled by size / 512. Fine grain keeps the files as large as a
+ * camera's.
+ */
+async function phonePhotos() {
+  const sharp = require('sharp')
+  const crypto = require('node:crypto')
+  const src = path.join(ROOT, '__test__', 'fixtures', 'astronaut.png')
+  const grain = (n) => sharp(crypto.randomBytes(n * n), { raw: { width: n, height: n, channels: 1 } }).png().toBuffer()
+  const upright = await sharp(src).resize(3024, 3024, { kernel: 'lanczos3' }).composite([{ input: await grain(3024), blend: 'soft-light' }]).toBuffer()
+  return [
+    // Stored rotated 90° counter-clockwise, with EXIF orientation 6 to display it upright.
+    { name: 'phone.jpg', type: 'image/jpeg', size: 3024, data: await sharp(upright).rotate(-90).jpeg({ quality: 82 }).withMetadata({ orientation: 6 }).toBuffer() },
+    { name: 'photo.webp', type: 'image/webp', size: 512, data: await sharp(src).webp({ quality: 90 }).toBuffer() },
+    { name: 'big.png', type: 'image/png', size: 1200, data: await sharp(src).resize(1200, 1200).composite([{ input: await grain(1200), blend: 'soft-light' }]).png().toBuffer() },
+  ]
+}
+
+/** astronaut.jpg's face box, as the local server finds it. */
+async function referenceBox() {
+  const { startLocalServer } = require(ROOT)
+  const server = await startLocalServer()
+  const client = server.client()
+  try {
+    return (await client.detect(path.join(ROOT, '__test__', 'fixtures', 'astronaut.jpg'), { enduserConsent: true })).faces[0].boundingBox
+  } finally {
+    client.close()
+    await server.close()
+  }
+}
+
+function iou(a, b) {
+  const x = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]))
+  const y = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]))
+  return (x * y) / (a[2] * a[3] + b[2] * b[3] - x * y)
+}
+
+let photos = null
+let reference = null
 const only = process.env.EXAMPLES ? process.env.EXAMPLES.split(',') : null
 
 /** Copies an example to `dest`, points perse-node at the tarballs, adds the photos. */
@@ -42,30 +86,30 @@ async function serveAndPost(cwd, cmd, args, route, check, env = {}) {
       })
       child.on('exit', (code) => reject(new Error(`exited with ${code} before listening`)))
     })
-    const photo = fs.readFileSync(path.join(cwd, 'fixtures', 'astronaut.jpg'))
-    const res = await check.request(base + route, photo)
-    const body = await res.json()
-    process.stdout.write(`POST ${route} -> ${res.status} ${JSON.stringify(body)}\n`)
-    check.verify(res.status, body)
+    for (const photo of photos) {
+      const res = await check.request(base + route, photo)
+      const body = await res.json()
+      process.stdout.write(`POST ${route} ${photo.name} (${photo.data.length} bytes) -> ${res.status} ${JSON.stringify(body)}\n`)
+      check.verify(res.status, body, photo)
+    }
   } finally {
     child.kill('SIGTERM')
   }
 }
 
-const rawJpeg = {
-  request: (url, photo) => fetch(url, { method: 'POST', body: photo, headers: { 'content-type': 'image/jpeg' } }),
-  verify: (status, body) => {
-    if (status !== 200 || body.faces !== 1) throw new Error('expected one face')
-  },
-}
-
+/** A browser's upload: the photo as multipart field "photo", with its own type and name. */
 const multipart = {
   request: (url, photo) => {
     const form = new FormData()
-    form.append('photo', new Blob([photo], { type: 'image/jpeg' }), 'astronaut.jpg')
+    form.append('photo', new Blob([photo.data], { type: photo.type }), photo.name)
     return fetch(url, { method: 'POST', body: form })
   },
-  verify: rawJpeg.verify,
+  verify: (status, body, photo) => {
+    if (status !== 200 || body.faces !== 1) throw new Error(`${photo.name}: expected one face`)
+    const expected = reference.map((v) => (v * photo.size) / 512)
+    const overlap = iou(body.boxes[0], expected)
+    if (overlap < 0.5) throw new Error(`${photo.name}: the box ${body.boxes[0]} is not on the face (expected about ${expected.map(Math.round)}, IoU ${overlap.toFixed(2)})`)
+  },
 }
 
 /** A free loopback port (for servers that cannot take PORT=0). */
@@ -90,7 +134,7 @@ async function withLocalPerse(fn) {
 }
 
 const examples = {
-  express: async (dir) => serveAndPost(dir, process.execPath, ['server.js'], '/api/detect', rawJpeg),
+  express: async (dir) => serveAndPost(dir, process.execPath, ['server.js'], '/api/detect', multipart),
   nextjs: async (dir) => {
     run(npm, ['run', 'build'], { cwd: dir, stdio: 'inherit', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } })
     const port = await freePort()
@@ -117,6 +161,8 @@ const examples = {
 }
 
 async function main() {
+  photos = await phonePhotos()
+  reference = await referenceBox()
   const tarballs = packTarballs('perse-examples-')
   const results = []
   try {

@@ -1,0 +1,138 @@
+'use strict'
+
+// npm run build:targets — release binaries for the four Linux targets, cross-built on an x64
+// Linux host with zig (cargo-zigbuild, driven by `napi build -x`). Set-up: scripts/targets/setup.sh.
+//
+//   node scripts/targets/build.js                       all four
+//   node scripts/targets/build.js --only aarch64-unknown-linux-gnu,x86_64-unknown-linux-musl
+//   node scripts/targets/build.js --glibc 2.28          another glibc floor for the gnu targets
+//   node scripts/targets/build.js --from-git HEAD       build a clean export of a commit, not the working tree
+//                                                      (in target/exports/, with its own cargo dir target/cross-exports/)
+//
+// The gnu targets are built as `<triple>.<glibc>` (cargo-zigbuild links them against zig's
+// stub glibc of that version, so the binary cannot require anything newer). Musl cdylibs get
+// `-C target-feature=-crt-static` from napi build itself (a cdylib needs the dynamic CRT).
+//
+// Cargo output goes to target/cross (CARGO_TARGET_DIR), never target/, so the host build and
+// `npm test` are untouched; each binary is copied to target/cross/artifacts/<platform>/<name>.node,
+// the npm/<platform>/ layout, and never into npm/ or the repo root. A failed build leaves the
+// previous artifact in place (manifest.json says what each one was built from, and when). napi build does not write
+// binding.js / index.js here (--no-js); its type definitions go to target/cross/dts/.
+// Each compile runs under `flock /tmp/perse-heavy.lock`, one target at a time.
+
+const { spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const path = require('node:path')
+const { ROOT, CROSS_DIR, EXPORTS_TARGET_DIR, ARTIFACTS, MANIFEST, ZIG_BIN, GLIBC_FLOOR, LINUX_TARGETS, binaryFile, exportRev } = require('./targets.js')
+
+const LOCK = process.env.PERSE_HEAVY_LOCK || '/tmp/perse-heavy.lock'
+
+function parseArgs(argv) {
+  const opts = { only: null, glibc: GLIBC_FLOOR, fromGit: null }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--only') opts.only = argv[++i].split(',').filter(Boolean)
+    else if (a === '--glibc') opts.glibc = argv[++i]
+    else if (a === '--from-git') opts.fromGit = argv[++i]
+    else if (a === '-h' || a === '--help') {
+      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 10).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n')
+      process.exit(0)
+    } else throw new Error(`unknown argument ${a}`)
+  }
+  if (!/^2\.\d+$/.test(opts.glibc)) throw new Error(`--glibc wants a version like 2.17, got ${opts.glibc}`)
+  return opts
+}
+
+function preflight() {
+  const problems = []
+  if (!fs.existsSync(path.join(ZIG_BIN, 'zig'))) problems.push('no .zig/bin/zig')
+  if (!fs.existsSync(path.join(ZIG_BIN, 'cargo-zigbuild'))) problems.push('no .zig/bin/cargo-zigbuild')
+  const installed = spawnSync('rustup', ['target', 'list', '--installed'], { encoding: 'utf8' }).stdout || ''
+  for (const t of LINUX_TARGETS) if (!installed.split('\n').includes(t.triple)) problems.push(`rust target ${t.triple} not installed`)
+  if (spawnSync('flock', ['--version']).status !== 0) problems.push('no flock (util-linux)')
+  if (problems.length) {
+    process.stderr.write(`build:targets: the cross toolchain is not set up (${problems.join('; ')}).\nRun: bash scripts/targets/setup.sh\n`)
+    process.exit(2)
+  }
+}
+
+const fmtSize = (n) => `${(n / 2 ** 20).toFixed(2)} MiB (${n} bytes)`
+const fmtTime = (s) => (s >= 60 ? `${Math.floor(Math.round(s) / 60)} min ${Math.round(s) % 60} s` : `${s.toFixed(1)} s`)
+
+function buildOne(t, glibc, src) {
+  const requested = t.libc === 'gnu' ? `${t.triple}.${glibc}` : t.triple
+  // napi writes into a staging folder; the artifact is replaced only when the build succeeds.
+  const outDir = path.join(CROSS_DIR, 'staging', t.platform)
+  fs.rmSync(outDir, { recursive: true, force: true })
+  fs.mkdirSync(outDir, { recursive: true })
+  const built = path.join(outDir, binaryFile(t.platform))
+  const dest = path.join(ARTIFACTS, t.platform, binaryFile(t.platform))
+  const napi = path.join(ROOT, 'node_modules', '.bin', 'napi')
+  const args = [
+    napi, 'build', '--release', '--platform', '--no-js',
+    '--target', requested, '-x',
+    '--target-dir', src.targetDir,
+    '--output-dir', outDir,
+    '--dts', path.relative(outDir, path.join(CROSS_DIR, 'dts', `${t.platform}.d.ts`)),
+  ]
+  const env = {
+    ...process.env,
+    PATH: `${ZIG_BIN}${path.delimiter}${process.env.PATH}`,
+    CARGO_TARGET_DIR: src.targetDir,
+    CARGO_TERM_COLOR: process.env.CARGO_TERM_COLOR || 'never',
+  }
+  fs.mkdirSync(path.join(CROSS_DIR, 'dts'), { recursive: true })
+  process.stdout.write(`\n== ${t.triple} (${requested}) -> ${path.relative(ROOT, dest)}\n$ flock ${LOCK} ${args.map((a) => path.isAbsolute(a) ? path.relative(ROOT, a) || '.' : a).join(' ')}\n`)
+  // The build time counts from when the lock was acquired (the stamp file), not from when
+  // this script started waiting for another engineer's build to finish.
+  const stamp = path.join(CROSS_DIR, `.lock-acquired-${process.pid}`)
+  const started = Date.now()
+  const r = spawnSync('flock', [LOCK, 'sh', '-c', 'date +%s%3N > "$0"; exec "$@"', stamp, ...args], { cwd: src.dir, env, stdio: 'inherit' })
+  const ended = Date.now()
+  const acquired = fs.existsSync(stamp) ? Number(fs.readFileSync(stamp, 'utf8').trim()) : started
+  fs.rmSync(stamp, { force: true })
+  const seconds = (ended - acquired) / 1000
+  const waited = (acquired - started) / 1000
+  if (r.status !== 0) throw new Error(`napi build for ${requested} failed (exit ${r.status ?? r.signal}); ${fs.existsSync(dest) ? `the previous ${path.relative(ROOT, dest)} is left as it was` : 'no artifact'}`)
+  if (!fs.existsSync(built)) {
+    const found = fs.readdirSync(outDir).filter((f) => f.endsWith('.node'))
+    throw new Error(`napi build for ${requested} did not write ${built} (found: ${found.join(', ') || 'nothing'})`)
+  }
+  // The artifact folder holds exactly what the platform package ships: the binary alone.
+  fs.rmSync(path.dirname(dest), { recursive: true, force: true })
+  fs.mkdirSync(path.dirname(dest), { recursive: true })
+  fs.renameSync(built, dest)
+  fs.rmSync(outDir, { recursive: true, force: true })
+  const size = fs.statSync(dest).size
+  process.stdout.write(`== ${t.platform}: ${fmtSize(size)}, built in ${fmtTime(seconds)}${waited >= 1 ? ` (after ${fmtTime(waited)} waiting for the lock)` : ''}\n`)
+  return { triple: t.triple, requested, platform: t.platform, source: src.label, file: path.relative(ARTIFACTS, dest), size, seconds: Math.round(seconds * 10) / 10, glibcFloor: t.libc === 'gnu' ? glibc : null, builtAt: new Date().toISOString() }
+}
+
+function main() {
+  const opts = parseArgs(process.argv.slice(2))
+  preflight()
+  const targets = opts.only ? LINUX_TARGETS.filter((t) => opts.only.includes(t.triple) || opts.only.includes(t.platform)) : LINUX_TARGETS
+  if (opts.only && targets.length !== opts.only.length) throw new Error(`--only: unknown target in ${opts.only.join(',')}; known: ${LINUX_TARGETS.map((t) => t.triple).join(', ')}`)
+  const src = opts.fromGit
+    ? (({ dir, sha }) => ({ dir, label: `git ${sha}`, targetDir: EXPORTS_TARGET_DIR }))(exportRev(opts.fromGit, { fresh: true }))
+    : { dir: ROOT, label: 'working tree', targetDir: CROSS_DIR }
+  process.stdout.write(`source: ${src.label}${src.dir !== ROOT ? ` (${path.relative(ROOT, src.dir)}, cargo target dir ${path.relative(ROOT, src.targetDir)})` : ''}\n`)
+  const manifest = fs.existsSync(MANIFEST) ? JSON.parse(fs.readFileSync(MANIFEST, 'utf8')) : {}
+  const results = []
+  for (const t of targets) {
+    const r = buildOne(t, opts.glibc, src)
+    results.push(r)
+    manifest[t.platform] = r
+    fs.writeFileSync(MANIFEST, JSON.stringify(manifest, null, 2) + '\n')
+  }
+  process.stdout.write('\nbuild:targets summary\n')
+  for (const r of results) process.stdout.write(`  ${r.platform.padEnd(17)} ${r.requested.padEnd(32)} ${fmtSize(r.size).padEnd(28)} ${fmtTime(r.seconds)}\n`)
+  process.stdout.write(`artifacts: ${path.relative(ROOT, ARTIFACTS)}/<platform>/ (manifest.json); next: npm run check:artifacts\n`)
+}
+
+try {
+  main()
+} catch (e) {
+  process.stderr.write(`build:targets: ${e.message}\n`)
+  process.exit(1)
+}

@@ -1,0 +1,330 @@
+'use strict'
+
+// npm run check:artifacts — judges every Linux binary that build:targets produced, and the
+// platform package each one would ship in, before anything could be published.
+//
+//   node scripts/targets/check.js                        target/cross/artifacts/<platform>/*.node
+//   node scripts/targets/check.js --artifacts <dir>      another folder of the same layout (CI)
+//   node scripts/targets/check.js --only linux-arm64-gnu,linux-x64-musl
+//   node scripts/targets/check.js --self-test            proves it rejects wrong artifacts
+//
+// Per binary (pure-JS ELF reader, scripts/targets/elf.js):
+//   - ELF64, little endian, ET_DYN, e_machine matching the triple (x86-64 / AArch64);
+//   - PT_INTERP absent (a shared object), or the triple's own dynamic loader;
+//   - DT_NEEDED: gnu builds only glibc's own libraries and libgcc_s; musl builds nothing
+//     (static) or only musl's libc (libc.so, the name zig links, or libc.musl-<arch>.so.1);
+//   - musl builds reference no symbol versions at all (.gnu.version_r is absent or empty);
+//   - gnu builds: the highest GLIBC_x.y in .gnu.version_r is <= the floor (2.17 by default,
+//     --floor or PERSE_GLIBC_FLOOR to change it), and no GLIBC_PRIVATE;
+//   - napi_register_module_v1 is a defined, exported (GLOBAL, DEFAULT) function in .dynsym;
+//   - stripped (no .symtab, no .debug_*) and under 8 MiB (--max-bytes).
+// Per platform package (the folder `napi create-npm-dirs` generates from package.json, made in
+// a temp dir, with the binary copied in): package.json has the name, main, os, cpu and libc
+// that npm selects it by, and `npm pack --dry-run --json` lists exactly package.json, the
+// binary and (optionally) README.md.
+// Exits 1 on any failure, 2 on a usage error.
+
+const { execFileSync, spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { parseElf, compareVersions } = require('./elf.js')
+const { ROOT, ARTIFACTS, GLIBC_FLOOR, LINUX_TARGETS, BINARY_NAME, binaryFile } = require('./targets.js')
+
+const MAX_BYTES = 8 * 1024 * 1024
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+
+const ARCH = { 62: 'x86_64', 183: 'aarch64' }
+const GNU_INTERP = { 62: '/lib64/ld-linux-x86-64.so.2', 183: '/lib/ld-linux-aarch64.so.1' }
+const MUSL_INTERP = (machine) => `/lib/ld-musl-${ARCH[machine]}.so.1`
+// What a portable glibc-linked addon may need: glibc's own libraries, libgcc_s (unwinding).
+const GNU_ALLOWED = /^(libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|libutil\.so\.1|libgcc_s\.so\.1|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1)$/
+const MUSL_ALLOWED = (machine) => new Set(['libc.so', `libc.musl-${ARCH[machine]}.so.1`])
+
+/** Facts about one binary and the problems that make it unshippable for target `t`. */
+function checkBinary(file, t, opts = {}) {
+  const floor = opts.floor || GLIBC_FLOOR
+  const maxBytes = opts.maxBytes || MAX_BYTES
+  const problems = []
+  const facts = {}
+  let elf
+  try {
+    elf = parseElf(file)
+  } catch (e) {
+    return { facts, problems: [`cannot read as ELF: ${e.message}`] }
+  }
+  facts.elf = `${elf.class} ${elf.endian}-endian ${elf.typeName} ${elf.machineName}`
+  facts.size = elf.size
+  if (elf.class !== 'ELF64') problems.push(`ELF class is ${elf.class}, want ELF64`)
+  if (elf.endian !== 'little') problems.push(`byte order is ${elf.endian}-endian, want little`)
+  if (elf.typeName !== 'DYN') problems.push(`ELF type is ${elf.typeName}, want DYN (a shared object)`)
+  if (elf.machine !== t.machine) problems.push(`ELF machine is ${elf.machineName}, but ${t.triple} needs ${t.machineName}`)
+
+  // Interpreter
+  const wantInterp = t.libc === 'gnu' ? GNU_INTERP[t.machine] : MUSL_INTERP(t.machine)
+  facts.interp = elf.interp || 'none (shared object)'
+  if (elf.interp && elf.interp !== wantInterp) problems.push(`PT_INTERP is ${elf.interp}, but ${t.triple} uses ${wantInterp}`)
+
+  // DT_NEEDED
+  facts.needed = elf.needed
+  if (t.libc === 'musl') {
+    const allowed = MUSL_ALLOWED(t.machine)
+    const bad = elf.needed.filter((n) => !allowed.has(n))
+    if (bad.length) problems.push(`a musl build may need only ${[...allowed].join(' or ')} (or nothing, if static), but it needs ${bad.join(', ')}`)
+    facts.linkage = elf.needed.length ? `dynamic (${elf.needed.join(', ')})` : 'static'
+  } else {
+    const bad = elf.needed.filter((n) => !GNU_ALLOWED.test(n))
+    if (bad.length) problems.push(`a gnu build may need only glibc's libraries and libgcc_s, but it needs ${bad.join(', ')}`)
+    if (!elf.needed.includes('libc.so.6')) problems.push(`a gnu build should need libc.so.6, it needs: ${elf.needed.join(', ') || 'nothing'}`)
+  }
+
+  // Symbol versions
+  const versions = elf.verneed.flatMap((v) => v.versions.map((name) => ({ file: v.file, name })))
+  const glibc = versions.filter((v) => v.name.startsWith('GLIBC_'))
+  if (t.libc === 'musl') {
+    if (versions.length) problems.push(`a musl build must reference no symbol versions, but .gnu.version_r has ${versions.length}: ${list(versions.map((v) => `${v.name} (${v.file})`))}`)
+    facts.symbolVersions = versions.length ? list(versions.map((v) => v.name)) : 'none'
+  } else {
+    const priv = glibc.filter((v) => v.name === 'GLIBC_PRIVATE')
+    if (priv.length) problems.push(`needs GLIBC_PRIVATE from ${priv.map((v) => v.file).join(', ')}`)
+    const numbered = glibc.filter((v) => /^GLIBC_\d+(\.\d+)*$/.test(v.name)).map((v) => ({ ...v, version: v.name.slice(6) }))
+    numbered.sort((a, b) => compareVersions(a.version, b.version))
+    const max = numbered[numbered.length - 1]
+    facts.glibcMax = max ? max.version : 'none'
+    facts.glibcFloor = floor
+    if (max && compareVersions(max.version, floor) > 0) {
+      const over = [...new Set(numbered.filter((v) => compareVersions(v.version, floor) > 0).map((v) => v.name))]
+      const syms = elf.dynsym.filter((s) => !s.defined && s.version && over.includes(s.version)).map((s) => `${s.name}@${s.version}`)
+      const newest = numbered.filter((v) => v.version === max.version).map((v) => v.name)
+      const symsNewest = syms.filter((s) => newest.some((n) => s.endsWith(`@${n}`)))
+      problems.push(`requires glibc ${max.version}, above the floor ${floor} (${over.length} version(s) over it: ${list(over.reverse())}${symsNewest.length ? `; ${max.name} for ${list(symsNewest)}` : ''})`)
+    }
+    const gcc = versions.filter((v) => v.name.startsWith('GCC_')).map((v) => v.name.slice(4)).sort(compareVersions)
+    facts.libgccMax = gcc.length ? `GCC_${gcc[gcc.length - 1]}` : 'none'
+  }
+
+  // The napi entry point
+  const entry = elf.dynsym.find((s) => s.name === 'napi_register_module_v1')
+  if (!entry) problems.push('napi_register_module_v1 is not in .dynsym')
+  else if (!entry.defined || entry.bind !== 'GLOBAL' || entry.visibility !== 'DEFAULT' || entry.type !== 'FUNC') {
+    problems.push(`napi_register_module_v1 is not an exported function (${entry.defined ? 'defined' : 'undefined'}, ${entry.bind}, ${entry.type}, ${entry.visibility})`)
+  } else facts.napiEntry = 'exported'
+
+  // Stripped, and small enough
+  if (elf.hasSymtab) problems.push('not stripped: it has a .symtab')
+  if (elf.hasDebugInfo) problems.push('not stripped: it has .debug_* sections')
+  if (elf.size >= maxBytes) problems.push(`${fmtSize(elf.size)} (${elf.size} bytes) is not under the limit of ${maxBytes} bytes`)
+  return { facts, problems }
+}
+
+/** The platform package folders that `napi create-npm-dirs` makes from package.json, in `dir`. */
+function generateNpmDirs(dir) {
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'))
+  const napi = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'napi.cmd' : 'napi')
+  execFileSync(napi, ['create-npm-dirs', '--cwd', dir], { stdio: ['ignore', 'ignore', 'pipe'] })
+  return path.join(dir, 'npm')
+}
+
+/** Checks one platform package folder holding `binaryPath`, as npm would pack and select it. */
+function checkPackage(pkgDir, t) {
+  const problems = []
+  const facts = {}
+  const want = binaryFile(t.platform)
+  let pkg
+  try {
+    pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'))
+  } catch (e) {
+    return { facts, problems: [`no readable package.json in ${pkgDir}: ${e.message}`] }
+  }
+  const same = (a, b) => Array.isArray(a) && a.length === b.length && a.every((x, i) => x === b[i])
+  const wantLibc = t.libc === 'gnu' ? 'glibc' : 'musl'
+  facts.selects = `os=${JSON.stringify(pkg.os)} cpu=${JSON.stringify(pkg.cpu)} libc=${JSON.stringify(pkg.libc)}`
+  if (pkg.name !== `${BINARY_NAME}-${t.platform}`) problems.push(`package name is ${pkg.name}, want ${BINARY_NAME}-${t.platform}`)
+  if (!same(pkg.os, [t.os])) problems.push(`package.json "os" is ${JSON.stringify(pkg.os)}, want ["${t.os}"]`)
+  if (!same(pkg.cpu, [t.cpu])) problems.push(`package.json "cpu" is ${JSON.stringify(pkg.cpu)}, want ["${t.cpu}"]`)
+  if (!same(pkg.libc, [wantLibc])) problems.push(`package.json "libc" is ${JSON.stringify(pkg.libc)}, want ["${wantLibc}"] (without it npm installs this package on ${t.libc === 'gnu' ? 'musl' : 'glibc'} systems too)`)
+  if (pkg.main !== want) problems.push(`package.json "main" is ${pkg.main}, want ${want}`)
+  if (pkg.scripts && Object.keys(pkg.scripts).some((k) => /install|prepare|prepack/.test(k))) problems.push(`package.json has lifecycle scripts: ${Object.keys(pkg.scripts).join(', ')}`)
+
+  const r = spawnSync(npm, ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: pkgDir, encoding: 'utf8' })
+  if (r.status !== 0) return { facts, problems: [...problems, `npm pack --dry-run failed: ${r.stderr.trim().split('\n').pop()}`] }
+  const [report] = JSON.parse(r.stdout)
+  const files = report.files.map((f) => f.path).sort()
+  facts.packFiles = files
+  facts.packSize = report.size
+  const expected = ['package.json', want]
+  const extra = files.filter((f) => !expected.includes(f) && f !== 'README.md')
+  const missing = expected.filter((f) => !files.includes(f))
+  if (missing.length) problems.push(`npm pack leaves out ${missing.join(', ')}`)
+  if (extra.length) problems.push(`npm pack would also publish ${extra.join(', ')}`)
+  return { facts, problems }
+}
+
+const fmtSize = (n) => `${(n / 2 ** 20).toFixed(2)} MiB`
+const list = (xs, n = 6) => { const u = [...new Set(xs)]; return u.length > n ? `${u.slice(0, n).join(', ')} and ${u.length - n} more` : u.join(', ') }
+const rel = (p) => (path.relative(ROOT, p).startsWith('..') ? p : path.relative(ROOT, p) || '.')
+
+/** Checks every target's binary in `artifacts` and its platform package; returns the failures. */
+function checkAll({ artifacts, targets, floor, maxBytes, npmDir, quiet }) {
+  const out = (s) => quiet || process.stdout.write(s)
+  const failures = []
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'perse-check-'))
+  try {
+    const generated = generateNpmDirs(work)
+    for (const t of targets) {
+      const file = path.join(artifacts, t.platform, binaryFile(t.platform))
+      out(`\n${t.platform} (${t.triple}): ${rel(file)}\n`)
+      if (!fs.existsSync(file)) {
+        failures.push({ platform: t.platform, problem: `missing binary ${file} (run npm run build:targets)` })
+        out(`  FAIL missing binary\n`)
+        continue
+      }
+      const b = checkBinary(file, t, { floor, maxBytes })
+      const f = b.facts
+      if (f.elf) out(`  elf       ${f.elf}\n  interp    ${f.interp}\n  needed    ${f.needed.join(', ') || '(none)'}\n`)
+      if (f.linkage) out(`  linkage   ${f.linkage}; symbol versions: ${f.symbolVersions}\n`)
+      if (f.glibcMax) out(`  glibc     requires up to GLIBC_${f.glibcMax} (floor ${f.glibcFloor}); libgcc_s up to ${f.libgccMax}\n`)
+      if (f.napiEntry) out(`  napi      napi_register_module_v1 ${f.napiEntry}\n`)
+      if (f.size !== undefined) out(`  size      ${fmtSize(f.size)} (${f.size} bytes; limit ${fmtSize(maxBytes || MAX_BYTES)})\n`)
+
+      // The platform package: the generated folder (or --npm-dir's), copied, plus the binary.
+      const pkgDir = path.join(work, 'pkg', t.platform)
+      const src = path.join(npmDir || generated, t.platform)
+      fs.mkdirSync(pkgDir, { recursive: true })
+      if (fs.existsSync(src)) for (const e of fs.readdirSync(src)) if (!e.endsWith('.node')) fs.cpSync(path.join(src, e), path.join(pkgDir, e), { recursive: true })
+      for (const e of fs.readdirSync(path.dirname(file))) fs.cpSync(path.join(path.dirname(file), e), path.join(pkgDir, e), { recursive: true })
+      const p = checkPackage(pkgDir, t)
+      if (p.facts.selects) out(`  package   ${BINARY_NAME}-${t.platform}: ${p.facts.selects}\n`)
+      if (p.facts.packFiles) out(`  npm pack  ${p.facts.packFiles.join(', ')} (${fmtSize(p.facts.packSize)} packed)\n`)
+
+      const problems = [...b.problems, ...p.problems]
+      for (const problem of problems) {
+        failures.push({ platform: t.platform, problem })
+        out(`  FAIL ${problem}\n`)
+      }
+      if (!problems.length) out('  ok\n')
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true })
+  }
+  return failures
+}
+
+function parseArgs(argv) {
+  const opts = { artifacts: ARTIFACTS, floor: GLIBC_FLOOR, maxBytes: MAX_BYTES, only: null, npmDir: null, selfTest: false }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--artifacts') opts.artifacts = path.resolve(argv[++i])
+    else if (a === '--floor') opts.floor = argv[++i]
+    else if (a === '--max-bytes') opts.maxBytes = Number(argv[++i])
+    else if (a === '--only') opts.only = argv[++i].split(',').filter(Boolean)
+    else if (a === '--npm-dir') opts.npmDir = path.resolve(argv[++i])
+    else if (a === '--self-test') opts.selfTest = true
+    else {
+      process.stderr.write(`check:artifacts: unknown argument ${a}\n`)
+      process.exit(2)
+    }
+  }
+  if (!/^2\.\d+$/.test(opts.floor)) {
+    process.stderr.write(`check:artifacts: --floor wants a glibc version like 2.17, got ${opts.floor}\n`)
+    process.exit(2)
+  }
+  opts.targets = opts.only ? LINUX_TARGETS.filter((t) => opts.only.includes(t.platform) || opts.only.includes(t.triple)) : LINUX_TARGETS
+  return opts
+}
+
+// --self-test: wrong layouts in a temp dir, each of which the checker must reject.
+function selfTest() {
+  const assert = require('node:assert')
+  const T = Object.fromEntries(LINUX_TARGETS.map((t) => [t.platform, t]))
+  const gnuSources = [path.join(ARTIFACTS, 'linux-x64-gnu', binaryFile('linux-x64-gnu')), path.join(ROOT, binaryFile('linux-x64-gnu'))]
+  const gnu = gnuSources.find((f) => fs.existsSync(f))
+  if (!gnu) throw new Error(`self-test needs an x86_64 gnu .node file: build one (npm run build:targets, or npm run build) first; looked at ${gnuSources.join(', ')}`)
+  // A real glibc shared object without the napi entry point: the C library this Node loaded.
+  const sys = (process.report.getReport().sharedObjects || []).find((f) => /\/libm\.so\.6$/.test(f) || /\/libc\.so\.6$/.test(f))
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'perse-check-selftest-'))
+  let passed = 0
+  const expectReject = (label, result, pattern) => {
+    const hit = result.problems.some((p) => pattern.test(p))
+    assert.ok(hit, `self-test "${label}": expected a problem matching ${pattern}, got ${JSON.stringify(result.problems)}`)
+    process.stdout.write(`  ok  rejects ${label}: ${result.problems.find((p) => pattern.test(p))}\n`)
+    passed++
+  }
+  try {
+    process.stdout.write(`check:artifacts --self-test (gnu binary: ${rel(gnu)})\n`)
+    // 1. the gnu binary in the musl slot
+    expectReject('a gnu binary as linux-x64-musl', checkBinary(gnu, T['linux-x64-musl']), /musl build may need only .*libc\.so\.6/)
+    expectReject('a gnu binary as linux-x64-musl (versions)', checkBinary(gnu, T['linux-x64-musl']), /musl build must reference no symbol versions.*GLIBC_/)
+    // 2. an x64 binary in the arm64 slot
+    expectReject('an x86-64 binary as linux-arm64-gnu', checkBinary(gnu, T['linux-arm64-gnu']), /machine is x86-64, but aarch64-unknown-linux-gnu needs AArch64/)
+    // 3. a glibc newer than the floor (the floor lowered below anything real)
+    expectReject('a glibc requirement above the floor', checkBinary(gnu, T['linux-x64-gnu'], { floor: '2.1' }), /requires glibc 2\.\d+.*above the floor 2\.1/)
+    // 4. too big
+    expectReject('a binary over the size limit', checkBinary(gnu, T['linux-x64-gnu'], { maxBytes: 4096 }), /is not under the limit of 4096 bytes/)
+    // 5. no napi entry point
+    if (sys) expectReject(`a library without the napi entry point (${path.basename(sys)})`, checkBinary(sys, T['linux-x64-gnu'], { floor: '2.99' }), /napi_register_module_v1 is not in \.dynsym/)
+    // 6. not an ELF file / a truncated ELF
+    const junk = path.join(work, 'junk.node')
+    fs.writeFileSync(junk, 'MZ this is not an ELF file')
+    expectReject('a non-ELF file', checkBinary(junk, T['linux-x64-gnu']), /cannot read as ELF: not an ELF file/)
+    const cut = path.join(work, 'cut.node')
+    fs.writeFileSync(cut, fs.readFileSync(gnu).subarray(0, 4096))
+    expectReject('a truncated ELF', checkBinary(cut, T['linux-x64-gnu']), /cannot read as ELF: truncated ELF/)
+
+    // 7. package folders: no libc field, a stray file, the wrong main
+    const pkgRoot = generateNpmDirs(path.join(work))
+    const bad = path.join(work, 'badpkg')
+    fs.cpSync(path.join(pkgRoot, 'linux-x64-musl'), bad, { recursive: true })
+    const pj = JSON.parse(fs.readFileSync(path.join(bad, 'package.json'), 'utf8'))
+    delete pj.libc
+    pj.files.push('notes.txt')
+    fs.writeFileSync(path.join(bad, 'package.json'), JSON.stringify(pj, null, 2))
+    fs.writeFileSync(path.join(bad, 'notes.txt'), 'stray')
+    fs.copyFileSync(gnu, path.join(bad, binaryFile('linux-x64-musl')))
+    const pr = checkPackage(bad, T['linux-x64-musl'])
+    expectReject('a platform package without "libc"', pr, /"libc" is undefined, want \["musl"\]/)
+    expectReject('a platform package with a stray file', pr, /npm pack would also publish notes\.txt/)
+    const empty = path.join(work, 'emptypkg')
+    fs.cpSync(path.join(pkgRoot, 'linux-arm64-gnu'), empty, { recursive: true })
+    expectReject('a platform package without its binary', checkPackage(empty, T['linux-arm64-gnu']), /npm pack leaves out perse-node\.linux-arm64-gnu\.node/)
+
+    // 8. end to end: the CLI on a wrong layout (the gnu binary in the musl slot) exits 1.
+    const layout = path.join(work, 'artifacts')
+    fs.mkdirSync(path.join(layout, 'linux-x64-gnu'), { recursive: true })
+    fs.mkdirSync(path.join(layout, 'linux-x64-musl'), { recursive: true })
+    fs.copyFileSync(gnu, path.join(layout, 'linux-x64-gnu', binaryFile('linux-x64-gnu')))
+    fs.copyFileSync(gnu, path.join(layout, 'linux-x64-musl', binaryFile('linux-x64-musl')))
+    const cli = spawnSync(process.execPath, [__filename, '--artifacts', layout, '--only', 'linux-x64-musl'], { encoding: 'utf8' })
+    assert.strictEqual(cli.status, 1, `the CLI should exit 1 on the wrong layout, exit ${cli.status}: ${cli.stdout}${cli.stderr}`)
+    assert.match(cli.stderr, /check:artifacts FAILED: \d+ problem/)
+    process.stdout.write(`  ok  the CLI exits 1 on a gnu binary in the musl slot:\n${cli.stdout.replace(/^/gm, '      ').trimEnd()}\n${cli.stderr.replace(/^/gm, '      ').trimEnd()}\n`)
+    passed++
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true })
+  }
+  process.stdout.write(`check:artifacts --self-test passed (${passed} rejections)\n`)
+}
+
+function main() {
+  const opts = parseArgs(process.argv.slice(2))
+  if (opts.selfTest) return selfTest()
+  process.stdout.write(`check:artifacts: ${opts.targets.length} target(s) in ${rel(opts.artifacts)}, glibc floor ${opts.floor}, size limit ${fmtSize(opts.maxBytes)}\n`)
+  const failures = checkAll(opts)
+  if (failures.length) {
+    process.stderr.write(`\ncheck:artifacts FAILED: ${failures.length} problem(s)\n`)
+    for (const f of failures) process.stderr.write(`  ${f.platform}: ${f.problem}\n`)
+    process.exit(1)
+  }
+  process.stdout.write(`\ncheck:artifacts passed: ${opts.targets.map((t) => t.platform).join(', ')}\n`)
+}
+
+if (require.main === module) {
+  try {
+    main()
+  } catch (e) {
+    process.stderr.write(`check:artifacts: ${e.stack || e.message}\n`)
+    process.exit(1)
+  }
+}
+
+module.exports = { checkBinary, checkPackage, checkAll }

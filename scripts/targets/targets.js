@@ -1,0 +1,67 @@
+'use strict'
+
+// The Linux targets that this machine kind builds (scripts/targets/build.js) and checks
+// (scripts/targets/check.js), and the paths they share. Plain data, no side effects.
+
+const path = require('node:path')
+
+const ROOT = path.join(__dirname, '..', '..')
+const CROSS_DIR = process.env.CARGO_TARGET_DIR_CROSS || path.join(ROOT, 'target', 'cross')
+const ARTIFACTS = path.join(CROSS_DIR, 'artifacts')
+const MANIFEST = path.join(ARTIFACTS, 'manifest.json')
+// Cargo's target dir for builds of git exports (build.js --from-git). Separate from CROSS_DIR:
+// cargo judges the freshness of workspace crates by file mtimes under a path-independent
+// fingerprint, so a working-tree build after an export build could reuse crates compiled from
+// the export (and the other way round).
+const EXPORTS_TARGET_DIR = process.env.CARGO_TARGET_DIR_CROSS ? `${CROSS_DIR}-exports` : path.join(ROOT, 'target', 'cross-exports')
+const ZIG_BIN = path.join(ROOT, '.zig', 'bin')
+const NODE_ARM64 = path.join(ROOT, '.cross', 'node-arm64', 'bin', 'node')
+
+// The glibc floor requested from zig (cargo-zigbuild's `<triple>.<version>` suffix) and the
+// ceiling check.js enforces on the GLIBC_x.y versions the gnu binaries actually require.
+const GLIBC_FLOOR = process.env.PERSE_GLIBC_FLOOR || '2.17'
+
+/**
+ * triple: the Rust target; platform: napi's platformArchABI, which names both the
+ * npm/<platform>/ folder and the binary (perse-node.<platform>.node); os/cpu: the npm fields;
+ * libc: 'gnu' | 'musl'; machine: the ELF e_machine (62 x86-64, 183 AArch64).
+ */
+const LINUX_TARGETS = [
+  { triple: 'x86_64-unknown-linux-gnu', platform: 'linux-x64-gnu', os: 'linux', cpu: 'x64', libc: 'gnu', machine: 62, machineName: 'x86-64' },
+  { triple: 'x86_64-unknown-linux-musl', platform: 'linux-x64-musl', os: 'linux', cpu: 'x64', libc: 'musl', machine: 62, machineName: 'x86-64' },
+  { triple: 'aarch64-unknown-linux-gnu', platform: 'linux-arm64-gnu', os: 'linux', cpu: 'arm64', libc: 'gnu', machine: 183, machineName: 'AArch64' },
+  { triple: 'aarch64-unknown-linux-musl', platform: 'linux-arm64-musl', os: 'linux', cpu: 'arm64', libc: 'musl', machine: 183, machineName: 'AArch64' },
+]
+
+const BINARY_NAME = require(path.join(ROOT, 'package.json')).napi.binaryName
+
+/**
+ * `--from-git <rev>`: a clean export of that commit (git archive) under target/exports/git-<rev>/,
+ * with node_modules linked, so a build or a test run uses one consistent source while the
+ * working tree is being edited. Returns the export's root; reuses an existing export unless
+ * `fresh` (build.js always re-extracts, so every file is newer than any cargo fingerprint).
+ */
+function exportRev(rev, { fresh = false } = {}) {
+  const { execFileSync } = require('node:child_process')
+  const fs = require('node:fs')
+  const sha = execFileSync('git', ['rev-parse', '--short=12', `${rev}^{commit}`], { cwd: ROOT, encoding: 'utf8' }).trim()
+  // Not inside CARGO_TARGET_DIR (target/cross): cargo records the sources it finds under its
+  // target dir relative to that dir, so two exports there would share fingerprints, and a build
+  // of one commit could reuse workspace crates compiled from another.
+  const dir = path.join(ROOT, 'target', 'exports', `git-${sha}`)
+  if (fresh || !fs.existsSync(path.join(dir, '.exported'))) {
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.mkdirSync(dir, { recursive: true })
+    // tar -m: files get the extraction time, not the commit time. With the commit time, cargo
+    // (which compares source mtimes with its fingerprints, and hashes path dependencies without
+    // their location) would take the workspace crates compiled from another checkout as fresh.
+    execFileSync('sh', ['-c', `git archive --format=tar ${sha} | tar -x -m -C "${dir}"`], { cwd: ROOT })
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir')
+    fs.writeFileSync(path.join(dir, '.exported'), `${sha}\n`)
+  }
+  return { dir, sha }
+}
+
+const binaryFile = (platform) => `${BINARY_NAME}.${platform}.node`
+
+module.exports = { ROOT, CROSS_DIR, EXPORTS_TARGET_DIR, ARTIFACTS, MANIFEST, ZIG_BIN, NODE_ARM64, GLIBC_FLOOR, LINUX_TARGETS, BINARY_NAME, binaryFile, exportRev }
