@@ -1,35 +1,11 @@
 // Public types of perse-node. Option shapes come from the Rust source through the generated
-// `binding.d.ts`; result shapes are declared here (lib/decode.js builds them); this file adds
+// `binding.d.ts`; result shapes from `results.d.ts` (lib/decode.js builds them); this file adds
 // the facade: PerseError, image inputs and the API.
 
 import type * as N from './binding'
-import type {
-  Metrics,
-  Landmarks,
-  Face,
-  DetectThresholds,
-  DetectResult,
-  Uploaded,
-  CompareThresholds,
-  CompareResult,
-  EnrollResult,
-  ListResult,
-  DeleteResult,
-} from './results'
+import type { CompareResult, DeleteResult, DetectResult, DetectThresholds, EnrollResult, Face, ListResult, Metrics } from './results'
 
-export type {
-  Metrics,
-  Landmarks,
-  Face,
-  DetectThresholds,
-  DetectResult,
-  Uploaded,
-  CompareThresholds,
-  CompareResult,
-  EnrollResult,
-  ListResult,
-  DeleteResult,
-} from './results'
+export * from './results'
 
 export type {
   PrepareOptions,

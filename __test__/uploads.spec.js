@@ -14,6 +14,7 @@ const { PerseClient, startLocalServer, controlLocalServer } = require('..')
 const { startContractServer } = require('./helpers/contract-server')
 const { runChild } = require('./helpers/child')
 const { rejects, throwsPerse } = require('./helpers/assert')
+const { iou } = require('./helpers/geometry')
 
 const FIX = path.join(__dirname, 'fixtures')
 const img = (name) => path.join(FIX, name)
@@ -30,13 +31,6 @@ test.after.always(async () => {
   client.close()
   await server.close()
 })
-
-/** Intersection over union of two [x, y, w, h] boxes. */
-function iou(a, b) {
-  const x = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]))
-  const y = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]))
-  return (x * y) / (a[2] * a[3] + b[2] * b[3] - x * y)
-}
 
 const inputs = {
   File: () => new File([astronaut], 'photo.jpg', { type: 'image/jpeg' }),

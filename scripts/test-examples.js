@@ -11,6 +11,7 @@ const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const { packTarballs, run, ROOT, npm } = require('./pack.js')
+const { iou } = require('../__test__/helpers/geometry')
 
 const PHOTOS = ['astronaut.jpg', 'astronaut-crop.jpg', 'astronaut-blurred.jpg', 'hopper.jpg']
 
@@ -44,12 +45,6 @@ async function referenceBox() {
     client.close()
     await server.close()
   }
-}
-
-function iou(a, b) {
-  const x = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]))
-  const y = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]))
-  return (x * y) / (a[2] * a[3] + b[2] * b[3] - x * y)
 }
 
 let photos = null

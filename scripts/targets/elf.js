@@ -69,30 +69,27 @@ function parseElf(input) {
   const shstrndx = u16(is64 ? 62 : 50)
 
   // Program headers
-  const segments = []
-  for (let i = 0; i < phnum; i++) {
-    const o = phoff + i * phentsize
-    check(o, phentsize, 'program header')
-    segments.push(
-      is64
-        ? { type: u32(o), offset: u64(o + 8), vaddr: u64(o + 16), filesz: u64(o + 32), memsz: u64(o + 40) }
-        : { type: u32(o), offset: u32(o + 4), vaddr: u32(o + 8), filesz: u32(o + 16), memsz: u32(o + 20) },
-    )
-  }
+  /** `count` entries of `size` bytes from `offset`, each read by `entry(o)`. */
+  const table = (offset, count, size, what, entry) =>
+    Array.from({ length: count }, (_, i) => {
+      const o = offset + i * size
+      check(o, size, what)
+      return entry(o)
+    })
+  const segments = table(phoff, phnum, phentsize, 'program header', (o) =>
+    is64
+      ? { type: u32(o), offset: u64(o + 8), vaddr: u64(o + 16), filesz: u64(o + 32), memsz: u64(o + 40) }
+      : { type: u32(o), offset: u32(o + 4), vaddr: u32(o + 8), filesz: u32(o + 16), memsz: u32(o + 20) },
+  )
   const interpSeg = segments.find((s) => s.type === PT_INTERP)
   const interp = interpSeg ? cstr(interpSeg.offset) : null
 
   // Section headers
-  const sections = []
-  for (let i = 0; i < shnum; i++) {
-    const o = shoff + i * shentsize
-    check(o, shentsize, 'section header')
-    sections.push(
-      is64
-        ? { nameOff: u32(o), type: u32(o + 4), offset: u64(o + 24), size: u64(o + 32), link: u32(o + 40), info: u32(o + 44), entsize: u64(o + 56) }
-        : { nameOff: u32(o), type: u32(o + 4), offset: u32(o + 16), size: u32(o + 20), link: u32(o + 24), info: u32(o + 28), entsize: u32(o + 36) },
-    )
-  }
+  const sections = table(shoff, shnum, shentsize, 'section header', (o) =>
+    is64
+      ? { nameOff: u32(o), type: u32(o + 4), offset: u64(o + 24), size: u64(o + 32), link: u32(o + 40), info: u32(o + 44), entsize: u64(o + 56) }
+      : { nameOff: u32(o), type: u32(o + 4), offset: u32(o + 16), size: u32(o + 20), link: u32(o + 24), info: u32(o + 28), entsize: u32(o + 36) },
+  )
   if (shnum && shstrndx < shnum) {
     const strtab = sections[shstrndx]
     for (const s of sections) s.name = cstr(strtab.offset + s.nameOff)
