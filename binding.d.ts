@@ -260,6 +260,12 @@ export interface PrepareOptions {
   maxInputBytes?: number
 }
 
+/**
+ * The most bytes `prepareImage` reads from a Blob, Response or stream under these options
+ * (the same budget as a call's: `maxUploadBytes` for `'validate'`, else `maxInputBytes`).
+ */
+export declare function prepareReadBudget(options?: PrepareOptions | undefined | null): number | ErrorInfo
+
 /** See `NativeClient::read_limits`. */
 export interface ReadLimits {
   /** Bytes at most. */

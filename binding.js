@@ -843,4 +843,5 @@ module.exports.__layoutSamples = nativeBinding.__layoutSamples
 module.exports.Call = nativeBinding.Call
 module.exports.optionSpecs = nativeBinding.optionSpecs
 module.exports.prepareImage = nativeBinding.prepareImage
+module.exports.prepareReadBudget = nativeBinding.prepareReadBudget
 module.exports.startLocalServer = nativeBinding.startLocalServer

@@ -16,7 +16,7 @@ export type {
   RecordedRequest,
 } from './binding'
 
-/** Client-side and server-side error codes (see the README's table). Unknown strings are possible from newer servers. */
+/** Client-side and server-side error codes (see docs/errors.md). A server code the SDK does not know (from a newer server, say) arrives as `'unexpected_error'`. */
 export type PerseErrorCode =
   | 'consent_required'
   | 'invalid_argument'
@@ -189,7 +189,7 @@ export declare const face: {
   enrollment: Enrollment
 }
 
-/** A running local Perse-compatible server (see the README's "Local server"). */
+/** A running local Perse-compatible server (see docs/local-server.md). */
 export declare class LocalServer {
   /** Base URL to pass as `baseUrl` as it is (ends in `/v0`). */
   readonly url: string

@@ -10,7 +10,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { Readable } = require('node:stream')
 
-const { PerseClient, startLocalServer, controlLocalServer } = require('..')
+const { PerseClient, startLocalServer, controlLocalServer, prepareImage } = require('..')
 const { startContractServer } = require('./helpers/contract-server')
 const { runChild } = require('./helpers/child')
 const { rejects, throwsPerse } = require('./helpers/assert')
@@ -50,6 +50,16 @@ for (const [kind, make] of Object.entries(inputs)) {
     t.deepEqual(r.uploaded, { width: 512, height: 512, format: 'jpeg', bytes: astronaut.length, scale: 1, orientationApplied: false })
   })
 }
+
+test('prepareImage takes every image input the calls take', async (t) => {
+  for (const [kind, make] of Object.entries(inputs)) {
+    const p = await prepareImage(make())
+    t.true(p.data.equals(astronaut), kind)
+    t.like(p, { width: 512, height: 512, format: 'jpeg', resized: false }, kind)
+  }
+  const e = await t.throwsAsync(prepareImage(new Blob([astronaut]), { prepare: 'validate', maxUploadBytes: 1000 }))
+  t.is(e.code, 'file_too_large')
+})
 
 test('compare and enroll take Files too', async (t) => {
   const file = inputs.File()

@@ -6,7 +6,7 @@
 
 const BRAND = Symbol.for('perse-node.PerseError')
 
-/** Every failure of this SDK. `code` is stable; see the README's error table. */
+/** Every failure of this SDK. `code` is stable; see the error codes in docs/errors.md. */
 class PerseError extends Error {
   constructor(info) {
     super(info.message, info.cause != null ? { cause: info.cause } : undefined)

@@ -5,16 +5,26 @@
 const native = require('./native.js')
 const { fromInfo, nativeError } = require('./errors.js')
 const { options, imageArg, asPerseError } = require('./args.js')
+const { needsReading, readImage } = require('./inputs.js')
+
+/** How long prepareImage waits for a Blob, Response or stream to deliver its bytes. */
+const READ_TIMEOUT_MS = 60_000
 
 /**
- * `{ data, width, height, format, resized, orientationApplied }` for `image`. Options:
- * `prepare` ('validate' default, or 'fit'), `maxUploadBytes`, `maxInputBytes`, `maxPixels`,
- * `maxDimension`, `quality` (their ranges: src/options.rs).
+ * `{ data, width, height, format, resized, orientationApplied }` for `image` (any ImageInput;
+ * a Blob, Response or stream is read first, within the budget and READ_TIMEOUT_MS). Options:
+ * `prepare` ('auto' default, 'fit' the same, or 'validate'), `maxUploadBytes`,
+ * `maxInputBytes`, `maxPixels`, `maxDimension`, `quality` (their ranges: src/options.rs).
  */
 async function prepareImage(image, opts) {
   let args
   try {
     const o = options(opts, 'prepareImage')
+    if (needsReading(image)) {
+      const budget = native().prepareReadBudget(o)
+      if (typeof budget !== 'number') throw fromInfo(budget)
+      image = await readImage(image, 'image', { budget, timeoutMs: READ_TIMEOUT_MS })
+    }
     args = [imageArg(image, 'image'), o]
   } catch (e) {
     throw asPerseError(e)

@@ -27,7 +27,7 @@ const fn limit(name: &'static str, min: f64, max: f64, integer: bool, unit: &'st
     }
 }
 
-/// Every numeric option, with its range. The README's option tables quote these.
+/// Every numeric option, with its range. The option tables in docs/api.md quote these.
 pub const LIMITS: &[Limit] = &[
     limit("timeoutMs", 1.0, 86_400_000.0, false, "milliseconds"),
     limit("maxRetries", 0.0, 20.0, true, ""),

@@ -4,7 +4,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use perse_core::{Error, ImageFormat, PrepareMode, PrepareOptions as CorePrepareOptions, Prepared};
 
-use crate::error::{fail, spawn, Outcome};
+use crate::error::{fail, spawn, ErrorInfo, Outcome};
 use crate::image_arg::image_source;
 use crate::options::{integer, prepare_mode};
 
@@ -66,6 +66,16 @@ pub fn prepare_image<'env>(
     match prepared {
         Ok((src, opts)) => spawn(env, perse_core::prepare_source(src, opts)),
         Err(e) => fail(env, e),
+    }
+}
+
+/// The most bytes `prepareImage` reads from a Blob, Response or stream under these options
+/// (the same budget as a call's: `maxUploadBytes` for `'validate'`, else `maxInputBytes`).
+#[napi(catch_unwind)]
+pub fn prepare_read_budget(options: Option<PrepareOptions>) -> Either<f64, ErrorInfo> {
+    match convert(options.unwrap_or_default()) {
+        Ok(p) => Either::A(p.input_budget() as f64),
+        Err(e) => Either::B(e.into()),
     }
 }
 

@@ -18,14 +18,12 @@
 // the npm/<platform>/ layout, and never into npm/ or the repo root. A failed build leaves the
 // previous artifact in place (manifest.json says what each one was built from, and when). napi build does not write
 // binding.js / index.js here (--no-js); its type definitions go to target/cross/dts/.
-// Each compile runs under `flock /tmp/perse-heavy.lock`, one target at a time.
+// Targets compile one at a time (under `flock $PERSE_HEAVY_LOCK` when that is set).
 
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const { ROOT, CROSS_DIR, EXPORTS_TARGET_DIR, ARTIFACTS, MANIFEST, ZIG_BIN, GLIBC_FLOOR, LINUX_TARGETS, binaryFile, exportRev } = require('./targets.js')
-
-const LOCK = process.env.PERSE_HEAVY_LOCK || '/tmp/perse-heavy.lock'
+const { ROOT, CROSS_DIR, EXPORTS_TARGET_DIR, ARTIFACTS, MANIFEST, ZIG_BIN, GLIBC_FLOOR, LINUX_TARGETS, binaryFile, exportRev, lockedCommand, lockPrefix } = require('./targets.js')
 
 function parseArgs(argv) {
   const opts = { only: null, glibc: GLIBC_FLOOR, fromGit: null }
@@ -49,7 +47,7 @@ function preflight() {
   if (!fs.existsSync(path.join(ZIG_BIN, 'cargo-zigbuild'))) problems.push('no .zig/bin/cargo-zigbuild')
   const installed = spawnSync('rustup', ['target', 'list', '--installed'], { encoding: 'utf8' }).stdout || ''
   for (const t of LINUX_TARGETS) if (!installed.split('\n').includes(t.triple)) problems.push(`rust target ${t.triple} not installed`)
-  if (spawnSync('flock', ['--version']).status !== 0) problems.push('no flock (util-linux)')
+  if (process.env.PERSE_HEAVY_LOCK && spawnSync('flock', ['--version']).status !== 0) problems.push('PERSE_HEAVY_LOCK is set but there is no flock (util-linux)')
   if (problems.length) {
     process.stderr.write(`build:targets: the cross toolchain is not set up (${problems.join('; ')}).\nRun: bash scripts/targets/setup.sh\n`)
     process.exit(2)
@@ -82,12 +80,12 @@ function buildOne(t, glibc, src) {
     CARGO_TERM_COLOR: process.env.CARGO_TERM_COLOR || 'never',
   }
   fs.mkdirSync(path.join(CROSS_DIR, 'dts'), { recursive: true })
-  process.stdout.write(`\n== ${t.triple} (${requested}) -> ${path.relative(ROOT, dest)}\n$ flock ${LOCK} ${args.map((a) => path.isAbsolute(a) ? path.relative(ROOT, a) || '.' : a).join(' ')}\n`)
+  process.stdout.write(`\n== ${t.triple} (${requested}) -> ${path.relative(ROOT, dest)}\n$ ${lockPrefix()}${args.map((a) => path.isAbsolute(a) ? path.relative(ROOT, a) || '.' : a).join(' ')}\n`)
   // The build time counts from when the lock was acquired (the stamp file), not from when
   // this script started waiting for another engineer's build to finish.
   const stamp = path.join(CROSS_DIR, `.lock-acquired-${process.pid}`)
   const started = Date.now()
-  const r = spawnSync('flock', [LOCK, 'sh', '-c', 'date +%s%3N > "$0"; exec "$@"', stamp, ...args], { cwd: src.dir, env, stdio: 'inherit' })
+  const r = spawnSync(...lockedCommand(stamp, args), { cwd: src.dir, env, stdio: 'inherit' })
   const ended = Date.now()
   const acquired = fs.existsSync(stamp) ? Number(fs.readFileSync(stamp, 'utf8').trim()) : started
   fs.rmSync(stamp, { force: true })

@@ -19,9 +19,8 @@ const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const { parseElf } = require('./elf.js')
-const { CROSS_DIR, ARTIFACTS, ZIG_BIN, LINUX_TARGETS, binaryFile } = require('./targets.js')
+const { CROSS_DIR, ARTIFACTS, ZIG_BIN, LINUX_TARGETS, binaryFile, lockedCommand } = require('./targets.js')
 
-const LOCK = process.env.PERSE_HEAVY_LOCK || '/tmp/perse-heavy.lock'
 const ZIG_TARGET = { x64: 'x86_64-linux-musl', arm64: 'aarch64-linux-musl' }
 const LOADER = { x64: '/lib/ld-musl-x86_64.so.1', arm64: '/lib/ld-musl-aarch64.so.1' }
 
@@ -58,7 +57,7 @@ function main() {
     const src = path.join(work, `host-${t.cpu}.c`)
     const exe = path.join(work, `host-${t.cpu}`)
     fs.writeFileSync(src, `${HOST_C}\n/* stubs for the ${imports.length} functions node exports to addons */\n${stubs}\n`)
-    const cc = spawnSync('flock', [LOCK, path.join(ZIG_BIN, 'zig'), 'cc', '-target', ZIG_TARGET[t.cpu], '-dynamic', '-rdynamic', '-O1', '-o', exe, src], { encoding: 'utf8' })
+    const cc = spawnSync(...lockedCommand(`${exe}.stamp`, [path.join(ZIG_BIN, 'zig'), 'cc', '-target', ZIG_TARGET[t.cpu], '-dynamic', '-rdynamic', '-O1', '-o', exe, src]), { encoding: 'utf8' })
     if (cc.status !== 0) {
       failures.push(`${t.platform}: zig cc failed: ${cc.stderr}`)
       continue

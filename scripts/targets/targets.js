@@ -64,4 +64,18 @@ function exportRev(rev, { fresh = false } = {}) {
 
 const binaryFile = (platform) => `${BINARY_NAME}.${platform}.node`
 
-module.exports = { ROOT, CROSS_DIR, EXPORTS_TARGET_DIR, ARTIFACTS, MANIFEST, ZIG_BIN, NODE_ARM64, GLIBC_FLOOR, LINUX_TARGETS, BINARY_NAME, binaryFile, exportRev }
+/**
+ * The command line that runs `argv`, first writing the start time (ms) to `stamp`. When
+ * PERSE_HEAVY_LOCK names a lock file (shared development machines), it runs under
+ * `flock LOCK`, so builds and emulated suites never overlap; otherwise directly (CI, users).
+ */
+function lockedCommand(stamp, argv) {
+  const inner = ['sh', '-c', 'date +%s%3N > "$0"; exec "$@"', stamp, ...argv]
+  const lock = process.env.PERSE_HEAVY_LOCK
+  return lock ? ['flock', [lock, ...inner]] : [inner[0], inner.slice(1)]
+}
+
+/** How the command is shown in logs. */
+const lockPrefix = () => (process.env.PERSE_HEAVY_LOCK ? `flock ${process.env.PERSE_HEAVY_LOCK} ` : '')
+
+module.exports = { ROOT, CROSS_DIR, EXPORTS_TARGET_DIR, ARTIFACTS, MANIFEST, ZIG_BIN, NODE_ARM64, GLIBC_FLOOR, LINUX_TARGETS, BINARY_NAME, binaryFile, exportRev, lockedCommand, lockPrefix }

@@ -40,7 +40,7 @@
 const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const { ROOT, CROSS_DIR, ARTIFACTS, NODE_ARM64, binaryFile, exportRev } = require('./targets.js')
+const { ROOT, CROSS_DIR, ARTIFACTS, NODE_ARM64, binaryFile, exportRev, lockedCommand, lockPrefix } = require('./targets.js')
 
 const HOST = process.argv.includes('--host')
 const STAGE = path.join(CROSS_DIR, HOST ? 'host-suite' : 'arm64-suite')
@@ -53,8 +53,6 @@ const NODE_MODULES = argValue('--node-modules') || path.join(ROOT, 'node_modules
 // support it: __test__/helpers/time.js). The whole suite is 5-8x slower
 // emulated here; 4 was enough for every per-operation bound in the specs (285/285 passed).
 const TIME_SCALE = process.env.PERSE_TEST_TIME_SCALE || (HOST ? '1' : '4')
-// The suite holds this lock while it runs, so it never overlaps a build (see build.js).
-const LOCK = process.env.PERSE_HEAVY_LOCK || '/tmp/perse-heavy.lock'
 
 function parseArgs(argv) {
   const opts = { binary: path.join(ARTIFACTS, PLATFORM, binaryFile(PLATFORM)), timeout: null, patch: null, fromGit: null, ava: [] }
@@ -190,12 +188,12 @@ async function main() {
   const args = [avaCli, '--tap']
   if (opts.timeout) args.push(`--timeout=${opts.timeout}`)
   args.push(...opts.ava)
-  process.stdout.write(`$ flock ${LOCK} ${HOST ? (path.relative(ROOT, NODE).startsWith('..') ? NODE : path.relative(ROOT, NODE)) : '.cross/node-arm64/bin/node'} ${path.relative(ROOT, avaCli)} ${args.slice(1).join(' ')}   (ava ${avaVersion}, cwd ${path.relative(ROOT, STAGE)})\n`)
+  process.stdout.write(`$ ${lockPrefix()}${HOST ? (path.relative(ROOT, NODE).startsWith('..') ? NODE : path.relative(ROOT, NODE)) : '.cross/node-arm64/bin/node'} ${path.relative(ROOT, avaCli)} ${args.slice(1).join(' ')}   (ava ${avaVersion}, cwd ${path.relative(ROOT, STAGE)})\n`)
   const suiteStart = Date.now()
   const log = fs.createWriteStream(LOG)
   let tap = ''
   const stamp = path.join(CROSS_DIR, `.lock-acquired-${process.pid}`)
-  const child = spawn('flock', [LOCK, 'sh', '-c', 'date +%s%3N > "$0"; exec "$@"', stamp, NODE, ...args], { cwd: STAGE, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(...lockedCommand(stamp, [NODE, ...args]), { cwd: STAGE, env, stdio: ['ignore', 'pipe', 'pipe'] })
   child.stdout.on('data', (d) => {
     tap += d
     log.write(d)

@@ -2,8 +2,9 @@
 //! (error mapping and result models) and the image sniffer/decoder (`prepare`). The property
 //! is simply "never panics": every input yields a value or an `Error`.
 //!
-//! `npm test` runs a short smoke (the case counts below). Longer runs, as documented in the
-//! README: `PROPTEST_CASES=200000 cargo test --release -p perse-core --test fuzz`.
+//! `npm test` runs a short smoke (the case counts below). Longer runs: `npm run fuzz` (see
+//! docs/reliability.md, "Reliability checks"), or by hand:
+//! `PROPTEST_CASES=200000 cargo test --release -p perse-core --test fuzz`.
 
 use bytes::Bytes;
 use perse_core::models::{CompareResponse, DetectResponse, EnrollResponse, ListResponse};

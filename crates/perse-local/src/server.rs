@@ -56,7 +56,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// Documented constant: the local server has no liveness model.
 pub const DEFAULT_LIVENESS: f64 = 0.9;
 
-/// Thresholds that classify the bundled fixtures (see the README's local-server section).
+/// Thresholds that classify the bundled fixtures (see docs/local-server.md, "What it computes").
 pub const THRESHOLD_UNDEREXPOSURE: f64 = 0.5;
 pub const THRESHOLD_OVEREXPOSURE: f64 = 0.5;
 pub const THRESHOLD_SHARPNESS: f64 = 0.15;
