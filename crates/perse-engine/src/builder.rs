@@ -1,0 +1,225 @@
+//! Turns a parsed [`ModelFile`] into a runnable [`Graph`], validating everything first.
+//!
+//! A file that parses as JSON can still be wrong: a layer reading a value nobody wrote, a
+//! weight whose shape does not match `cout x cin/group x kh x kw`, a zero stride, an op
+//! this runner does not know. All of that is reported here, with the layer's name, so that
+//! running the graph later can only fail on the caller's input size.
+
+use std::collections::HashMap;
+
+use crate::error::{EngineError, Result};
+use crate::graph::{Graph, Node, Op};
+use crate::loader::{ModelFile, TensorData};
+use crate::ops::conv::Conv;
+use crate::ops::pool::PoolKind;
+use crate::ops::transpose::ConvTranspose2x2;
+use crate::ops::Activation;
+use crate::spec::LayerSpec;
+
+/// Builds the graph, consuming the file's tensors.
+pub fn build(file: ModelFile) -> Result<Graph> {
+    let ModelFile {
+        mut tensors,
+        graph: spec,
+        ..
+    } = file;
+    if spec.layers.is_empty() {
+        return Err(EngineError::Graph("the layer list is empty".into()));
+    }
+    let mut ids: HashMap<String, usize> = HashMap::from([("input".to_string(), 0)]);
+    let mut values = vec!["input".to_string()];
+    let mut nodes = Vec::with_capacity(spec.layers.len());
+    for l in &spec.layers {
+        let bad = |r: String| EngineError::Graph(format!("layer `{}`: {r}", l.name));
+        let inputs = l
+            .inputs
+            .iter()
+            .map(|n| {
+                ids.get(n)
+                    .copied()
+                    .ok_or_else(|| bad(format!("reads `{n}` before any layer writes it")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if ids.contains_key(&l.output) {
+            return Err(bad(format!("writes `{}`, which already exists", l.output)));
+        }
+        let act = Activation::parse(l.activation.as_deref())
+            .ok_or_else(|| bad(format!("unknown activation {:?}", l.activation)))?;
+        let arity = match l.op.as_str() {
+            "add" | "add_pad" => 2,
+            "conv" | "conv_transpose" | "max_pool" | "avg_pool" | "global_avg_pool" | "fc" => 1,
+            other => return Err(bad(format!("unsupported op `{other}`"))),
+        };
+        if inputs.len() != arity {
+            return Err(bad(format!("op {} takes {arity} inputs, has {}", l.op, inputs.len())));
+        }
+        let (op, post_act) = build_op(l, act, &mut tensors).map_err(bad)?;
+        let output = values.len();
+        ids.insert(l.output.clone(), output);
+        values.push(l.output.clone());
+        nodes.push(Node {
+            name: l.name.clone(),
+            op,
+            inputs,
+            output,
+            act: post_act,
+        });
+    }
+    let mut last_reader = vec![None; values.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        for &v in &n.inputs {
+            last_reader[v] = Some(i);
+        }
+    }
+    Ok(Graph {
+        nodes,
+        values,
+        last_reader,
+    })
+}
+
+/// The op, and the activation left for the runner (convs fuse theirs).
+fn build_op(
+    l: &LayerSpec,
+    act: Activation,
+    tensors: &mut HashMap<String, TensorData>,
+) -> std::result::Result<(Op, Activation), String> {
+    Ok(match l.op.as_str() {
+        "conv" => (Op::Conv(conv(l, act, tensors)?), Activation::None),
+        "conv_transpose" => (Op::ConvTranspose(conv_transpose(l, act, tensors)?), Activation::None),
+        "add" => (Op::Add, act),
+        "add_pad" => (Op::AddPad, act),
+        "max_pool" | "avg_pool" => {
+            let kind = if l.op == "max_pool" {
+                PoolKind::Max
+            } else {
+                PoolKind::Avg
+            };
+            let kernel = nonzero(l.kernel, "kernel")?;
+            let stride = nonzero(l.stride, "stride")?;
+            if l.pads.is_some_and(|p| p != [0; 4]) {
+                return Err("padded pooling is not supported".into());
+            }
+            (Op::Pool { kind, kernel, stride }, act)
+        }
+        "global_avg_pool" => (Op::GlobalAvgPool, act),
+        "fc" => {
+            let (cin, cout) = (req(l.cin, "cin")?, req(l.cout, "cout")?);
+            let weight = take(tensors, l.weight.as_deref(), &[cin, cout])?;
+            let bias = match l.bias.as_deref() {
+                Some(b) => Some(take(tensors, Some(b), &[cout])?),
+                None => None,
+            };
+            (
+                Op::Fc {
+                    weight,
+                    bias,
+                    cin,
+                    cout,
+                },
+                act,
+            )
+        }
+        other => return Err(format!("unsupported op `{other}`")),
+    })
+}
+
+fn conv(
+    l: &LayerSpec,
+    act: Activation,
+    tensors: &mut HashMap<String, TensorData>,
+) -> std::result::Result<Conv, String> {
+    let (cin, cout) = (req(l.cin, "cin")?, req(l.cout, "cout")?);
+    let [kh, kw] = nonzero(l.kernel, "kernel")?;
+    let [sy, sx] = nonzero(l.stride, "stride")?;
+    let pads = l.pads.unwrap_or([0; 4]);
+    let group = l.group.unwrap_or(1);
+    if l.dilation.is_some_and(|d| d != [1, 1]) {
+        return Err("dilation other than 1 is not supported".into());
+    }
+    let depthwise = group != 1;
+    if depthwise && !(group == cin && group == cout) {
+        return Err(format!(
+            "grouped conv (group {group}, {cin} -> {cout}) is only supported as depthwise"
+        ));
+    }
+    if cin == 0 || cout == 0 {
+        return Err("zero channels".into());
+    }
+    let weight = take(tensors, l.weight.as_deref(), &[cout, cin / group, kh, kw])?;
+    let bias = bias_or_zeros(tensors, l.bias.as_deref(), cout)?;
+    Ok(Conv {
+        cin,
+        cout,
+        kh,
+        kw,
+        sy,
+        sx,
+        pads,
+        depthwise,
+        weight,
+        bias,
+        act,
+    })
+}
+
+fn conv_transpose(
+    l: &LayerSpec,
+    act: Activation,
+    tensors: &mut HashMap<String, TensorData>,
+) -> std::result::Result<ConvTranspose2x2, String> {
+    let (cin, cout) = (req(l.cin, "cin")?, req(l.cout, "cout")?);
+    let plain = l.kernel == Some([2, 2])
+        && l.stride == Some([2, 2])
+        && l.pads.unwrap_or([0; 4]) == [0; 4]
+        && l.group.unwrap_or(1) == 1
+        && l.dilation.unwrap_or([1, 1]) == [1, 1];
+    if !plain {
+        return Err("only conv_transpose with kernel 2x2, stride 2, no padding, group 1 is supported".into());
+    }
+    let weight = take(tensors, l.weight.as_deref(), &[cin, cout, 2, 2])?;
+    let bias = bias_or_zeros(tensors, l.bias.as_deref(), cout)?;
+    Ok(ConvTranspose2x2::new(cin, cout, &weight, bias, act))
+}
+
+fn req(v: Option<usize>, what: &str) -> std::result::Result<usize, String> {
+    v.ok_or_else(|| format!("missing `{what}`"))
+}
+
+fn nonzero(v: Option<[usize; 2]>, what: &str) -> std::result::Result<[usize; 2], String> {
+    match v {
+        Some(a) if a[0] > 0 && a[1] > 0 => Ok(a),
+        Some(a) => Err(format!("`{what}` {a:?} has a zero")),
+        None => Err(format!("missing `{what}`")),
+    }
+}
+
+/// Moves a tensor out of the file, checking its shape.
+fn take(
+    tensors: &mut HashMap<String, TensorData>,
+    name: Option<&str>,
+    shape: &[usize],
+) -> std::result::Result<Vec<f32>, String> {
+    let name = name.ok_or("missing weight name")?;
+    let t = tensors
+        .remove(name)
+        .ok_or_else(|| format!("tensor `{name}` is missing (or used twice)"))?;
+    if t.shape != shape {
+        return Err(format!(
+            "tensor `{name}` has shape {:?}, the layer needs {shape:?}",
+            t.shape
+        ));
+    }
+    Ok(t.data)
+}
+
+fn bias_or_zeros(
+    tensors: &mut HashMap<String, TensorData>,
+    name: Option<&str>,
+    cout: usize,
+) -> std::result::Result<Vec<f32>, String> {
+    match name {
+        Some(_) => take(tensors, name, &[cout]),
+        None => Ok(vec![0.0; cout]),
+    }
+}

@@ -1,0 +1,83 @@
+//! Pooling and the final fully connected layer (dlib ResNet only).
+//!
+//! Pools have no padding here (`out = floor((in - k)/s) + 1`), which is what the graph
+//! metadata specifies; the graph builder rejects padded pools.
+
+use super::buffers::Buffers;
+use crate::tensor::Tensor;
+
+/// Max or average pooling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PoolKind {
+    Max,
+    Avg,
+}
+
+/// `k x k`-style window pooling with stride, no padding.
+pub(crate) fn pool(
+    x: &Tensor,
+    k: [usize; 2],
+    s: [usize; 2],
+    kind: PoolKind,
+    buf: &mut Buffers,
+) -> Result<Tensor, String> {
+    let [kh, kw] = k;
+    if x.h < kh || x.w < kw {
+        return Err(format!("input {:?} is smaller than the {kh}x{kw} window", x.shape()));
+    }
+    let (ho, wo) = ((x.h - kh) / s[0] + 1, (x.w - kw) / s[1] + 1);
+    let mut out = Tensor {
+        c: x.c,
+        h: ho,
+        w: wo,
+        data: buf.take(x.c * ho * wo),
+    };
+    let inv = 1.0 / (kh * kw) as f32;
+    for c in 0..x.c {
+        let src = x.channel(c);
+        for oy in 0..ho {
+            for ox in 0..wo {
+                let mut acc = if kind == PoolKind::Max { f32::NEG_INFINITY } else { 0.0 };
+                for i in 0..kh {
+                    let row = &src[(oy * s[0] + i) * x.w + ox * s[1]..][..kw];
+                    for v in row {
+                        acc = if kind == PoolKind::Max { acc.max(*v) } else { acc + v };
+                    }
+                }
+                out.data[(c * ho + oy) * wo + ox] = if kind == PoolKind::Max { acc } else { acc * inv };
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Mean over each channel's plane: `c x 1 x 1`.
+pub(crate) fn global_avg_pool(x: &Tensor) -> Tensor {
+    let p = x.plane().max(1) as f32;
+    let data = (0..x.c).map(|c| x.channel(c).iter().sum::<f32>() / p).collect();
+    Tensor {
+        c: x.c,
+        h: 1,
+        w: 1,
+        data,
+    }
+}
+
+/// `out[j] = sum_i in[i] * w[i, j] (+ bias[j])`, weight stored `(cin, cout)`.
+pub(crate) fn fc(x: &Tensor, w: &[f32], bias: Option<&[f32]>, cin: usize, cout: usize) -> Result<Tensor, String> {
+    if x.data.len() != cin {
+        return Err(format!("expects {cin} inputs, got shape {:?}", x.shape()));
+    }
+    let mut out = bias.map_or_else(|| vec![0.0f32; cout], <[f32]>::to_vec);
+    for (i, v) in x.data.iter().enumerate() {
+        for (o, wv) in out.iter_mut().zip(&w[i * cout..][..cout]) {
+            *o += v * wv;
+        }
+    }
+    Ok(Tensor {
+        c: cout,
+        h: 1,
+        w: 1,
+        data: out,
+    })
+}

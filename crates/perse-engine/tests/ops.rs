@@ -1,0 +1,210 @@
+//! Each op, run through the loader and graph builder on synthetic weights, against a naive
+//! implementation written straight from the README's formulas. Always runs (no weights).
+
+mod common;
+
+use common::synth::{self, T};
+use perse_engine::{build_graph, loader, Tensor};
+use serde_json::{json, Value};
+
+fn run(tensors: &[T], layers: Value, x: &Tensor, threads: usize) -> Tensor {
+    let bytes = synth::file(tensors, &json!({"layers": layers}), false);
+    let g = build_graph(loader::parse(&bytes).unwrap()).unwrap();
+    let mut out = g.run(x.clone(), threads, false).unwrap();
+    out.remove("y").expect("output y")
+}
+
+fn input(c: usize, h: usize, w: usize, seed: u32) -> Tensor {
+    Tensor::from_vec(c, h, w, synth::values(c * h * w, seed)).unwrap()
+}
+
+fn assert_close(got: &Tensor, want: &Tensor, what: &str) {
+    assert_eq!(got.shape(), want.shape(), "{what}: shape");
+    let err = common::max_abs_diff(&got.data, &want.data);
+    assert!(
+        err <= 1e-4 * common::max_abs(&want.data).max(1.0),
+        "{what}: max abs error {err}"
+    );
+}
+
+/// ONNX Conv, straight from the definition (group 1 or depthwise).
+#[allow(clippy::too_many_arguments)]
+fn naive_conv(
+    x: &Tensor,
+    w: &[f32],
+    b: &[f32],
+    cout: usize,
+    k: [usize; 2],
+    s: [usize; 2],
+    p: [usize; 4],
+    dw: bool,
+) -> Tensor {
+    let ho = (x.h + p[0] + p[2] - k[0]) / s[0] + 1;
+    let wo = (x.w + p[1] + p[3] - k[1]) / s[1] + 1;
+    let cg = if dw { 1 } else { x.c };
+    let mut out = Tensor::zeros(cout, ho, wo);
+    for co in 0..cout {
+        for oy in 0..ho {
+            for ox in 0..wo {
+                let mut acc = f64::from(b[co]);
+                for ci in 0..cg {
+                    let cx = if dw { co } else { ci };
+                    for i in 0..k[0] {
+                        for j in 0..k[1] {
+                            let (iy, ix) = (
+                                (oy * s[0] + i) as isize - p[0] as isize,
+                                (ox * s[1] + j) as isize - p[1] as isize,
+                            );
+                            if iy >= 0 && ix >= 0 && (iy as usize) < x.h && (ix as usize) < x.w {
+                                let v = x.data[(cx * x.h + iy as usize) * x.w + ix as usize];
+                                acc += f64::from(v) * f64::from(w[((co * cg + ci) * k[0] + i) * k[1] + j]);
+                            }
+                        }
+                    }
+                }
+                out.data[(co * ho + oy) * wo + ox] = acc as f32;
+            }
+        }
+    }
+    out
+}
+
+/// (cin, cout, h, w, kernel, stride, pads, depthwise).
+type Case = (usize, usize, usize, usize, [usize; 2], [usize; 2], [usize; 4], bool);
+
+#[test]
+fn conv_paths_match_the_definition() {
+    // Stem-like, dlib stem, 1x1 GEMM,
+    // banded im2col (> 1M floats), asymmetric, depthwise stride 1 and 2.
+    let cases: &[Case] = &[
+        (3, 8, 13, 11, [3, 3], [2, 2], [1, 1, 1, 1], false),
+        (3, 4, 20, 17, [7, 7], [2, 2], [0; 4], false),
+        (16, 20, 64, 64, [1, 1], [1, 1], [0; 4], false),
+        (16, 20, 100, 100, [3, 3], [1, 1], [1, 1, 1, 1], false),
+        (4, 6, 9, 10, [3, 2], [1, 2], [1, 0, 2, 1], false),
+        (40, 40, 33, 31, [3, 3], [1, 1], [1, 1, 1, 1], true),
+        (5, 5, 9, 8, [3, 3], [2, 2], [1, 1, 1, 1], true),
+        (4, 4, 7, 7, [3, 3], [2, 2], [1, 1, 1, 1], true),
+        (3, 3, 6, 2, [3, 3], [2, 2], [1, 1, 1, 1], true),
+        (3, 3, 5, 3, [3, 3], [2, 2], [1, 1, 1, 1], true),
+        (3, 3, 4, 3, [3, 3], [1, 1], [1, 1, 1, 1], true),
+        (2, 2, 5, 2, [3, 3], [1, 1], [1, 1, 1, 1], true),
+    ];
+    for (n, &(cin, cout, h, w, k, s, p, dw)) in cases.iter().enumerate() {
+        let cg = if dw { 1 } else { cin };
+        let wv = synth::values(cout * cg * k[0] * k[1], 100 + n as u32);
+        let bv = synth::values(cout, 200 + n as u32);
+        let x = input(cin, h, w, n as u32);
+        let want = naive_conv(&x, &wv, &bv, cout, k, s, p, dw);
+        let tensors = [
+            T {
+                name: "c.weight",
+                shape: vec![cout, cg, k[0], k[1]],
+                values: wv,
+            },
+            T {
+                name: "c.bias",
+                shape: vec![cout],
+                values: bv,
+            },
+        ];
+        let layer = synth::conv_layer("c", "input", "y", cin, cout, k, s, p, if dw { cin } else { 1 }, "none");
+        for threads in [1, 2] {
+            assert_close(
+                &run(&tensors, json!([layer]), &x, threads),
+                &want,
+                &format!("case {n}, {threads} threads"),
+            );
+        }
+        // Fused relu.
+        let mut relu = layer.clone();
+        relu["activation"] = json!("relu");
+        let mut want_relu = want.clone();
+        want_relu.data.iter_mut().for_each(|v| *v = v.max(0.0));
+        assert_close(
+            &run(&tensors, json!([relu]), &x, 2),
+            &want_relu,
+            &format!("case {n} relu"),
+        );
+    }
+}
+
+#[test]
+fn conv_transpose_2x2_matches_the_definition() {
+    let (cin, cout, h, w) = (6, 5, 7, 9);
+    let wv = synth::values(cin * cout * 4, 1);
+    let bv = synth::values(cout, 2);
+    let x = input(cin, h, w, 3);
+    let mut want = Tensor::zeros(cout, 2 * h, 2 * w);
+    for co in 0..cout {
+        for y in 0..2 * h {
+            for xx in 0..2 * w {
+                let (a, b) = (y % 2, xx % 2);
+                let s: f32 = (0..cin)
+                    .map(|ci| x.data[(ci * h + y / 2) * w + xx / 2] * wv[((ci * cout + co) * 2 + a) * 2 + b])
+                    .sum();
+                want.data[(co * 2 * h + y) * 2 * w + xx] = (s + bv[co]).max(0.0);
+            }
+        }
+    }
+    let tensors = [
+        T {
+            name: "t.weight",
+            shape: vec![cin, cout, 2, 2],
+            values: wv,
+        },
+        T {
+            name: "t.bias",
+            shape: vec![cout],
+            values: bv,
+        },
+    ];
+    let layer = json!({"op": "conv_transpose", "name": "t", "inputs": ["input"], "output": "y", "weight": "t.weight",
+        "bias": "t.bias", "cin": cin, "cout": cout, "kernel": [2, 2], "stride": [2, 2], "pads": [0, 0, 0, 0], "group": 1, "activation": "relu"});
+    assert_close(&run(&tensors, json!([layer]), &x, 1), &want, "conv_transpose");
+}
+
+#[test]
+fn pools_add_pad_gap_and_fc_match_the_definition() {
+    let x = input(2, 7, 6, 9);
+    // max_pool 3x3/2 -> 2x3x2 ; avg_pool 2x2/2 -> 2x3x3 ; add_pad -> 2x3x3 relu ; gap -> 2 ; fc 2 -> 3.
+    let fcw = vec![1.0, 2.0, 3.0, -1.0, 0.5, 0.0];
+    let layers = json!([
+        {"op": "max_pool", "name": "mp", "inputs": ["input"], "output": "m", "kernel": [3, 3], "stride": [2, 2], "pads": [0, 0, 0, 0]},
+        {"op": "avg_pool", "name": "ap", "inputs": ["input"], "output": "a", "kernel": [2, 2], "stride": [2, 2], "pads": [0, 0, 0, 0]},
+        {"op": "add_pad", "name": "ad", "inputs": ["m", "a"], "output": "s", "activation": "relu"},
+        {"op": "global_avg_pool", "name": "g", "inputs": ["s"], "output": "p"},
+        {"op": "fc", "name": "f", "inputs": ["p"], "output": "y", "weight": "f.weight", "cin": 2, "cout": 3, "bias": null},
+    ]);
+    let at = |c: usize, y: usize, xx: usize| x.data[(c * 7 + y) * 6 + xx];
+    let mut pooled = [0.0f32; 2];
+    for (c, p) in pooled.iter_mut().enumerate() {
+        let mut sum = 0.0;
+        for oy in 0..3 {
+            for ox in 0..3 {
+                let m = if ox < 2 {
+                    (0..9)
+                        .map(|t| at(c, oy * 2 + t / 3, ox * 2 + t % 3))
+                        .fold(f32::NEG_INFINITY, f32::max)
+                } else {
+                    0.0
+                };
+                let a = (0..4).map(|t| at(c, oy * 2 + t / 2, ox * 2 + t % 2)).sum::<f32>() / 4.0;
+                sum += (m + a).max(0.0);
+            }
+        }
+        *p = sum / 9.0;
+    }
+    let want: Vec<f32> = (0..3).map(|j| pooled[0] * fcw[j] + pooled[1] * fcw[3 + j]).collect();
+    let got = run(
+        &[T {
+            name: "f.weight",
+            shape: vec![2, 3],
+            values: fcw,
+        }],
+        layers,
+        &x,
+        1,
+    );
+    assert_close(&got, &Tensor::from_vec(3, 1, 1, want).unwrap(), "pool/add_pad/gap/fc");
+}
