@@ -41,6 +41,14 @@ impl Tensor {
     }
 
     /// `(c, h, w)` for error messages and shape checks.
+    /// An error (for the graph to name the layer) unless the tensor has `c` channels.
+    pub fn expect_channels(&self, c: usize) -> Result<(), String> {
+        if self.c == c {
+            return Ok(());
+        }
+        Err(format!("expects {c} input channels, got shape {:?}", self.shape()))
+    }
+
     pub fn shape(&self) -> [usize; 3] {
         [self.c, self.h, self.w]
     }

@@ -46,13 +46,7 @@ impl Conv {
 
     /// Runs the layer. The error is a reason; the graph adds the layer name.
     pub fn forward(&self, x: &Tensor, threads: usize, buf: &mut Buffers) -> Result<Tensor, String> {
-        if x.c != self.cin {
-            return Err(format!(
-                "expects {} input channels, got shape {:?}",
-                self.cin,
-                x.shape()
-            ));
-        }
+        x.expect_channels(self.cin)?;
         let (ho, wo) = self.out_size(x.h, x.w).ok_or_else(|| {
             format!(
                 "input {:?} is smaller than the {}x{} kernel",

@@ -38,13 +38,7 @@ impl ConvTranspose2x2 {
     }
 
     pub fn forward(&self, x: &Tensor, threads: usize, buf: &mut Buffers) -> Result<Tensor, String> {
-        if x.c != self.cin {
-            return Err(format!(
-                "expects {} input channels, got shape {:?}",
-                self.cin,
-                x.shape()
-            ));
-        }
+        x.expect_channels(self.cin)?;
         let n = x.plane();
         let m = self.cout * 4;
         let mut phases = buf.take(m * n);

@@ -1,0 +1,87 @@
+'use strict'
+
+// npm run eval:engine [-- --settings 1024/20,1024,800 --threads 2]
+//
+// Evaluates the Rust face engine (crates/perse-engine) on the labelled photos in engine/eval
+// and checks issue 18's targets on the held-out split. Fetches what is missing first, with
+// the Python scripts in engine/ (venv at engine/.venv): the weights (`fetch_models.py
+// --dtype mixed`, the README's recommended set) and the photos (`fetch_eval.py`). Then runs
+// `cargo run --release --example eval` and exits with its status: 0 all targets pass,
+// 1 a target fails, 2 an error. Extra arguments go to the example. Under PERSE_HEAVY_LOCK
+// (a lock file on shared machines) cargo runs under `flock $PERSE_HEAVY_LOCK`.
+
+const { execFileSync, spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const path = require('node:path')
+
+const ROOT = path.join(__dirname, '..')
+const ENGINE = path.join(ROOT, 'engine')
+const MODELS = path.join(ENGINE, 'models')
+const IMAGES = path.join(ENGINE, 'eval', 'images')
+const VENV = path.join(ENGINE, '.venv')
+const VENV_BIN = path.join(VENV, process.platform === 'win32' ? 'Scripts' : 'bin')
+const PYTHON = path.join(VENV_BIN, process.platform === 'win32' ? 'python.exe' : 'python')
+
+const rel = (p) => path.relative(ROOT, p) || '.'
+const exists = (p) => fs.existsSync(p)
+
+function step(what, cmd, args) {
+  process.stdout.write(`eval:engine: ${what}\n  $ ${[cmd, ...args].map((a) => (path.isAbsolute(a) ? rel(a) : a)).join(' ')}\n`)
+  const t = Date.now()
+  const r = spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit' })
+  if (r.error || r.status !== 0) {
+    const why = r.error ? r.error.message : r.signal ? `signal ${r.signal}` : `exit status ${r.status}`
+    process.stderr.write(`eval:engine: ${what} failed (${why})\n`)
+    process.exit(2)
+  }
+  process.stdout.write(`  done in ${((Date.now() - t) / 1000).toFixed(1)} s\n`)
+}
+
+function missingModels() {
+  const descriptor = ['dlib_resnet_v1.f16.safetensors', 'dlib_resnet_v1.safetensors']
+  const missing = exists(path.join(MODELS, 'centerface.safetensors')) ? [] : ['centerface.safetensors']
+  if (!descriptor.some((f) => exists(path.join(MODELS, f)))) missing.push('dlib_resnet_v1[.f16].safetensors')
+  return missing
+}
+
+function missingImages() {
+  const labels = JSON.parse(fs.readFileSync(path.join(ENGINE, 'eval', 'labels.json'), 'utf8'))
+  return Object.keys(labels.images).filter((name) => !exists(path.join(IMAGES, name)))
+}
+
+function ensureVenv() {
+  if (exists(PYTHON)) return
+  step(`creating the Python venv ${rel(VENV)}`, 'python3', ['-m', 'venv', VENV])
+  step('installing engine/requirements.txt', path.join(VENV_BIN, 'pip'), ['install', '-r', path.join(ENGINE, 'requirements.txt')])
+}
+
+function main() {
+  const started = Date.now()
+  const models = missingModels()
+  const images = missingImages()
+  if (models.length) process.stdout.write(`eval:engine: ${rel(MODELS)} lacks ${models.join(', ')}\n`)
+  if (images.length) process.stdout.write(`eval:engine: ${rel(IMAGES)} lacks ${images.length} photo(s): ${images.join(', ')}\n`)
+  if (models.length || images.length) ensureVenv()
+  if (models.length) step('fetching and converting the weights', PYTHON, [path.join(ENGINE, 'fetch_models.py'), '--dtype', 'mixed'])
+  if (images.length) step('fetching the evaluation photos', PYTHON, [path.join(ENGINE, 'fetch_eval.py')])
+  const still = [...missingModels(), ...missingImages()]
+  if (still.length) {
+    process.stderr.write(`eval:engine: still missing after the fetch: ${still.join(', ')}\n`)
+    process.exit(2)
+  }
+  process.stdout.write(`eval:engine: weights in ${rel(MODELS)} and photos in ${rel(IMAGES)} are present\n`)
+
+  const host = /host: (\S+)/.exec(execFileSync('rustc', ['-vV'], { encoding: 'utf8' }))[1]
+  const cargo = ['run', '--release', '--target', host, '-p', 'perse-engine', '--example', 'eval', '--', ...process.argv.slice(2)]
+  const lock = process.env.PERSE_HEAVY_LOCK
+  const [cmd, args] = lock ? ['flock', [lock, 'cargo', ...cargo]] : ['cargo', cargo]
+  process.stdout.write(`eval:engine: $ ${[cmd, ...args].join(' ')}\n`)
+  const r = spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit' })
+  const status = r.error ? 2 : (r.status ?? 2)
+  if (r.error) process.stderr.write(`eval:engine: could not run ${cmd}: ${r.error.message}\n`)
+  const verdict = status === 0 ? 'all held-out targets pass' : status === 1 ? 'a held-out target fails' : 'error'
+  process.stdout.write(`eval:engine: ${verdict} (exit ${status}), ${((Date.now() - started) / 1000).toFixed(1)} s in all\n`)
+  process.exit(status)
+}
+
+main()
