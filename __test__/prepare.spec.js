@@ -5,10 +5,11 @@
 // the limit that the local server still finds the face in; hostile files are refused.
 
 const test = require('ava')
+const { useLocalServer } = require('./helpers/local')
 const fs = require('node:fs')
 const path = require('node:path')
 
-const { prepareImage, startLocalServer } = require('..')
+const { prepareImage } = require('..')
 const { rejects } = require('./helpers/assert')
 const { png } = require('./helpers/png')
 
@@ -20,13 +21,9 @@ const FIT = { prepare: 'fit' }
 
 let server
 let client
-test.before(async () => {
-  server = await startLocalServer()
-  client = server.client()
-})
-test.after.always(async () => {
-  client.close()
-  await server.close()
+useLocalServer(test, (s, c) => {
+  server = s
+  client = c
 })
 
 const isJpeg = (b) => b[0] === 0xff && b[1] === 0xd8 && b[b.length - 2] === 0xff && b[b.length - 1] === 0xd9

@@ -6,6 +6,7 @@
 // errors that say what to do.
 
 const test = require('ava')
+const { useLocalServer } = require('./helpers/local')
 const fs = require('node:fs')
 const path = require('node:path')
 const { Readable } = require('node:stream')
@@ -21,15 +22,9 @@ const img = (name) => path.join(FIX, name)
 const astronaut = fs.readFileSync(img('astronaut.jpg'))
 const CONSENT = { enduserConsent: true }
 
-let server
 let client
-test.before(async () => {
-  server = await startLocalServer()
-  client = server.client()
-})
-test.after.always(async () => {
-  client.close()
-  await server.close()
+useLocalServer(test, (_server, c) => {
+  client = c
 })
 
 const inputs = {

@@ -55,7 +55,16 @@ fn mutated_image(seed: &'static [u8]) -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// Each mode, plus `Fit` with a tiny upload limit: an upright JPEG or PNG under the limit is
+/// sent as it is without being decoded, so only that third pass makes every mutated file
+/// reach the decoder, the resize and the encoder.
 fn prepare_both(bytes: Vec<u8>) {
+    let tiny = PrepareOptions {
+        mode: PrepareMode::Fit,
+        max_dimension: 256,
+        max_upload_bytes: 2_000,
+        ..PrepareOptions::default()
+    };
     for mode in [PrepareMode::Validate, PrepareMode::Fit] {
         let opts = PrepareOptions {
             mode,
@@ -64,6 +73,7 @@ fn prepare_both(bytes: Vec<u8>) {
         };
         let _ = prepare(Bytes::from(bytes.clone()), &opts);
     }
+    let _ = prepare(Bytes::from(bytes), &tiny);
 }
 
 fn cases(default: u32) -> ProptestConfig {
