@@ -21,7 +21,8 @@ function run(args, { untilStdout, env = {} } = {}) {
       if (untilStdout && untilStdout.test(stdout)) resolve({ child, stdout })
     })
     child.stderr.on('data', (d) => (stderr += d))
-    child.on('exit', (code) => resolve({ code, stdout, stderr }))
+    // 'close', not 'exit': 'exit' may come before the piped output has been read.
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
   })
 }
 

@@ -76,7 +76,7 @@ test('PERSE_PRIVATE_KEY configures the default client', async (t) => {
   const child = spawn(process.execPath, ['-e', script], { env: { ...process.env, PERSE_BASE_URL: server.url, PERSE_PRIVATE_KEY: server.privateKey } })
   let out = ''
   child.stdout.on('data', (d) => (out += d))
-  await new Promise((resolve) => child.on('exit', resolve))
+  await new Promise((resolve) => child.on('close', resolve)) // after stdout has been read
   t.is(out, '1')
   t.is(server.state.logins, 1)
 })

@@ -56,7 +56,7 @@ function listInChild(baseUrl, env) {
     const child = spawn(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, ...env } })
     let out = ''
     child.stdout.on('data', (d) => (out += d))
-    child.on('exit', () => resolve(out.trim()))
+    child.on('close', () => resolve(out.trim())) // after stdout has been read
   })
 }
 
