@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use napi_derive::napi;
-use perse_core::{CallOptions as CoreCallOptions, Config, Error, PrepareMode, Result};
+use perse_core::{CallOptions as CoreCallOptions, Config, Error, PrepareMode, PrepareOptions, Result};
 
 /// A numeric option's accepted range. `integer` options also refuse fractions.
 pub struct Limit {
@@ -67,7 +67,8 @@ fn millis(name: &str, v: f64) -> Result<Duration> {
     Ok(Duration::from_millis(number(name, v)? as u64))
 }
 
-fn count<T: TryFrom<u64>>(name: &str, v: f64) -> Result<T> {
+/// A count option (bytes, pixels, attempts) as an integer of type `T`.
+pub fn count<T: TryFrom<u64>>(name: &str, v: f64) -> Result<T> {
     T::try_from(number(name, v)? as u64).map_err(|_| Error::invalid(format!("{name} is out of range")))
 }
 
@@ -211,18 +212,13 @@ impl ClientOptions {
         if let Some(s) = self.refresh_skew_seconds {
             base.refresh_skew = Duration::from_secs_f64(number("refreshSkewSeconds", s)?);
         }
-        if let Some(n) = self.max_upload_bytes {
-            base.prepare.max_upload_bytes = count("maxUploadBytes", n)?;
-        }
-        if let Some(n) = self.max_input_bytes {
-            base.prepare.max_input_bytes = count("maxInputBytes", n)?;
-        }
-        if let Some(m) = &self.prepare {
-            base.prepare.mode = prepare_mode(m)?;
-        }
-        if let Some(n) = self.max_pixels {
-            base.prepare.max_pixels = count("maxPixels", n)?;
-        }
+        apply_prepare(
+            &mut base.prepare,
+            self.prepare.as_deref(),
+            self.max_upload_bytes,
+            self.max_input_bytes,
+            self.max_pixels,
+        )?;
         if let Some(n) = self.max_response_bytes {
             base.max_response_bytes = count("maxResponseBytes", n)?;
         }
@@ -252,9 +248,27 @@ pub fn prepare_mode(s: &str) -> Result<PrepareMode> {
     })
 }
 
-/// A count option as an integer (for `prepareImage`'s options).
-pub fn integer<T: TryFrom<u64>>(name: &str, v: f64) -> Result<T> {
-    count(name, v)
+/// The image-preparation options that a client and `prepareImage` share, applied to `p`.
+pub fn apply_prepare(
+    p: &mut PrepareOptions,
+    mode: Option<&str>,
+    max_upload_bytes: Option<f64>,
+    max_input_bytes: Option<f64>,
+    max_pixels: Option<f64>,
+) -> Result<()> {
+    if let Some(n) = max_upload_bytes {
+        p.max_upload_bytes = count("maxUploadBytes", n)?;
+    }
+    if let Some(n) = max_input_bytes {
+        p.max_input_bytes = count("maxInputBytes", n)?;
+    }
+    if let Some(m) = mode {
+        p.mode = prepare_mode(m)?;
+    }
+    if let Some(n) = max_pixels {
+        p.max_pixels = count("maxPixels", n)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

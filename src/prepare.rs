@@ -2,11 +2,11 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use perse_core::{Error, ImageFormat, PrepareMode, PrepareOptions as CorePrepareOptions, Prepared};
+use perse_core::{Error, ImageFormat, PrepareOptions as CorePrepareOptions, Prepared};
 
 use crate::error::{fail, spawn, ErrorInfo, Outcome};
 use crate::image_arg::image_source;
-use crate::options::{integer, prepare_mode};
+use crate::options::{apply_prepare, count};
 
 crate::options::js_options! {
     #[doc = "Options of `prepareImage`."]
@@ -80,28 +80,19 @@ pub fn prepare_read_budget(options: Option<PrepareOptions>) -> Either<f64, Error
 }
 
 fn convert(o: PrepareOptions) -> std::result::Result<CorePrepareOptions, Error> {
-    let mode = match o.prepare.as_deref() {
-        Some(m) => prepare_mode(m)?,
-        None => PrepareMode::Auto,
-    };
-    let mut p = CorePrepareOptions {
-        mode,
-        ..CorePrepareOptions::default()
-    };
-    if let Some(n) = o.max_upload_bytes {
-        p.max_upload_bytes = integer("maxUploadBytes", n)?;
-    }
-    if let Some(n) = o.max_input_bytes {
-        p.max_input_bytes = integer("maxInputBytes", n)?;
-    }
-    if let Some(n) = o.max_pixels {
-        p.max_pixels = integer("maxPixels", n)?;
-    }
+    let mut p = CorePrepareOptions::default(); // mode Auto
+    apply_prepare(
+        &mut p,
+        o.prepare.as_deref(),
+        o.max_upload_bytes,
+        o.max_input_bytes,
+        o.max_pixels,
+    )?;
     if let Some(n) = o.max_dimension {
-        p.max_dimension = integer("maxDimension", n)?;
+        p.max_dimension = count("maxDimension", n)?;
     }
     if let Some(q) = o.quality {
-        p.quality = integer("quality", q)?;
+        p.quality = count("quality", q)?;
     }
     Ok(p)
 }

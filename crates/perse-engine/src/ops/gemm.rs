@@ -47,7 +47,13 @@ where
                 .map(|j0| s.spawn(move || column_part(m, k, n, a, b, j0, per.min(n - j0), post)))
                 .collect();
             let mut parts = vec![column_part(m, k, n, a, b, 0, per, post)];
-            parts.extend(handles.into_iter().map(|h| h.join().expect("gemm worker panicked")));
+            // A worker can only panic on the operand asserts above; re-raise its own panic
+            // (as `thread::scope` would) rather than add a panic site of this function's own.
+            parts.extend(
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+            );
             parts
         });
         for (j0, part) in parts {
