@@ -66,26 +66,6 @@ export declare class NativeClient {
   start(id: number, call: Call, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null, a?: unknown | undefined | null, b?: unknown | undefined | null, c?: unknown | undefined | null, d?: unknown | undefined | null): ErrorInfo | null
 }
 
-/** A running local server. */
-export declare class NativeLocalServer {
-  /** Base URL to pass as `baseUrl` as it is (ends in `/v0`). */
-  get url(): string
-  get port(): number
-  /** The private key this server's `/login` accepts. */
-  get privateKey(): string
-  get closed(): boolean
-  /** Queues an injected answer; returns why the fault was refused, if it was. */
-  injectFault(fault: FaultSpec): ErrorInfo | null
-  /** Every token issued so far stops working (the next call gets 401 `unauthorized`). */
-  expireTokens(): void
-  /** The requests seen so far, oldest first. */
-  requests(): Array<RecordedRequest>
-  /** Forgets enrollments, faults and the request log. */
-  reset(): void
-  /** Stops the server; resolves when it has stopped. */
-  close(): Promise<void>
-}
-
 /** Internal: the layout samples for `__test__/layout.spec.js`. */
 export declare function __layoutSamples(): LayoutSamples
 
@@ -164,24 +144,6 @@ export interface ErrorInfo {
   cause?: string
 }
 
-/** An answer to give instead of the real one, for the next `times` matching requests. */
-export interface FaultSpec {
-  /** Path with or without `/v0` (e.g. `/face/detect`); default: any path. */
-  path?: string
-  /** HTTP status to answer with (100 to 599); without it the fault only delays. */
-  status?: number
-  /** Error code in the JSON body; default derived from the status. */
-  code?: string
-  /** Raw body instead of the JSON error (HTML, truncated JSON...). */
-  body?: string
-  /** Wait this many milliseconds first (0 to 600000). */
-  delayMs?: number
-  /** How many requests it applies to (1 to 1000000000; with `reachCaller`, how many calls); default 1. */
-  times?: number
-  /** Answer every attempt of the next call (its retries and its refresh after a 401 too), so that the call itself fails with this answer. Default false. */
-  reachCaller?: boolean
-}
-
 /** A batch of every outcome shape and what each must decode to. */
 export interface LayoutSamples {
   nums: Array<number>
@@ -193,27 +155,6 @@ export interface LayoutSamples {
   expected: string
 }
 
-/** How to start the local server. */
-export interface LocalServerOptions {
-  /** TCP port (0 to 65535); 0 (the default) picks a free one. */
-  port?: number
-  /** Interface to bind; default `127.0.0.1`. Anything else must be asked for explicitly. */
-  host?: string
-  /** The private key `/login` accepts; default a random `sk_local_...`. */
-  privateKey?: string
-  /** Lifetime of issued session tokens in seconds (1 to 31536000); default 900 (15 minutes, as the API). */
-  tokenTtlSeconds?: number
-  /** The `livenessScore` reported for every face (0 to 1); default 0.9 (there is no liveness model). */
-  livenessScore?: number
-  /**
-   * A connection must send its request headers within this many milliseconds (1 to 3600000;
-   * idle keep-alive connections are closed after it too); default 30000.
-   */
-  headerTimeoutMs?: number
-  /** Connections served at once (1 to 100000); more wait until one closes. Default 512. */
-  maxConnections?: number
-}
-
 /** The keys and types of every options object (see `js_options!`). */
 export declare function optionSpecs(): OptionSpecs
 
@@ -222,8 +163,6 @@ export interface OptionSpecs {
   client: Array<Array<string>>
   call: Array<Array<string>>
   prepareImage: Array<Array<string>>
-  localServer: Array<Array<string>>
-  fault: Array<Array<string>>
 }
 
 /** What would be uploaded. */
@@ -273,28 +212,6 @@ export interface ReadLimits {
   timeoutMs: number
 }
 
-/** One multipart field as the server saw it (no image bytes). */
-export interface RecordedField {
-  name: string
-  filename?: string
-  contentType?: string
-  size: number
-  /** Text value, for non-file fields only. */
-  value?: string
-}
-
-/** One request as the server saw it. */
-export interface RecordedRequest {
-  method: string
-  path: string
-  fields: Array<RecordedField>
-  /** Whether an Authorization header was present (its value is never kept). */
-  hasAuthorization: boolean
-  status: number
-  /** Whether an injected fault produced the answer. */
-  faulted: boolean
-}
-
 /**
  * What the wrapper in `index.js` resolves with: it catches the user's callback errors and
  * checks the type, so the native side always gets data, never an exception.
@@ -305,6 +222,3 @@ export interface RefreshOutcome {
   /** Why there is none (the callback's error message). */
   error?: string
 }
-
-/** Starts a local Perse-compatible server on loopback. */
-export declare function startLocalServer(options?: LocalServerOptions | undefined | null): Promise<NativeLocalServer | ErrorInfo>

@@ -4,7 +4,7 @@ const js = require('@eslint/js')
 const globals = require('globals')
 
 module.exports = [
-  { ignores: ['binding.js', 'target/**', 'node_modules/**', 'npm/**', 'examples/**/node_modules/**', '.zig/**', '.cross/**', 'engine/.venv/**', 'engine/cache/**', 'engine/downloads/**'] },
+  { ignores: ['binding.js', 'packages/local/binding.js', 'packages/local/npm/**', 'target/**', 'node_modules/**', 'npm/**', 'examples/**/node_modules/**', '.zig/**', '.cross/**', 'engine/.venv/**', 'engine/cache/**', 'engine/downloads/**'] },
   js.configs.recommended,
   {
     files: ['**/*.js'],

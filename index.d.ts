@@ -34,6 +34,7 @@ export type PerseErrorCode =
   | 'client_closed'
   | 'response_too_large'
   | 'internal_error'
+  | 'local_server_unavailable'
   | 'unauthorized'
   | 'content_type_header_missing'
   | 'no_face_detected'

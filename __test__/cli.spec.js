@@ -79,7 +79,7 @@ test('enroll, list, update, delete and quality against one server; --prepare', a
   const enrolled = await run(['enroll', img('astronaut.jpg')], { env })
   const token = /userToken (usr_\w+)/.exec(enrolled.stdout)[1]
   t.is((await run(['list'], { env })).stdout.trim(), token)
-  const updated = await run(['update', token, img('hopper-exif-orientation-6.jpg')], { env })
+  const updated = await run(['update', token, img('astronaut-crop.jpg')], { env })
   t.is(updated.code, 0, updated.stderr)
   t.regex(updated.stdout, /^updated: userToken usr_/)
   const quality = await run(['quality', img('astronaut-underexposed.jpg'), '--spoof-check'], { env })

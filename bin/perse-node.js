@@ -5,13 +5,16 @@
 // and `serve` to run that local server. Exit codes: 0 ok, 1 API error, 2 usage error.
 
 const { parseArgs } = require('node:util')
+const path = require('node:path')
 const perse = require('../index.js')
 
 const DEFAULT_PORT = 8080
 
 const USAGE = `Usage:
-  perse-node serve [--port N] [--host H] [--private-key K] [--token-ttl S]
-                                        run a local Perse-compatible server (default port ${DEFAULT_PORT})
+  perse-node serve [--port N] [--host H] [--private-key K] [--token-ttl S] [--data-dir DIR]
+                                        run a local Perse-compatible server (default port ${DEFAULT_PORT});
+                                        --data-dir keeps enrollments across restarts
+                                        (needs the perse-node-local package)
   perse-node detect <image>             faces, boxes and quality metrics
   perse-node quality <image>            the browser SDK's quality verdict (add --spoof-check)
   perse-node compare <a> <b>            similarity of two faces (a or b may be a usr_... user token)
@@ -51,6 +54,7 @@ function parse(argv) {
         host: { type: 'string' },
         'private-key': { type: 'string' },
         'token-ttl': { type: 'string' },
+        'data-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -72,12 +76,14 @@ async function serve(values) {
     host: values.host,
     privateKey: values['private-key'],
     tokenTtlSeconds: int(values['token-ttl'], 'token-ttl'),
+    dataDir: values['data-dir'],
   })
   process.stdout.write(
     `Perse local server listening on ${server.url}\n` +
       `Point the SDK at it (in another shell):\n` +
       `  export PERSE_BASE_URL=${server.url}\n` +
       `  export PERSE_PRIVATE_KEY=${server.privateKey}\n` +
+      (values['data-dir'] ? `Enrollments are kept in ${path.resolve(values['data-dir'], 'enrollments.redb')}.\n` : '') +
       `Press Ctrl+C to stop.\n`,
   )
   const keepAlive = setInterval(() => {}, 1 << 30)

@@ -26,9 +26,9 @@ async function main() {
       line(`quality ${name}`, `${q.code}${flags.length ? ` (${flags.join(', ')})` : hint}`)
     }
     const same = await client.compare(photo('astronaut.jpg'), photo('astronaut-crop.jpg'), CONSENT)
-    const diff = await client.compare(photo('astronaut.jpg'), photo('hopper.jpg'), CONSENT)
+    const diff = await client.compare(photo('astronaut.jpg'), photo('obama.jpg'), CONSENT)
     line('compare astronaut vs crop', `similarity ${same.similarity} (threshold ${same.defaultThresholds.similarity})`)
-    line('compare astronaut vs hopper', `similarity ${diff.similarity}`)
+    line('compare astronaut vs obama', `similarity ${diff.similarity}`)
     const { userToken } = await client.enroll(photo('astronaut.jpg'), CONSENT)
     line('enroll astronaut.jpg', userToken)
     line('enrollment.list', `${(await client.enrollment.list()).totalUsers} user(s)`)

@@ -10,6 +10,7 @@ const { fileURLToPath } = require('node:url')
 
 const { invalid, describe, fail, isPerseError } = require('./errors.js')
 const native = require('./native.js')
+const { localPackageIfInstalled } = require('./local-package.js')
 const { uploadedFile } = require('./inputs.js')
 
 const MAX_PATH = 4096
@@ -34,10 +35,13 @@ const ALIASES = {
 }
 
 let specs = null
-/** `{ client, call, prepareImage, localServer, fault }`, each a Map of key to typeof. */
+/**
+ * `{ client, call, prepareImage }` from this addon and `{ localServer, fault }` from
+ * perse-node-local's when it is installed, each a Map of key to typeof.
+ */
 function optionSpecs() {
-  if (specs === null) {
-    const s = native().optionSpecs()
+  if (specs === null || (specs.localServer === undefined && localPackageIfInstalled())) {
+    const s = { ...native().optionSpecs(), ...localPackageIfInstalled()?.native.optionSpecs() }
     specs = {}
     for (const kind of Object.keys(s)) specs[kind] = new Map([...s[kind], ...(JS_ONLY[kind] ?? [])])
   }
@@ -74,6 +78,8 @@ function options(value, kind, where = 'options') {
   if (value === undefined || value === null) return {}
   checkObject(value, where)
   const spec = optionSpecs()[kind]
+  // A fault for a server in another process, with perse-node-local absent here: that server checks it.
+  if (spec === undefined) return { ...value }
   const out = {}
   for (const key of Object.keys(value)) {
     const v = field(value, key, spec, where)

@@ -1,12 +1,13 @@
 'use strict'
 
-// startLocalServer(): the bundled Perse-compatible server (crates/perse-local), for the demo,
-// this package's tests and users' own test suites. It runs inside the addon, on loopback.
+// startLocalServer(): the local Perse-compatible server (crates/perse-local), for the demo,
+// this package's tests and users' own test suites. It runs in perse-node-local's addon (see
+// local-package.js), in this process, on loopback.
 
 const { inspect } = require('node:util')
 const { fromInfo, invalid, nativeError, nativeSync } = require('./errors.js')
 const { options, asPerseError } = require('./args.js')
-const native = require('./native.js')
+const { localPackage } = require('./local-package.js')
 const { PerseClient } = require('./client.js')
 
 /** A running local server. Close it when done (`await server.close()`). */
@@ -84,14 +85,16 @@ class LocalServer {
 /** Starts a local Perse-compatible server (default: 127.0.0.1, a free port, 15-minute tokens). */
 async function startLocalServer(opts) {
   let o
+  let local
   try {
+    local = localPackage()
     o = options(opts, 'localServer')
   } catch (e) {
     throw asPerseError(e)
   }
   let r
   try {
-    r = await native().startLocalServer(o)
+    r = await local.native.startLocalServer(local.weightsDir, o)
   } catch (e) {
     throw nativeError(e)
   }

@@ -12,7 +12,7 @@ mod calls;
 mod client;
 mod error;
 mod image_arg;
-mod local_server;
+mod js_options;
 mod options;
 mod prepare;
 mod priority;

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+pub(crate) use crate::js_options::js_options;
 use napi_derive::napi;
 use perse_core::{CallOptions as CoreCallOptions, Config, Error, PrepareMode, PrepareOptions, Result};
 
@@ -72,41 +73,6 @@ pub fn count<T: TryFrom<u64>>(name: &str, v: f64) -> Result<T> {
     T::try_from(number(name, v)? as u64).map_err(|_| Error::invalid(format!("{name} is out of range")))
 }
 
-/// Declares a `#[napi(object)]` options struct and the list of its JS keys and types, from
-/// one definition: `lib/args.js` refuses unknown keys and wrong types with the list that
-/// `optionSpecs()` returns, so a field added here is accepted there with no second edit.
-/// Docs inside are written `#[doc = "..."]`: napi-derive copies a `///` comment that passed
-/// through a macro into binding.d.ts with its raw-string prefix (`r"`).
-macro_rules! js_options {
-    ($(#[$meta:meta])* pub struct $name:ident [$keys:ident] {
-        $( $(#[$fmeta:meta])* $js:literal $field:ident: Option<$ty:ty>, )*
-    }) => {
-        $(#[$meta])*
-        #[napi(object)]
-        #[derive(Default, Clone)]
-        pub struct $name { $( $(#[$fmeta])* pub $field: Option<$ty>, )* }
-        pub const $keys: &[(&str, &str)] = &[$(($js, <$ty as $crate::options::JsType>::NAME)),*];
-    };
-}
-pub(crate) use js_options;
-
-/// The `typeof` a JS value must have to convert to an option field's type.
-pub trait JsType {
-    const NAME: &'static str;
-}
-
-impl JsType for f64 {
-    const NAME: &'static str = "number";
-}
-
-impl JsType for String {
-    const NAME: &'static str = "string";
-}
-
-impl JsType for bool {
-    const NAME: &'static str = "boolean";
-}
-
 js_options! {
     #[doc = "Settings of a `PerseClient` (all optional)."]
     pub struct ClientOptions [CLIENT_KEYS] {
@@ -165,8 +131,6 @@ pub struct OptionSpecs {
     pub client: Vec<Vec<String>>,
     pub call: Vec<Vec<String>>,
     pub prepare_image: Vec<Vec<String>>,
-    pub local_server: Vec<Vec<String>>,
-    pub fault: Vec<Vec<String>>,
 }
 
 /// The keys and types of every options object (see `js_options!`).
@@ -177,8 +141,6 @@ pub fn option_specs() -> OptionSpecs {
         client: list(CLIENT_KEYS),
         call: list(CALL_KEYS),
         prepare_image: list(crate::prepare::PREPARE_KEYS),
-        local_server: list(crate::local_server::LOCAL_SERVER_KEYS),
-        fault: list(crate::local_server::FAULT_KEYS),
     }
 }
 

@@ -8,7 +8,7 @@ use crate::error::{fail, spawn, ErrorInfo, Outcome};
 use crate::image_arg::image_source;
 use crate::options::{apply_prepare, count};
 
-crate::options::js_options! {
+crate::js_options::js_options! {
     #[doc = "Options of `prepareImage`."]
     pub struct PrepareOptions [PREPARE_KEYS] {
         #[doc = "`'auto'` (default) and `'fit'` pass an upright JPEG or PNG under the limit through and convert, orient or shrink anything else; `'validate'` checks and passes the bytes through."]

@@ -25,7 +25,7 @@ const PHOTOS = {
   'id-photo.jpg': 'astronaut.jpg',
   'a.jpg': 'astronaut.jpg',
   'b.jpg': 'astronaut-crop.jpg',
-  'other-person.jpg': 'hopper.jpg', // someone else, 128x128
+  'other-person.jpg': 'obama.jpg', // someone else, a 190 px face
   'blurred.jpg': 'astronaut-blurred.jpg',
   'dark.jpg': 'astronaut-underexposed.jpg',
   'no-face.jpg': 'rocket.jpg',

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::analysis::{self, descriptor, FaceDetector};
+use crate::analysis::{self, descriptor, Engine};
 use crate::server::*;
 
 fn fixture_path(name: &str) -> PathBuf {
@@ -15,13 +15,17 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(fixture_path(name)).unwrap()
 }
 
-fn run(det: &FaceDetector, name: &str) -> analysis::Analysis {
-    analysis::analyse(det, &analysis::decode(&fixture(name)).unwrap())
+fn engine() -> std::sync::Arc<Engine> {
+    Engine::load(&default_weights_dir()).unwrap()
+}
+
+fn run(det: &Engine, name: &str) -> analysis::Analysis {
+    analysis::analyse(det, &analysis::decode(&fixture(name)).unwrap()).unwrap()
 }
 
 #[test]
 fn face_counts_match_the_fixture_notes() {
-    let det = FaceDetector::new().unwrap();
+    let det = engine();
     for (name, n) in [
         ("astronaut.jpg", 1),
         ("astronaut.png", 1),
@@ -33,15 +37,28 @@ fn face_counts_match_the_fixture_notes() {
     for name in ["cat.png", "coffee.png", "rocket.jpg"] {
         assert_eq!(run(&det, name).faces.len(), 0, "{name}");
     }
-    let b = run(&det, "astronaut.jpg").faces[0].bbox;
+    let face = &run(&det, "astronaut.jpg").faces[0];
+    let b = face.bbox;
     // Eileen Collins' face in the 512x512 portrait spans roughly x 170-280, y 60-180.
     assert!((150..=200).contains(&b.x) && (40..=100).contains(&b.y), "{b:?}");
-    assert!((70..=140).contains(&b.width) && b.width == b.height, "{b:?}");
+    assert!((70..=140).contains(&b.width) && (90..=170).contains(&b.height), "{b:?}");
+    // Landmarks inside the box; eyes above the nose above the mouth; her right eye image-left.
+    let [re, le, nose, mr, ml] = face.landmarks;
+    for p in face.landmarks {
+        assert!(p[0] >= b.x as f32 && p[0] <= (b.x + b.width) as f32, "{p:?} {b:?}");
+        assert!(p[1] >= b.y as f32 && p[1] <= (b.y + b.height) as f32, "{p:?} {b:?}");
+    }
+    assert!(re[0] < le[0] && mr[0] < ml[0], "{:?}", face.landmarks);
+    assert!(
+        re[1].max(le[1]) < nose[1] && nose[1] < mr[1].min(ml[1]),
+        "{:?}",
+        face.landmarks
+    );
 }
 
 #[test]
 fn default_thresholds_classify_the_degraded_photos() {
-    let det = FaceDetector::new().unwrap();
+    let det = engine();
     let good = &run(&det, "astronaut.jpg").faces[0].metrics;
     assert!(good.underexposure < THRESHOLD_UNDEREXPOSURE, "{good:?}");
     assert!(good.overexposure < THRESHOLD_OVEREXPOSURE, "{good:?}");
@@ -56,9 +73,15 @@ fn default_thresholds_classify_the_degraded_photos() {
     let blurred = &run(&det, "astronaut-blurred.jpg").faces[0].metrics;
     assert!(blurred.sharpness < THRESHOLD_SHARPNESS, "{blurred:?}");
     assert!(blurred.underexposure < THRESHOLD_UNDEREXPOSURE && blurred.overexposure < THRESHOLD_OVEREXPOSURE);
-    // x3.5 clips the face to white: no face survives, and the image metrics say why.
+    // x3.5 clips most of the face to white: the detector still finds it, and both the face's
+    // and the image's metrics say it is overexposed.
     let bright = run(&det, "astronaut-overexposed.jpg");
-    assert!(bright.faces.is_empty());
+    assert_eq!(bright.faces.len(), 1);
+    assert!(
+        bright.faces[0].metrics.overexposure > THRESHOLD_OVEREXPOSURE,
+        "{:?}",
+        bright.faces[0].metrics
+    );
     assert!(
         bright.image_metrics.overexposure > THRESHOLD_OVEREXPOSURE,
         "{:?}",
@@ -67,11 +90,11 @@ fn default_thresholds_classify_the_degraded_photos() {
 }
 
 #[test]
-fn lbph_similarity_separates_same_from_different_people() {
-    let det = FaceDetector::new().unwrap();
+fn descriptor_similarity_separates_same_from_different_people() {
+    let det = engine();
     let d = |n: &str| {
         let a = run(&det, n);
-        descriptor::describe(&a.gray, &a.faces[0].bbox)
+        descriptor::describe(&det, &a.rgb, &a.faces[0]).unwrap()
     };
     let (astro, crop, png, hopper) = (
         d("astronaut.jpg"),
@@ -87,7 +110,7 @@ fn lbph_similarity_separates_same_from_different_people() {
     );
     assert!(descriptor::similarity(&astro, &png) > THRESHOLD_SIMILARITY);
     assert!(descriptor::similarity(&crop, &hopper) < THRESHOLD_SIMILARITY);
-    assert_eq!(descriptor::similarity(&astro, &astro), 1.0);
+    assert!(descriptor::similarity(&astro, &astro) > 0.99);
 }
 
 /// A tiny PNG whose header declares `w` x `h` pixels.

@@ -8,6 +8,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use perse_core::models::*;
 
+use crate::analysis::descriptor::MIN_FACE_PX;
 use crate::analysis::{self, descriptor, Analysis};
 use crate::form::Form;
 use crate::reply::{self, Reject};
@@ -26,7 +27,7 @@ async fn analyse(state: &Shared, bytes: Bytes) -> Result<Analysis, Reject> {
     let st = state.clone();
     tokio::task::spawn_blocking(move || {
         let img = analysis::decode(&bytes).map_err(|m| Reject::new(415, "invalid_file_type", &m))?;
-        Ok(analysis::analyse(&st.detector, &img))
+        analysis::analyse(&st.engine, &img).map_err(|m| Reject::new(500, "server_error", &m))
     })
     .await
     .map_err(|_| Reject::new(500, "server_error", "image analysis failed"))?
@@ -54,7 +55,7 @@ pub async fn detect(state: &Shared, form: &Form, started: Instant) -> Result<Res
                 f.bbox.width as f64,
                 f.bbox.height as f64,
             ],
-            landmarks: None,
+            landmarks: Some(landmarks(&f.landmarks)),
             face_metrics: f.metrics.clone(),
             liveness_score: state.liveness,
         })
@@ -70,10 +71,32 @@ pub async fn detect(state: &Shared, form: &Form, started: Instant) -> Result<Res
     Ok(reply::ok(&body, "Face detection completed"))
 }
 
-/// The descriptor of the largest face, or `no_face_detected` with the image metrics as a hint.
-fn face_descriptor(a: &Analysis, field: &str) -> Result<descriptor::Descriptor, Reject> {
+/// The API's landmarks, named from the person's point of view (as the contract's
+/// `right_eye`/`mouth_right`): their right eye is the one on the image's left.
+fn landmarks(p: &[[f32; 2]; 5]) -> Landmarks {
+    let at = |i: usize| [f64::from(p[i][0]).round(), f64::from(p[i][1]).round()];
+    Landmarks {
+        right_eye: at(0),
+        left_eye: at(1),
+        nose: at(2),
+        mouth_right: at(3),
+        mouth_left: at(4),
+    }
+}
+
+/// The descriptor of the largest face; `no_face_detected` with the image metrics as a hint,
+/// or `bad_image_quality` when that face is too small to tell people apart.
+fn face_descriptor(state: &Shared, a: &Analysis, field: &str) -> Result<descriptor::Descriptor, Reject> {
     match a.faces.first() {
-        Some(f) => Ok(descriptor::describe(&a.gray, &f.bbox)),
+        Some(f) if f.bbox.width < MIN_FACE_PX => Err(Reject::new(
+            422,
+            "bad_image_quality",
+            &format!(
+                "the largest face in {field} is {} px wide: compare and enrollment need a face at least {MIN_FACE_PX} px wide (200 px works best)",
+                f.bbox.width
+            ),
+        )),
+        Some(f) => descriptor::describe(&state.engine, &a.rgb, f).map_err(|m| Reject::new(500, "server_error", &m)),
         None => {
             let m = &a.image_metrics;
             Err(Reject::new(
@@ -95,12 +118,8 @@ pub async fn compare(state: &Shared, form: &Form, started: Instant) -> Result<Re
         let token_field = format!("image_token{i}");
         let file_field = format!("image_file{i}");
         let d = match form.text(&token_field) {
-            Some(t) if form.get(&file_field).is_none() => lock(&state.store)
-                .users
-                .get(&t)
-                .map(|u| u.1.clone())
-                .ok_or_else(token_not_found)?,
-            _ => face_descriptor(&analyse(state, form.image(&file_field)?).await?, &file_field)?,
+            Some(t) if form.get(&file_field).is_none() => lock(&state.store).get(&t).ok_or_else(token_not_found)?,
+            _ => face_descriptor(state, &analyse(state, form.image(&file_field)?).await?, &file_field)?,
         };
         sides.push(d);
     }
@@ -123,7 +142,7 @@ pub async fn enroll(state: &Shared, form: &Form, update: bool, started: Instant)
                 .text("user_token")
                 .filter(|t| !t.is_empty())
                 .ok_or_else(|| Reject::new(400, "form_key_missing", "the form field 'user_token' is missing"))?;
-            if !lock(&state.store).users.contains_key(&t) {
+            if !lock(&state.store).contains(&t) {
                 return Err(token_not_found());
             }
             Some(t)
@@ -146,12 +165,11 @@ pub async fn enroll(state: &Shared, form: &Form, update: bool, started: Instant)
             "the image is too bright to enroll",
         ));
     }
-    let d = face_descriptor(&a, "image_file")?;
-    let mut store = lock(&state.store);
+    let d = face_descriptor(state, &a, "image_file")?;
     let token = existing.unwrap_or_else(|| format!("usr_{:032x}", rand::random::<u128>()));
-    let seq = store.users.get(&token).map(|u| u.0).unwrap_or(store.next_seq);
-    store.next_seq += 1;
-    store.users.insert(token.clone(), (seq, d));
+    lock(&state.store)
+        .put(&token, d)
+        .map_err(|m| Reject::new(500, "server_error", &m))?;
     let body = EnrollResponse {
         user_token: token,
         time_taken: secs(started),

@@ -11,9 +11,14 @@ mod jwt;
 mod reply;
 mod routes;
 mod server;
+pub mod store;
 
 pub use controls::{Fault, FaultSpec, RecordedField, RecordedRequest, MAX_LOG, MAX_LOG_BYTES, MAX_RECORDED_FIELDS};
 pub use server::{LocalServer, LocalServerOptions, DEFAULT_HEADER_TIMEOUT, DEFAULT_LIVENESS, DEFAULT_MAX_CONNECTIONS};
+// The server's policy, for `examples/eval` (`npm run eval:engine`), which measures exactly it.
+pub use server::{
+    default_weights_dir, THRESHOLD_OVEREXPOSURE, THRESHOLD_SHARPNESS, THRESHOLD_SIMILARITY, THRESHOLD_UNDEREXPOSURE,
+};
 
 #[cfg(test)]
 mod fixtures_tests;

@@ -122,10 +122,7 @@ async fn dispatch(state: &Shared, req: Request, fields: &mut Vec<RecordedField>)
             enroll(state, &f, parts.method == Method::PUT, started).await
         }
         (&Method::GET, "/face/enrollment/list") => {
-            let store = lock(&state.store);
-            let mut users: Vec<(&String, u64)> = store.users.iter().map(|(t, (seq, _))| (t, *seq)).collect();
-            users.sort_by_key(|u| u.1);
-            let user_tokens: Vec<String> = users.into_iter().map(|u| u.0.clone()).collect();
+            let user_tokens = lock(&state.store).list();
             let total_users = user_tokens.len() as u32;
             let body = ListResponse {
                 user_tokens,
@@ -137,15 +134,16 @@ async fn dispatch(state: &Shared, req: Request, fields: &mut Vec<RecordedField>)
         }
         (&Method::DELETE, r) if r.starts_with("/face/enrollment/") => {
             let token = percent_decode(&r["/face/enrollment/".len()..]);
-            match lock(&state.store).users.remove(&token) {
-                Some(_) => Ok(reply::ok(
+            match lock(&state.store).remove(&token) {
+                Err(m) => Err(Reject::new(500, "server_error", &m)),
+                Ok(true) => Ok(reply::ok(
                     &DeleteResponse {
                         time_taken: secs(started),
                         message: None,
                     },
                     "Enrollment deleted",
                 )),
-                None => Err(token_not_found()),
+                Ok(false) => Err(token_not_found()),
             }
         }
         _ => Err(not_found(path)),

@@ -1,7 +1,6 @@
 //! Starting, controlling and stopping one local server. All state belongs to the instance:
 //! several servers (one per test worker) can run in one process.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,9 +9,10 @@ use std::time::Duration;
 use axum::extract::DefaultBodyLimit;
 use perse_core::{CancelToken, Error, ErrorKind};
 
-use crate::analysis::{Descriptor, FaceDetector};
+use crate::analysis::Engine;
 use crate::controls::{Fault, FaultSpec, Log, RecordedRequest};
 use crate::jwt::Issuer;
+use crate::store::Store;
 
 /// How to run a local server.
 #[derive(Clone, Debug)]
@@ -32,6 +32,10 @@ pub struct LocalServerOptions {
     pub header_timeout: Duration,
     /// Connections served at once; further ones wait in the listen backlog.
     pub max_connections: usize,
+    /// The face engine's weight files (`packages/local/weights` in the repository).
+    pub weights_dir: std::path::PathBuf,
+    /// Keep enrollments in `data_dir/enrollments.redb` across restarts; in memory when `None`.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for LocalServerOptions {
@@ -44,6 +48,8 @@ impl Default for LocalServerOptions {
             liveness_score: DEFAULT_LIVENESS,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            weights_dir: default_weights_dir(),
+            data_dir: None,
         }
     }
 }
@@ -63,15 +69,14 @@ pub const THRESHOLD_SHARPNESS: f64 = 0.15;
 pub const THRESHOLD_LIVENESS: f64 = 0.5;
 pub const THRESHOLD_SIMILARITY: f64 = 0.7;
 
-/// Enrolled users: descriptors only, never photos, in enrollment order.
-#[derive(Default)]
-pub struct Store {
-    pub users: HashMap<String, (u64, Descriptor)>,
-    pub next_seq: u64,
+/// The weights folder of this repository's `perse-node-local` package (tests, the bench
+/// server); the addon passes the installed package's folder instead.
+pub fn default_weights_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packages/local/weights")
 }
 
 pub struct State {
-    pub detector: FaceDetector,
+    pub engine: std::sync::Arc<Engine>,
     pub issuer: Issuer,
     pub private_key: String,
     pub token_ttl: Duration,
@@ -87,7 +92,8 @@ pub struct State {
 
 /// Forgets enrollments, faults and the request log (issued tokens stay valid).
 pub fn reset(state: &State) {
-    *lock(&state.store) = Store::default();
+    // A store that cannot be written keeps its users; the next write reports the failure.
+    let _ = lock(&state.store).clear();
     lock(&state.faults).clear();
     lock(&state.log).clear();
 }
@@ -116,8 +122,18 @@ impl LocalServer {
         if !(opts.liveness_score.is_finite() && (0.0..=1.0).contains(&opts.liveness_score)) {
             return Err(Error::invalid("livenessScore must be between 0 and 1"));
         }
-        let detector = FaceDetector::new()
-            .map_err(|e| Error::from(ErrorKind::Internal(format!("cannot load the face model: {e}"))))?;
+        // Reading the weights (18 MB) and opening the store are file work: off the runtime.
+        let (weights, data) = (opts.weights_dir.clone(), opts.data_dir.clone());
+        let (engine, store) = tokio::task::spawn_blocking(move || {
+            let engine = Engine::load(&weights).map_err(|m| Error::from(ErrorKind::Internal(m)))?;
+            let store = match &data {
+                Some(dir) => Store::open(dir).map_err(Error::invalid)?,
+                None => Store::memory(),
+            };
+            Ok::<_, Error>((engine, store))
+        })
+        .await
+        .map_err(|e| Error::from(ErrorKind::Internal(format!("starting the local server failed: {e}"))))??;
         let listener = tokio::net::TcpListener::bind(SocketAddr::new(ip, opts.port))
             .await
             .map_err(|e| Error::from(ErrorKind::Network(format!("cannot listen on {ip}:{}: {e}", opts.port))))?;
@@ -129,13 +145,13 @@ impl LocalServer {
             .filter(|k| !k.is_empty())
             .unwrap_or_else(|| format!("sk_local_{:032x}", rand::random::<u128>()));
         let state = Arc::new(State {
-            detector,
+            engine,
             issuer: Issuer::new(),
             private_key,
             token_ttl: opts.token_ttl,
             liveness: opts.liveness_score,
             generation: AtomicU64::new(0),
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(store),
             faults: Mutex::new(Vec::new()),
             log: Mutex::new(Log::default()),
             analysis_slots: tokio::sync::Semaphore::new(
@@ -190,6 +206,9 @@ impl LocalServer {
                 task.abort();
             }
         }
+        // Release the store's file now, not when the last handle to this server is dropped
+        // (a JS object waits for GC): a new server on the same folder can start at once.
+        lock(&self.state.store).close();
     }
 
     pub fn is_closed(&self) -> bool {

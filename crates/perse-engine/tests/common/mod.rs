@@ -11,11 +11,17 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `PERSE_ENGINE_MODELS`, or `engine/models` in the repository.
-pub fn models_dir() -> PathBuf {
-    std::env::var_os("PERSE_ENGINE_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("engine/models"))
+/// Where model files are looked for: `PERSE_ENGINE_MODELS`, else `engine/models` (every
+/// precision, written by `engine/fetch_models.py`, git-ignored) and then
+/// `packages/local/weights` (the two files the local server ships, in git).
+pub fn models_dirs() -> Vec<PathBuf> {
+    match std::env::var_os("PERSE_ENGINE_MODELS") {
+        Some(p) => vec![PathBuf::from(p)],
+        None => vec![
+            repo_root().join("engine/models"),
+            repo_root().join("packages/local/weights"),
+        ],
+    }
 }
 
 /// Prints to the real stderr: libtest captures `eprintln!` of passing tests, and a skip
@@ -27,10 +33,11 @@ pub fn loud(msg: &str) {
 
 /// The path of a model file, or `None` after printing a loud skip notice.
 pub fn model(file: &str, test: &str) -> Option<PathBuf> {
-    let p = models_dir().join(file);
-    if p.is_file() {
+    let dirs = models_dirs();
+    if let Some(p) = dirs.iter().map(|d| d.join(file)).find(|p| p.is_file()) {
         return Some(p);
     }
+    let p = dirs[0].join(file);
     loud(&format!(
         "\n*** SKIPPED {test}: model file {} not found. The weights are not in git; run \
          `engine/.venv/bin/python engine/fetch_models.py` (see engine/README.md) or set \

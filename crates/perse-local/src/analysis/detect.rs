@@ -1,16 +1,26 @@
-//! Face detection with SeetaFace's funnel-structured cascade (the `rustface` port), using the
-//! frontal model the crate ships, embedded here so the server works offline.
+//! The face engine: CenterFace (boxes and 5 landmarks) and the descriptor network, loaded
+//! once from the weights folder and shared by every server of the process that uses it.
 
-use image::GrayImage;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
 
-static MODEL: &[u8] = include_bytes!("../../model/seeta_fd_frontal_v1.0.bin");
+use image::RgbImage;
+use perse_engine::{CenterFace, DetectOptions};
 
-thread_local! {
-    static DETECTOR: std::cell::RefCell<Option<Box<dyn rustface::Detector>>> = const { std::cell::RefCell::new(None) };
-}
+/// The weight files in the weights folder (see `packages/local/weights/PROVENANCE.md`).
+pub const DETECTOR_FILE: &str = "centerface.safetensors";
+pub const DESCRIPTOR_FILE: &str = "dlib_resnet_v1.f16.safetensors";
 
-/// Detection runs on a copy at most this long on its longer side; boxes are scaled back.
-const DETECT_MAX_SIDE: u32 = 800;
+/// Detection runs at most this long on its longer side, unless small faces need more ...
+const DETECT_MAX_SIDE: u32 = 1024;
+/// ... so that a face this wide (pixels of the upload) is still found ...
+const DETECT_MIN_FACE: f32 = 20.0;
+/// ... but never above this side (a 1 MB upload can be a 4000x3000 JPEG).
+const DETECT_CAP_SIDE: f32 = 2048.0;
+
+/// Five points (x, y): image-left eye, image-right eye, nose, image-left and image-right
+/// mouth corner.
+pub type Points = [[f32; 2]; 5];
 
 /// A face rectangle in pixels of the analysed image, entirely inside it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -19,101 +29,85 @@ pub struct FaceBox {
     pub y: u32,
     pub width: u32,
     pub height: u32,
-    /// The cascade's confidence score (higher is surer).
+    /// The detector's confidence, 0..1.
     pub score: f64,
 }
 
-/// Holds the parsed model; each detection clones it into a fresh detector, so one
-/// `FaceDetector` can serve many threads at once.
-#[derive(Clone)]
-pub struct FaceDetector {
-    model: rustface::Model,
+/// Both networks, immutable after loading; one engine serves many threads at once.
+pub struct Engine {
+    detector: CenterFace,
+    pub(crate) descriptor: perse_engine::Descriptor,
 }
 
-impl FaceDetector {
-    pub fn new() -> std::io::Result<Self> {
-        Ok(FaceDetector {
-            model: rustface::read_model(MODEL)?,
-        })
-    }
+/// Engines loaded so far, by folder. Weak: the weights (about 30 MB as f32) are freed when
+/// the last server using them closes; servers started meanwhile share one copy.
+static LOADED: Mutex<Vec<(PathBuf, Weak<Engine>)>> = Mutex::new(Vec::new());
 
-    /// Faces in `gray`, largest first. Faces cut by the image border are dropped (the API
-    /// considers only faces that lie completely inside the image).
-    pub fn detect(&self, gray: &GrayImage) -> Vec<FaceBox> {
-        let (w, h) = gray.dimensions();
-        if w < 24 || h < 24 {
-            return Vec::new();
+impl Engine {
+    /// The engine for the weights in `dir`, loaded once per process while in use.
+    pub fn load(dir: &Path) -> Result<Arc<Engine>, String> {
+        let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+        loaded.retain(|(_, w)| w.strong_count() > 0);
+        if let Some(e) = loaded.iter().find(|(p, _)| p == dir).and_then(|(_, w)| w.upgrade()) {
+            return Ok(e);
         }
-        let scale = (DETECT_MAX_SIDE as f64 / w.max(h) as f64).min(1.0);
-        let small = if scale < 1.0 {
-            let (sw, sh) = (((w as f64) * scale).round() as u32, ((h as f64) * scale).round() as u32);
-            image::imageops::resize(gray, sw.max(1), sh.max(1), image::imageops::FilterType::Triangle)
-        } else {
-            gray.clone()
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
+        let file = |name: &str| {
+            let p = dir.join(name);
+            match p.is_file() {
+                true => Ok(p),
+                false => Err(format!(
+                    "the face engine's weights are missing: {} (reinstall perse-node-local)",
+                    p.display()
+                )),
+            }
         };
-        // Contrast normalisation first, so a dark or washed-out photo still shows its face:
-        // quality is judged by the metrics, not by whether detection happens to fail.
-        let normalised = equalize(&small);
-        let (sw, sh) = normalised.dimensions();
-        let image = rustface::ImageData::new(normalised.as_raw(), sw, sh);
-        // One detector per worker thread, built once: cloning the 1.2 MB model for every image
-        // costs time and churns the allocator under load.
-        let found = DETECTOR.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            let detector = slot.get_or_insert_with(|| {
-                let mut d = rustface::create_detector_with_model(self.model.clone());
-                d.set_min_face_size(20);
-                d.set_score_thresh(2.0);
-                d.set_pyramid_scale_factor(0.8);
-                d.set_slide_window_step(4, 4);
-                d
-            });
-            detector.detect(&image)
+        let bad = |e: perse_engine::EngineError| format!("cannot load the face engine's weights: {e}");
+        let engine = Arc::new(Engine {
+            detector: CenterFace::load(file(DETECTOR_FILE)?)
+                .map_err(bad)?
+                .with_threads(threads),
+            descriptor: perse_engine::Descriptor::load(file(DESCRIPTOR_FILE)?).map_err(bad)?,
         });
-        let mut faces: Vec<FaceBox> = found
-            .into_iter()
-            .filter_map(|f| {
-                let b = f.bbox();
-                let (x, y) = (b.x() as f64 / scale, b.y() as f64 / scale);
-                let (bw, bh) = (b.width() as f64 / scale, b.height() as f64 / scale);
-                let inside = x >= 0.0 && y >= 0.0 && x + bw <= w as f64 && y + bh <= h as f64;
-                inside.then(|| FaceBox {
-                    x: x.round() as u32,
-                    y: y.round() as u32,
-                    width: (bw.round() as u32).min(w - x.round() as u32),
-                    height: (bh.round() as u32).min(h - y.round() as u32),
-                    score: f.score(),
-                })
-            })
-            .filter(|f| f.width >= 8 && f.height >= 8)
-            .collect();
-        faces.sort_by_key(|f| std::cmp::Reverse(f.width * f.height));
-        faces
+        loaded.push((dir.to_path_buf(), Arc::downgrade(&engine)));
+        Ok(engine)
     }
-}
 
-/// Histogram equalisation of an 8-bit grey image.
-pub fn equalize(gray: &GrayImage) -> GrayImage {
-    let mut hist = [0u64; 256];
-    for p in gray.as_raw() {
-        hist[*p as usize] += 1;
+    /// Faces in `rgb` with their landmarks, largest first.
+    pub fn detect(&self, rgb: &RgbImage) -> Result<Vec<(FaceBox, Points)>, String> {
+        let (w, h) = rgb.dimensions();
+        if w < 16 || h < 16 {
+            return Ok(Vec::new());
+        }
+        let longer = w.max(h) as f32;
+        let opts = DetectOptions {
+            max_side: Some(DETECT_MAX_SIDE),
+            min_face: Some(DETECT_MIN_FACE.max(longer * perse_engine::MIN_FACE_NETWORK_PX / DETECT_CAP_SIDE)),
+            ..DetectOptions::default()
+        };
+        let found = self
+            .detector
+            .detect_with(rgb.as_raw(), w, h, &opts)
+            .map_err(|e| format!("face detection failed: {e}"))?;
+        let mut faces: Vec<_> = found
+            .into_iter()
+            .filter_map(|d| {
+                // Boxes come back clamped to the image; keep those with some size.
+                let [bx, by, bw, bh] = d.bbox;
+                let (x, y) = (bx.max(0.0).round() as u32, by.max(0.0).round() as u32);
+                let width = ((bx + bw).round() as u32).min(w).saturating_sub(x);
+                let height = ((by + bh).round() as u32).min(h).saturating_sub(y);
+                let b = FaceBox {
+                    x,
+                    y,
+                    width,
+                    height,
+                    score: f64::from(d.score),
+                };
+                (width >= 8 && height >= 8).then_some((b, d.landmarks))
+            })
+            .collect();
+        faces.sort_by_key(|f| std::cmp::Reverse(f.0.width * f.0.height));
+        Ok(faces)
     }
-    let total = gray.as_raw().len() as u64;
-    let mut cdf = [0u64; 256];
-    let mut acc = 0;
-    for (i, h) in hist.iter().enumerate() {
-        acc += h;
-        cdf[i] = acc;
-    }
-    let min = cdf.iter().copied().find(|c| *c > 0).unwrap_or(0);
-    let range = total.saturating_sub(min).max(1);
-    let lut: Vec<u8> = cdf
-        .iter()
-        .map(|c| ((c.saturating_sub(min)) * 255 / range) as u8)
-        .collect();
-    let mut out = gray.clone();
-    for p in out.iter_mut() {
-        *p = lut[*p as usize];
-    }
-    out
 }

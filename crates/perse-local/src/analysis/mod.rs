@@ -1,29 +1,33 @@
-//! Real image analysis for the local server: decode, find faces, measure exposure and
-//! sharpness, and describe a face for comparison. Pure functions over pixels; no state.
+//! Real image analysis for the local server: decode, find faces with their landmarks (CenterFace),
+//! measure exposure and sharpness, and describe a face for comparison (dlib's ResNet
+//! descriptor on a chip aligned with the 5 landmarks). The networks run in `perse-engine`;
+//! their weights are files that the `perse-node-local` package ships (`weights/`).
 
 pub mod descriptor;
 pub mod detect;
 pub mod metrics;
 
-use image::{DynamicImage, GrayImage};
+use image::{DynamicImage, GrayImage, RgbImage};
 use perse_core::models::Metrics;
 
 pub use descriptor::Descriptor;
-pub use detect::{FaceBox, FaceDetector};
+pub use detect::{Engine, FaceBox};
 
 /// The decoder refuses images with more pixels than this (a decompression-bomb guard).
 pub const MAX_PIXELS: u64 = 40_000_000;
 
 /// One analysed image.
 pub struct Analysis {
-    pub gray: GrayImage,
+    pub rgb: RgbImage,
     pub faces: Vec<AnalysedFace>,
     pub image_metrics: Metrics,
 }
 
-/// One face: where it is and how good its crop is.
+/// One face: where it is, its 5 points, and how good its crop is.
 pub struct AnalysedFace {
     pub bbox: FaceBox,
+    /// Image-left eye, image-right eye, nose, image-left and image-right mouth corner.
+    pub landmarks: [[f32; 2]; 5],
     pub metrics: Metrics,
 }
 
@@ -49,23 +53,25 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
 }
 
 /// Detects faces and measures the image and each face crop.
-pub fn analyse(detector: &FaceDetector, img: &DynamicImage) -> Analysis {
-    let gray = img.to_luma8();
-    let faces = detector
-        .detect(&gray)
+pub fn analyse(engine: &Engine, img: &DynamicImage) -> Result<Analysis, String> {
+    let rgb = img.to_rgb8();
+    let gray: GrayImage = img.to_luma8();
+    let faces = engine
+        .detect(&rgb)?
         .into_iter()
-        .map(|bbox| {
+        .map(|(bbox, landmarks)| {
             let crop = image::imageops::crop_imm(&gray, bbox.x, bbox.y, bbox.width, bbox.height).to_image();
             AnalysedFace {
                 bbox,
+                landmarks,
                 metrics: metrics::measure(&crop),
             }
         })
         .collect();
     let image_metrics = metrics::measure(&gray);
-    Analysis {
-        gray,
+    Ok(Analysis {
+        rgb,
         faces,
         image_metrics,
-    }
+    })
 }

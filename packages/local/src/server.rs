@@ -1,5 +1,5 @@
 //! `startLocalServer`: the local Perse-compatible server from `crates/perse-local`, run on
-//! napi's tokio runtime, with its test controls.
+//! napi's tokio runtime, with its test controls. `perse-node`'s `lib/local-server.js` wraps it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use perse_core::Error;
 
 use crate::error::{fail, refused, spawn, ErrorInfo, Outcome};
 
-crate::options::js_options! {
+crate::js_options::js_options! {
     #[doc = "How to start the local server."]
     pub struct LocalServerOptions [LOCAL_SERVER_KEYS] {
         #[doc = "TCP port (0 to 65535); 0 (the default) picks a free one."]
@@ -28,10 +28,12 @@ crate::options::js_options! {
         "headerTimeoutMs" header_timeout_ms: Option<f64>,
         #[doc = "Connections served at once (1 to 100000); more wait until one closes. Default 512."]
         "maxConnections" max_connections: Option<f64>,
+        #[doc = "Keep enrollments in `<dataDir>/enrollments.redb`, so that they survive a restart (one server per folder). Default: in memory, forgotten on close."]
+        "dataDir" data_dir: Option<String>,
     }
 }
 
-crate::options::js_options! {
+crate::js_options::js_options! {
     #[doc = "An answer to give instead of the real one, for the next `times` matching requests."]
     pub struct FaultSpec [FAULT_KEYS] {
         #[doc = "Path with or without `/v0` (e.g. `/face/detect`); default: any path."]
@@ -146,18 +148,39 @@ impl NativeLocalServer {
     }
 }
 
-/// Starts a local Perse-compatible server on loopback.
+/// Starts a local Perse-compatible server on loopback, with the face engine's weights from
+/// `weights_dir` (the package's `weights/`, passed by its `index.js`).
 #[napi(ts_return_type = "Promise<NativeLocalServer | ErrorInfo>", catch_unwind)]
 pub fn start_local_server(
     env: &Env,
+    weights_dir: String,
     options: Option<LocalServerOptions>,
 ) -> Result<PromiseRaw<'_, Outcome<NativeLocalServer>>> {
     let o = options.unwrap_or_default();
-    let opts = match convert(o) {
+    let mut opts = match convert(o) {
         Ok(opts) => opts,
         Err(e) => return fail(env, e),
     };
+    opts.weights_dir = weights_dir.into();
+    // Loading the weights and opening the store read files: off the JS thread.
     spawn(env, async move { perse_local::LocalServer::start(opts).await })
+}
+
+/// Each options object's JS keys with their `typeof`, for `perse-node`'s `lib/args.js`.
+#[napi(object)]
+pub struct OptionSpecs {
+    pub local_server: Vec<Vec<String>>,
+    pub fault: Vec<Vec<String>>,
+}
+
+/// The keys and types of the options objects of this addon (see `js_options!`).
+#[napi(catch_unwind)]
+pub fn option_specs() -> OptionSpecs {
+    let list = |keys: &[(&str, &str)]| keys.iter().map(|(k, t)| vec![k.to_string(), t.to_string()]).collect();
+    OptionSpecs {
+        local_server: list(LOCAL_SERVER_KEYS),
+        fault: list(FAULT_KEYS),
+    }
 }
 
 fn convert(o: LocalServerOptions) -> std::result::Result<perse_local::LocalServerOptions, Error> {
@@ -189,6 +212,12 @@ fn convert(o: LocalServerOptions) -> std::result::Result<perse_local::LocalServe
             return Err(Error::invalid("maxConnections must be an integer between 1 and 100000"));
         }
         opts.max_connections = n as usize;
+    }
+    match o.data_dir {
+        Some(d) if d.is_empty() || d.contains('\0') => {
+            return Err(Error::invalid("dataDir must be a folder path"));
+        }
+        d => opts.data_dir = d.map(Into::into),
     }
     Ok(opts)
 }
