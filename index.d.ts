@@ -7,14 +7,11 @@ import type { CompareResult, DeleteResult, DetectResult, DetectThresholds, Enrol
 
 export * from './results'
 
-export type {
-  PrepareOptions,
-  PreparedImage,
-  LocalServerOptions,
-  FaultSpec,
-  RecordedField,
-  RecordedRequest,
-} from './binding'
+export type { PrepareOptions, PreparedImage } from './binding'
+// The local server's types, copied from perse-node-local's binding (scripts/local-types.js), so
+// that perse-node typechecks without perse-node-local installed.
+import type * as L from './local-server'
+export type { LocalServerOptions, FaultSpec, RecordedField, RecordedRequest } from './local-server'
 
 /** Client-side and server-side error codes (see docs/errors.md). A server code the SDK does not know (from a newer server, say) arrives as `'unexpected_error'`. */
 export type PerseErrorCode =
@@ -199,11 +196,11 @@ export declare class LocalServer {
   readonly privateKey: string
   readonly closed: boolean
   /** Answers the next `times` (default 1) matching requests with `status`/`body`, after `delayMs`. */
-  injectFault(fault: N.FaultSpec): void
+  injectFault(fault: L.FaultSpec): void
   /** Every token issued so far stops working now. */
   expireTokens(): void
   /** Requests seen so far (names and sizes, never image bytes or tokens). */
-  requests(): N.RecordedRequest[]
+  requests(): L.RecordedRequest[]
   /** Forgets enrollments, injected faults and the request log. */
   reset(): void
   /** A PerseClient pointed at this server, logging in with its private key. */
@@ -213,14 +210,14 @@ export declare class LocalServer {
 }
 
 /** Starts a local Perse-compatible server (default: 127.0.0.1, a free port, 15-minute tokens). */
-export declare function startLocalServer(options?: N.LocalServerOptions): Promise<LocalServer>
+export declare function startLocalServer(options?: L.LocalServerOptions): Promise<LocalServer>
 
 /** The test controls of a local server this process did not start, over HTTP. */
 export interface LocalServerControl {
-  injectFault(fault: N.FaultSpec): Promise<void>
+  injectFault(fault: L.FaultSpec): Promise<void>
   expireTokens(): Promise<void>
   reset(): Promise<void>
-  requests(): Promise<N.RecordedRequest[]>
+  requests(): Promise<L.RecordedRequest[]>
 }
 
 /** Controls a local server started elsewhere (jest's global setup); defaults: PERSE_BASE_URL and PERSE_PRIVATE_KEY. */

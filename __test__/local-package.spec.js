@@ -124,3 +124,8 @@ test('compare and enrollment refuse a face too small to tell people apart, with 
   await rejects(t, client.compare(img('astronaut.jpg'), img('hopper.jpg'), CONSENT), 'bad_image_quality')
   t.deepEqual((await client.enrollment.list()).userTokens, [])
 })
+
+test("perse-node's copy of the local server's types (local-server.d.ts) is current", (t) => {
+  const { expected, OUT } = require('../scripts/local-types.js')
+  t.is(fs.readFileSync(OUT, 'utf8'), expected(), 'run node scripts/local-types.js')
+})

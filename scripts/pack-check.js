@@ -1,27 +1,43 @@
 'use strict'
 
 // npm run pack:check — proves the published shape works, offline:
-// 1. builds the linux-x64-gnu release binary,
-// 2. packs the main package and the linux-x64-gnu platform package with `npm pack`,
-// 3. installs both tarballs into a fresh temp project with --offline,
+// 1. builds the linux-x64-gnu release binaries of perse-node and perse-node-local,
+// 2. packs both packages and their linux-x64-gnu platform packages with `npm pack`,
+// 3. installs perse-node alone into a fresh temp project with --offline: the client works and
+//    startLocalServer says what to install; then adds perse-node-local,
 // 4. there: require('perse-node'), named ESM imports, `tsc --noEmit --strict` on a typed
-//    usage file, the CLI, and a detect call against the bundled local server.
+//    usage file, the CLI, and a detect call against the local server.
 
 const fs = require('node:fs')
 const path = require('node:path')
 const { packTarballs, run, ROOT, npm } = require('./pack.js')
 
-const { work, mainTgz, platformTgz } = packTarballs('perse-pack-')
+const { work, mainTgz, platformTgz, binarySize, local } = packTarballs('perse-pack-')
 try {
   const listing = run('tar', ['-tzf', mainTgz])
   if (/\.node$/m.test(listing)) throw new Error('the main package must not contain a .node binary')
-  process.stdout.write(`main package: ${(fs.statSync(mainTgz).size / 1024).toFixed(0)} KB, platform package: ${(fs.statSync(platformTgz).size / 2 ** 20).toFixed(1)} MB\n`)
+  if (/weights|packages\//m.test(listing)) throw new Error('the main package must not contain perse-node-local or its weights')
+  const localListing = run('tar', ['-tzf', local.mainTgz])
+  if (/\.node$/m.test(localListing)) throw new Error('perse-node-local must not contain a .node binary')
+  for (const f of ['package/weights/centerface.safetensors', 'package/weights/dlib_resnet_v1.f16.safetensors', 'package/weights/PROVENANCE.md', 'package/index.js', 'package/binding.js']) {
+    if (!localListing.split('\n').includes(f)) throw new Error(`perse-node-local must contain ${f}`)
+  }
+  const MB = (f) => `${(fs.statSync(f).size / 2 ** 20).toFixed(2)} MiB`
+  process.stdout.write(
+    `perse-node: ${(fs.statSync(mainTgz).size / 1024).toFixed(0)} KB packed; perse-node-linux-x64-gnu: ${MB(platformTgz)} packed, binary ${binarySize} bytes\n` +
+      `perse-node-local: ${MB(local.mainTgz)} packed (weights); perse-node-local-linux-x64-gnu: ${MB(local.platformTgz)} packed, binary ${local.binarySize} bytes\n`,
+  )
+  if (binarySize >= 8_000_000) throw new Error(`the perse-node binary is ${binarySize} bytes, over the 8,000,000-byte budget`)
 
-  // A fresh project, installed offline from the two tarballs.
+  // A fresh project, installed offline from the tarballs: perse-node alone first.
   const app = path.join(work, 'app')
   fs.mkdirSync(app)
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'pack-check-app', private: true, version: '1.0.0' }))
   run(npm, ['install', '--offline', '--no-audit', '--no-fund', mainTgz, platformTgz], { cwd: app })
+  const without = run(process.execPath, ['-e', "require('perse-node').startLocalServer().then(() => console.log('started'), (e) => console.log(e.code + ': ' + e.message))"], { cwd: app })
+  if (!/^local_server_unavailable: .*npm install --save-dev perse-node-local@/.test(without)) throw new Error(`without perse-node-local: ${without}`)
+  process.stdout.write('without perse-node-local: local_server_unavailable with the install command: ok\n')
+  run(npm, ['install', '--offline', '--no-audit', '--no-fund', '--save-dev', local.mainTgz, local.platformTgz], { cwd: app })
 
   const photo = path.join(ROOT, '__test__', 'fixtures', 'astronaut.jpg')
   fs.writeFileSync(

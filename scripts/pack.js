@@ -1,7 +1,8 @@
 'use strict'
 
-// Packs the main package and the linux-x64-gnu platform package as npm would publish them
-// (the binary built in release mode), for pack:check and test:examples.
+// Packs perse-node and perse-node-local (packages/local), each with its linux-x64-gnu platform
+// package, as npm would publish them (binaries built in release mode), for pack:check and
+// test:examples.
 
 const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -18,23 +19,30 @@ function run(cmd, args, opts = {}) {
   return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', ...opts })
 }
 
-function packTarballs(prefix) {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+const napiCli = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'napi.cmd' : 'napi')
+
+/** Builds (unless PACK_CHECK_SKIP_BUILD) and packs the package in `dir` and its platform package. */
+function packOne(work, dir, binaryName) {
   if (!process.env.PACK_CHECK_SKIP_BUILD) {
-    const napi = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'napi.cmd' : 'napi')
-    run(napi, ['build', '--platform', '--release', '--target', TARGET, '--js', 'binding.js', '--dts', 'binding.d.ts'], { cwd: ROOT, stdio: 'inherit' })
+    run(napiCli, ['build', '--platform', '--release', '--target', TARGET, '--js', 'binding.js', '--dts', 'binding.d.ts'], { cwd: dir, stdio: 'inherit' })
   }
-  const binary = path.join(ROOT, `perse-node.${PLATFORM}.node`)
+  const binary = path.join(dir, `${binaryName}.${PLATFORM}.node`)
   if (!fs.existsSync(binary)) throw new Error(`no ${binary}: build it first`)
   // npm/ is generated from package.json's napi targets (napi create-npm-dirs), never committed.
-  const napiCli = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'napi.cmd' : 'napi')
-  if (!fs.existsSync(path.join(ROOT, 'npm', PLATFORM, 'package.json'))) run(napiCli, ['create-npm-dirs'], { cwd: ROOT, stdio: 'inherit' })
-  const platformDir = path.join(work, 'platform')
+  if (!fs.existsSync(path.join(dir, 'npm', PLATFORM, 'package.json'))) run(napiCli, ['create-npm-dirs'], { cwd: dir, stdio: 'inherit' })
+  const platformDir = path.join(work, `${binaryName}-platform`)
   fs.mkdirSync(platformDir)
-  fs.copyFileSync(path.join(ROOT, 'npm', PLATFORM, 'package.json'), path.join(platformDir, 'package.json'))
+  fs.copyFileSync(path.join(dir, 'npm', PLATFORM, 'package.json'), path.join(platformDir, 'package.json'))
   fs.copyFileSync(binary, path.join(platformDir, path.basename(binary)))
   const pack = (cwd) => path.join(work, run(npm, ['pack', '--silent', '--pack-destination', work], { cwd }).trim().split('\n').pop())
-  return { work, root: ROOT, npm, run, platformTgz: pack(platformDir), mainTgz: pack(ROOT) }
+  return { platformTgz: pack(platformDir), mainTgz: pack(dir), binarySize: fs.statSync(binary).size }
+}
+
+function packTarballs(prefix) {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  const main = packOne(work, ROOT, 'perse-node')
+  const local = packOne(work, path.join(ROOT, 'packages', 'local'), 'perse-node-local')
+  return { work, root: ROOT, npm, run, ...main, local }
 }
 
 module.exports = { packTarballs, run, ROOT, npm }

@@ -9,6 +9,9 @@
 //   node scripts/targets/build.js --from-git HEAD       build a clean export of a commit, not the working tree
 //                                                      (in target/exports/, with its own cargo dir target/cross-exports/)
 //
+// Both addons (targets.js ADDONS: perse-node, and perse-node-local from packages/local) are
+// built for each target; perse-node-local's artifacts go to target/cross/artifacts-local/.
+//
 // The gnu targets are built as `<triple>.<glibc>` (cargo-zigbuild links them against zig's
 // stub glibc of that version, so the binary cannot require anything newer). Musl cdylibs get
 // `-C target-feature=-crt-static` from napi build itself (a cdylib needs the dynamic CRT).
@@ -23,7 +26,7 @@
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const { ROOT, CROSS_DIR, EXPORTS_TARGET_DIR, ARTIFACTS, MANIFEST, ZIG_BIN, GLIBC_FLOOR, LINUX_TARGETS, binaryFile, exportRev, lockedCommand, lockPrefix } = require('./targets.js')
+const { ROOT, CROSS_DIR, EXPORTS_TARGET_DIR, ZIG_BIN, GLIBC_FLOOR, LINUX_TARGETS, ADDONS, artifactOf, exportRev, lockedCommand, lockPrefix } = require('./targets.js')
 
 function parseArgs(argv) {
   const opts = { only: null, glibc: GLIBC_FLOOR, fromGit: null }
@@ -57,21 +60,21 @@ function preflight() {
 const fmtSize = (n) => `${(n / 2 ** 20).toFixed(2)} MiB (${n} bytes)`
 const fmtTime = (s) => (s >= 60 ? `${Math.floor(Math.round(s) / 60)} min ${Math.round(s) % 60} s` : `${s.toFixed(1)} s`)
 
-function buildOne(t, glibc, src) {
+function buildOne(t, glibc, src, addon) {
   const requested = t.libc === 'gnu' ? `${t.triple}.${glibc}` : t.triple
   // napi writes into a staging folder; the artifact is replaced only when the build succeeds.
-  const outDir = path.join(CROSS_DIR, 'staging', t.platform)
+  const outDir = path.join(CROSS_DIR, 'staging', addon.name, t.platform)
   fs.rmSync(outDir, { recursive: true, force: true })
   fs.mkdirSync(outDir, { recursive: true })
-  const built = path.join(outDir, binaryFile(t.platform))
-  const dest = path.join(ARTIFACTS, t.platform, binaryFile(t.platform))
+  const dest = artifactOf(addon, t.platform)
+  const built = path.join(outDir, path.basename(dest))
   const napi = path.join(ROOT, 'node_modules', '.bin', 'napi')
   const args = [
     napi, 'build', '--release', '--platform', '--no-js',
     '--target', requested, '-x',
     '--target-dir', src.targetDir,
     '--output-dir', outDir,
-    '--dts', path.relative(outDir, path.join(CROSS_DIR, 'dts', `${t.platform}.d.ts`)),
+    '--dts', path.relative(outDir, path.join(CROSS_DIR, 'dts', `${addon.name}.${t.platform}.d.ts`)),
   ]
   const env = {
     ...process.env,
@@ -80,12 +83,12 @@ function buildOne(t, glibc, src) {
     CARGO_TERM_COLOR: process.env.CARGO_TERM_COLOR || 'never',
   }
   fs.mkdirSync(path.join(CROSS_DIR, 'dts'), { recursive: true })
-  process.stdout.write(`\n== ${t.triple} (${requested}) -> ${path.relative(ROOT, dest)}\n$ ${lockPrefix()}${args.map((a) => path.isAbsolute(a) ? path.relative(ROOT, a) || '.' : a).join(' ')}\n`)
+  process.stdout.write(`\n== ${addon.name} ${t.triple} (${requested}) -> ${path.relative(ROOT, dest)}\n$ ${lockPrefix()}${args.map((a) => path.isAbsolute(a) ? path.relative(ROOT, a) || '.' : a).join(' ')}\n`)
   // The build time counts from when the lock was acquired (the stamp file), not from when
   // this script started waiting for another engineer's build to finish.
   const stamp = path.join(CROSS_DIR, `.lock-acquired-${process.pid}`)
   const started = Date.now()
-  const r = spawnSync(...lockedCommand(stamp, args), { cwd: src.dir, env, stdio: 'inherit' })
+  const r = spawnSync(...lockedCommand(stamp, args), { cwd: path.join(src.dir, addon.dir), env, stdio: 'inherit' })
   const ended = Date.now()
   const acquired = fs.existsSync(stamp) ? Number(fs.readFileSync(stamp, 'utf8').trim()) : started
   fs.rmSync(stamp, { force: true })
@@ -102,8 +105,8 @@ function buildOne(t, glibc, src) {
   fs.renameSync(built, dest)
   fs.rmSync(outDir, { recursive: true, force: true })
   const size = fs.statSync(dest).size
-  process.stdout.write(`== ${t.platform}: ${fmtSize(size)}, built in ${fmtTime(seconds)}${waited >= 1 ? ` (after ${fmtTime(waited)} waiting for the lock)` : ''}\n`)
-  return { triple: t.triple, requested, platform: t.platform, source: src.label, file: path.relative(ARTIFACTS, dest), size, seconds: Math.round(seconds * 10) / 10, glibcFloor: t.libc === 'gnu' ? glibc : null, builtAt: new Date().toISOString() }
+  process.stdout.write(`== ${addon.name} ${t.platform}: ${fmtSize(size)}, built in ${fmtTime(seconds)}${waited >= 1 ? ` (after ${fmtTime(waited)} waiting for the lock)` : ''}\n`)
+  return { addon: addon.name, triple: t.triple, requested, platform: t.platform, source: src.label, file: path.relative(addon.artifacts, dest), size, seconds: Math.round(seconds * 10) / 10, glibcFloor: t.libc === 'gnu' ? glibc : null, builtAt: new Date().toISOString() }
 }
 
 function main() {
@@ -115,17 +118,21 @@ function main() {
     ? (({ dir, sha }) => ({ dir, label: `git ${sha}`, targetDir: EXPORTS_TARGET_DIR }))(exportRev(opts.fromGit, { fresh: true }))
     : { dir: ROOT, label: 'working tree', targetDir: CROSS_DIR }
   process.stdout.write(`source: ${src.label}${src.dir !== ROOT ? ` (${path.relative(ROOT, src.dir)}, cargo target dir ${path.relative(ROOT, src.targetDir)})` : ''}\n`)
-  const manifest = fs.existsSync(MANIFEST) ? JSON.parse(fs.readFileSync(MANIFEST, 'utf8')) : {}
   const results = []
   for (const t of targets) {
-    const r = buildOne(t, opts.glibc, src)
-    results.push(r)
-    manifest[t.platform] = r
-    fs.writeFileSync(MANIFEST, JSON.stringify(manifest, null, 2) + '\n')
+    for (const addon of ADDONS) {
+      const r = buildOne(t, opts.glibc, src, addon)
+      results.push(r)
+      // manifest.json in each artifacts folder says what each binary was built from, and when.
+      const manifestFile = path.join(addon.artifacts, 'manifest.json')
+      const manifest = fs.existsSync(manifestFile) ? JSON.parse(fs.readFileSync(manifestFile, 'utf8')) : {}
+      manifest[t.platform] = r
+      fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + '\n')
+    }
   }
   process.stdout.write('\nbuild:targets summary\n')
-  for (const r of results) process.stdout.write(`  ${r.platform.padEnd(17)} ${r.requested.padEnd(32)} ${fmtSize(r.size).padEnd(28)} ${fmtTime(r.seconds)}\n`)
-  process.stdout.write(`artifacts: ${path.relative(ROOT, ARTIFACTS)}/<platform>/ (manifest.json); next: npm run check:artifacts\n`)
+  for (const r of results) process.stdout.write(`  ${r.addon.padEnd(17)} ${r.platform.padEnd(17)} ${r.requested.padEnd(32)} ${fmtSize(r.size).padEnd(28)} ${fmtTime(r.seconds)}\n`)
+  process.stdout.write(`artifacts: ${ADDONS.map((a) => `${path.relative(ROOT, a.artifacts)}/<platform>/`).join(' and ')} (manifest.json); next: npm run check:artifacts\n`)
 }
 
 try {

@@ -29,7 +29,11 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { parseElf, compareVersions } = require('./elf.js')
-const { ROOT, ARTIFACTS, GLIBC_FLOOR, LINUX_TARGETS, BINARY_NAME, binaryFile } = require('./targets.js')
+const { ROOT, GLIBC_FLOOR, LINUX_TARGETS, ADDONS, addonNamed } = require('./targets.js')
+
+// The addon under check (--addon; default perse-node): its binary name, artifacts, package.json.
+let ADDON = ADDONS[0]
+const binaryFile = (platform) => `${ADDON.binaryName}.${platform}.node`
 
 // 8 MB as the issue and the README state it (decimal): 8,000,000 bytes, stricter than 8 MiB.
 const MAX_BYTES = 8_000_000
@@ -120,7 +124,7 @@ function checkBinary(file, t, opts = {}) {
 
 /** The platform package folders that `napi create-npm-dirs` makes from package.json, in `dir`. */
 function generateNpmDirs(dir) {
-  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'))
+  fs.copyFileSync(path.join(ROOT, ADDON.dir, 'package.json'), path.join(dir, 'package.json'))
   const napi = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'napi.cmd' : 'napi')
   execFileSync(napi, ['create-npm-dirs', '--cwd', dir], { stdio: ['ignore', 'ignore', 'pipe'] })
   return path.join(dir, 'npm')
@@ -140,7 +144,7 @@ function checkPackage(pkgDir, t) {
   const same = (a, b) => Array.isArray(a) && a.length === b.length && a.every((x, i) => x === b[i])
   const wantLibc = t.libc === 'gnu' ? 'glibc' : 'musl'
   facts.selects = `os=${JSON.stringify(pkg.os)} cpu=${JSON.stringify(pkg.cpu)} libc=${JSON.stringify(pkg.libc)}`
-  if (pkg.name !== `${BINARY_NAME}-${t.platform}`) problems.push(`package name is ${pkg.name}, want ${BINARY_NAME}-${t.platform}`)
+  if (pkg.name !== `${ADDON.binaryName}-${t.platform}`) problems.push(`package name is ${pkg.name}, want ${ADDON.binaryName}-${t.platform}`)
   if (!same(pkg.os, [t.os])) problems.push(`package.json "os" is ${JSON.stringify(pkg.os)}, want ["${t.os}"]`)
   if (!same(pkg.cpu, [t.cpu])) problems.push(`package.json "cpu" is ${JSON.stringify(pkg.cpu)}, want ["${t.cpu}"]`)
   if (!same(pkg.libc, [wantLibc])) problems.push(`package.json "libc" is ${JSON.stringify(pkg.libc)}, want ["${wantLibc}"] (without it npm installs this package on ${t.libc === 'gnu' ? 'musl' : 'glibc'} systems too)`)
@@ -195,7 +199,7 @@ function checkAll({ artifacts, targets, floor, maxBytes, npmDir, quiet }) {
       if (fs.existsSync(src)) for (const e of fs.readdirSync(src)) if (!e.endsWith('.node')) fs.cpSync(path.join(src, e), path.join(pkgDir, e), { recursive: true })
       for (const e of fs.readdirSync(path.dirname(file))) fs.cpSync(path.join(path.dirname(file), e), path.join(pkgDir, e), { recursive: true })
       const p = checkPackage(pkgDir, t)
-      if (p.facts.selects) out(`  package   ${BINARY_NAME}-${t.platform}: ${p.facts.selects}\n`)
+      if (p.facts.selects) out(`  package   ${ADDON.binaryName}-${t.platform}: ${p.facts.selects}\n`)
       if (p.facts.packFiles) out(`  npm pack  ${p.facts.packFiles.join(', ')} (${fmtSize(p.facts.packSize)} packed)\n`)
 
       const problems = [...b.problems, ...p.problems]
@@ -212,10 +216,11 @@ function checkAll({ artifacts, targets, floor, maxBytes, npmDir, quiet }) {
 }
 
 function parseArgs(argv) {
-  const opts = { artifacts: ARTIFACTS, floor: GLIBC_FLOOR, maxBytes: MAX_BYTES, only: null, npmDir: null, selfTest: false }
+  const opts = { artifacts: null, floor: GLIBC_FLOOR, maxBytes: null, only: null, npmDir: null, selfTest: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
-    if (a === '--artifacts') opts.artifacts = path.resolve(argv[++i])
+    if (a === '--addon') ADDON = addonNamed(argv[++i])
+    else if (a === '--artifacts') opts.artifacts = path.resolve(argv[++i])
     else if (a === '--floor') opts.floor = argv[++i]
     else if (a === '--max-bytes') opts.maxBytes = Number(argv[++i])
     else if (a === '--only') opts.only = argv[++i].split(',').filter(Boolean)
@@ -230,6 +235,8 @@ function parseArgs(argv) {
     process.stderr.write(`check:artifacts: --floor wants a glibc version like 2.17, got ${opts.floor}\n`)
     process.exit(2)
   }
+  opts.artifacts = opts.artifacts || ADDON.artifacts
+  opts.maxBytes = opts.maxBytes || ADDON.maxBytes
   opts.targets = opts.only ? LINUX_TARGETS.filter((t) => opts.only.includes(t.platform) || opts.only.includes(t.triple)) : LINUX_TARGETS
   return opts
 }
@@ -238,7 +245,7 @@ function parseArgs(argv) {
 function selfTest() {
   const assert = require('node:assert')
   const T = Object.fromEntries(LINUX_TARGETS.map((t) => [t.platform, t]))
-  const gnuSources = [path.join(ARTIFACTS, 'linux-x64-gnu', binaryFile('linux-x64-gnu')), path.join(ROOT, binaryFile('linux-x64-gnu'))]
+  const gnuSources = [path.join(ADDONS[0].artifacts, 'linux-x64-gnu', binaryFile('linux-x64-gnu')), path.join(ROOT, binaryFile('linux-x64-gnu'))]
   const gnu = gnuSources.find((f) => fs.existsSync(f))
   if (!gnu) throw new Error(`self-test needs an x86_64 gnu .node file: build one (npm run build:targets, or npm run build) first; looked at ${gnuSources.join(', ')}`)
   // A real glibc shared object without the napi entry point: the C library this Node loaded.

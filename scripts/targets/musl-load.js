@@ -19,7 +19,7 @@ const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const { parseElf } = require('./elf.js')
-const { CROSS_DIR, ARTIFACTS, ZIG_BIN, LINUX_TARGETS, binaryFile, lockedCommand } = require('./targets.js')
+const { CROSS_DIR, ZIG_BIN, LINUX_TARGETS, ADDONS, artifactOf, lockedCommand } = require('./targets.js')
 
 const ZIG_TARGET = { x64: 'x86_64-linux-musl', arm64: 'aarch64-linux-musl' }
 const LOADER = { x64: '/lib/ld-musl-x86_64.so.1', arm64: '/lib/ld-musl-aarch64.so.1' }
@@ -41,15 +41,16 @@ function main() {
   const work = path.join(CROSS_DIR, 'musl-load')
   fs.mkdirSync(work, { recursive: true })
   const failures = []
-  for (const t of LINUX_TARGETS.filter((x) => x.libc === 'musl')) {
-    const file = path.join(ARTIFACTS, t.platform, binaryFile(t.platform))
-    process.stdout.write(`\n== ${t.platform}: ${file}\n`)
+  // Both addons: perse-node and perse-node-local (targets.js ADDONS).
+  for (const [addon, t] of ADDONS.flatMap((a) => LINUX_TARGETS.filter((x) => x.libc === 'musl').map((x) => [a, x]))) {
+    const file = artifactOf(addon, t.platform)
+    process.stdout.write(`\n== ${addon.name} ${t.platform}: ${file}\n`)
     if (!fs.existsSync(file)) {
-      failures.push(`${t.platform}: no binary (npm run build:targets)`)
+      failures.push(`${addon.name} ${t.platform}: no binary (npm run build:targets)`)
       continue
     }
     if (!fs.existsSync(LOADER[t.cpu])) {
-      failures.push(`${t.platform}: no musl dynamic linker ${LOADER[t.cpu]} (apt-get install musl${t.cpu === 'arm64' ? ':arm64' : ''}; see setup.sh)`)
+      failures.push(`${addon.name} ${t.platform}: no musl dynamic linker ${LOADER[t.cpu]} (apt-get install musl${t.cpu === 'arm64' ? ':arm64' : ''}; see setup.sh)`)
       continue
     }
     const imports = parseElf(file).dynsym.filter((s) => !s.defined && /^(napi_|node_api_|uv_)/.test(s.name)).map((s) => s.name)
@@ -59,18 +60,18 @@ function main() {
     fs.writeFileSync(src, `${HOST_C}\n/* stubs for the ${imports.length} functions node exports to addons */\n${stubs}\n`)
     const cc = spawnSync(...lockedCommand(`${exe}.stamp`, [path.join(ZIG_BIN, 'zig'), 'cc', '-target', ZIG_TARGET[t.cpu], '-dynamic', '-rdynamic', '-O1', '-o', exe, src]), { encoding: 'utf8' })
     if (cc.status !== 0) {
-      failures.push(`${t.platform}: zig cc failed: ${cc.stderr}`)
+      failures.push(`${addon.name} ${t.platform}: zig cc failed: ${cc.stderr}`)
       continue
     }
     const interp = parseElf(exe).interp
     const r = spawnSync(exe, [file], { encoding: 'utf8' })
     process.stdout.write(`host program: ${ZIG_TARGET[t.cpu]}, interpreter ${interp}, ${imports.length} napi stubs\n${r.stdout}${r.stderr}`)
-    if (r.status !== 0) failures.push(`${t.platform}: the musl loader refused it (exit ${r.status ?? r.signal}): ${(r.stderr || r.error?.message || '').trim()}`)
+    if (r.status !== 0) failures.push(`${addon.name} ${t.platform}: the musl loader refused it (exit ${r.status ?? r.signal}): ${(r.stderr || r.error?.message || '').trim()}`)
     // Control: the gnu binary of the same arch must be refused by the same host program.
-    const gnu = path.join(ARTIFACTS, t.platform.replace('musl', 'gnu'), binaryFile(t.platform.replace('musl', 'gnu')))
+    const gnu = artifactOf(addon, t.platform.replace('musl', 'gnu'))
     if (fs.existsSync(gnu)) {
       const c = spawnSync(exe, [gnu], { encoding: 'utf8' })
-      if (c.status === 0) failures.push(`${t.platform}: control failed: musl also loaded the gnu binary ${gnu}, so this check proves nothing`)
+      if (c.status === 0) failures.push(`${addon.name} ${t.platform}: control failed: musl also loaded the gnu binary ${gnu}, so this check proves nothing`)
       else process.stdout.write(`control: the ${t.platform.replace('musl', 'gnu')} binary is refused: ${c.stderr.trim()}\n`)
     }
   }

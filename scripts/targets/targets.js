@@ -36,6 +36,30 @@ const LINUX_TARGETS = [
 const BINARY_NAME = require(path.join(ROOT, 'package.json')).napi.binaryName
 
 /**
+ * The two addons built per target: perse-node (the client, the repository root) and
+ * perse-node-local (the local server and face engine, packages/local). `maxBytes`: the
+ * client's budget is 8,000,000 bytes per platform; the local server's binary (its weights are
+ * a separate, platform-independent part of its package) is held to 16,000,000.
+ */
+const ADDONS = [
+  { name: 'perse-node', dir: '.', binaryName: BINARY_NAME, artifacts: ARTIFACTS, maxBytes: 8_000_000 },
+  {
+    name: 'perse-node-local',
+    dir: 'packages/local',
+    binaryName: require(path.join(ROOT, 'packages', 'local', 'package.json')).napi.binaryName,
+    artifacts: path.join(CROSS_DIR, 'artifacts-local'),
+    maxBytes: 16_000_000,
+  },
+]
+const addonNamed = (name) => {
+  const a = ADDONS.find((x) => x.name === name)
+  if (!a) throw new Error(`unknown addon ${name}; known: ${ADDONS.map((x) => x.name).join(', ')}`)
+  return a
+}
+/** The artifact of `addon` for `platform`. */
+const artifactOf = (addon, platform) => path.join(addon.artifacts, platform, `${addon.binaryName}.${platform}.node`)
+
+/**
  * `--from-git <rev>`: a clean export of that commit (git archive) under target/exports/git-<rev>/,
  * with node_modules linked, so a build or a test run uses one consistent source while the
  * working tree is being edited. Returns the export's root; reuses an existing export unless
@@ -78,4 +102,4 @@ function lockedCommand(stamp, argv) {
 /** How the command is shown in logs. */
 const lockPrefix = () => (process.env.PERSE_HEAVY_LOCK ? `flock ${process.env.PERSE_HEAVY_LOCK} ` : '')
 
-module.exports = { ROOT, CROSS_DIR, EXPORTS_TARGET_DIR, ARTIFACTS, MANIFEST, ZIG_BIN, NODE_ARM64, GLIBC_FLOOR, LINUX_TARGETS, BINARY_NAME, binaryFile, exportRev, lockedCommand, lockPrefix }
+module.exports = { ROOT, CROSS_DIR, EXPORTS_TARGET_DIR, ARTIFACTS, MANIFEST, ZIG_BIN, NODE_ARM64, GLIBC_FLOOR, LINUX_TARGETS, BINARY_NAME, ADDONS, addonNamed, artifactOf, binaryFile, exportRev, lockedCommand, lockPrefix }

@@ -40,7 +40,8 @@
 const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const { ROOT, CROSS_DIR, ARTIFACTS, NODE_ARM64, binaryFile, exportRev, lockedCommand, lockPrefix } = require('./targets.js')
+const { ROOT, CROSS_DIR, ARTIFACTS, NODE_ARM64, ADDONS, artifactOf, binaryFile, exportRev, lockedCommand, lockPrefix } = require('./targets.js')
+const LOCAL = ADDONS.find((a) => a.name === 'perse-node-local')
 
 const HOST = process.argv.includes('--host')
 const STAGE = path.join(CROSS_DIR, HOST ? 'host-suite' : 'arm64-suite')
@@ -55,7 +56,7 @@ const NODE_MODULES = argValue('--node-modules') || path.join(ROOT, 'node_modules
 const TIME_SCALE = process.env.PERSE_TEST_TIME_SCALE || (HOST ? '1' : '4')
 
 function parseArgs(argv) {
-  const opts = { binary: path.join(ARTIFACTS, PLATFORM, binaryFile(PLATFORM)), timeout: null, patch: null, fromGit: null, ava: [] }
+  const opts = { binary: path.join(ARTIFACTS, PLATFORM, binaryFile(PLATFORM)), localBinary: artifactOf(LOCAL, PLATFORM), timeout: null, patch: null, fromGit: null, ava: [] }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--') {
@@ -65,6 +66,7 @@ function parseArgs(argv) {
     if (a === '--host') continue
     if (a === '--node' || a === '--node-modules') { i++; continue }
     if (a === '--binary') opts.binary = path.resolve(argv[++i])
+    else if (a === '--local-binary') opts.localBinary = path.resolve(argv[++i])
     else if (a === '--timeout') opts.timeout = argv[++i]
     else if (a === '--patch') opts.patch = path.resolve(argv[++i])
     else if (a === '--from-git') opts.fromGit = argv[++i]
@@ -79,7 +81,7 @@ function fail(msg) {
 }
 
 function preflight(opts) {
-  if (!fs.existsSync(opts.binary)) fail(`no ${PLATFORM} binary at ${opts.binary}. Run: node scripts/targets/build.js --only ${PLATFORM}`)
+  for (const b of [opts.binary, opts.localBinary]) if (!fs.existsSync(b)) fail(`no ${PLATFORM} binary at ${b}. Run: node scripts/targets/build.js --only ${PLATFORM}`)
   if (HOST) return
   if (!fs.existsSync(NODE_ARM64)) fail(`no arm64 node at ${NODE_ARM64}. Run: bash scripts/targets/setup.sh`)
   const binfmt = '/proc/sys/fs/binfmt_misc/qemu-aarch64'
@@ -98,7 +100,7 @@ function preflight(opts) {
  * folders holding the ava specs. Never a .node file of another platform, never target/,
  * the toolchains, or the Rust sources.
  */
-function stage(binary, from) {
+function stage(binary, localBinary, from) {
   fs.rmSync(STAGE, { recursive: true, force: true })
   fs.mkdirSync(STAGE, { recursive: true })
   const pkg = JSON.parse(fs.readFileSync(path.join(from, 'package.json'), 'utf8'))
@@ -110,8 +112,18 @@ function stage(binary, from) {
     if (e.isDirectory() && !dirs.has(e.name)) continue
     fs.cpSync(path.join(from, e.name), path.join(STAGE, e.name), { recursive: true, verbatimSymlinks: true, filter: (src) => !skip(src) })
   }
-  fs.symlinkSync(NODE_MODULES, path.join(STAGE, 'node_modules'), 'dir')
   fs.copyFileSync(binary, path.join(STAGE, binaryFile(PLATFORM)))
+  // perse-node-local (the workspace package): its JS files and weights, with its own binary,
+  // and a node_modules of links to the shared one in which perse-node-local is this copy.
+  const local = path.join(STAGE, LOCAL.dir)
+  fs.cpSync(path.join(from, LOCAL.dir), local, { recursive: true, filter: (src) => !skip(src) && !/[/\\](src|npm)$|Cargo\.toml$|build\.rs$/.test(src) })
+  fs.copyFileSync(localBinary, path.join(local, path.basename(localBinary)))
+  const modules = path.join(STAGE, 'node_modules')
+  fs.mkdirSync(modules)
+  for (const e of fs.readdirSync(NODE_MODULES)) {
+    if (e !== LOCAL.name) fs.symlinkSync(path.join(NODE_MODULES, e), path.join(modules, e))
+  }
+  fs.symlinkSync(local, path.join(modules, LOCAL.name), 'dir')
 }
 
 function envFor() {
@@ -172,7 +184,7 @@ async function main() {
   preflight(opts)
   const started = Date.now()
   const from = opts.fromGit ? exportRev(opts.fromGit) : null
-  stage(opts.binary, from ? from.dir : ROOT)
+  stage(opts.binary, opts.localBinary, from ? from.dir : ROOT)
   if (opts.patch) {
     const r = spawnSync('patch', ['-p1', '-d', STAGE, '-i', opts.patch], { encoding: 'utf8' })
     if (r.status !== 0) fail(`patch ${opts.patch} does not apply to the snapshot:\n${r.stdout}${r.stderr}`)

@@ -1,9 +1,15 @@
 //! Quality metrics from pixels, each mapped to 0..1 as the contract defines them.
 //!
-//! - `underexposure`: loss of shadow detail = the share of pixels crushed to near black
+//! Exposure is measured on the middle of the region only: the central 60 % of its width and
+//! of its height (for a face box, the eyes, nose, cheeks and mouth). The rest of a face box
+//! is hair, background and the shadow under the jaw: counting it refused ordinary well-lit
+//! portraits with dark hair or a dark background as underexposed (`npm run eval:engine`,
+//! "Enrollment quality gates").
+//!
+//! - `underexposure`: loss of shadow detail = the share of those pixels crushed to near black
 //!   (luminance <= 24 of 255), stretched so that 40 % crushed reads as 1.0, combined with how
-//!   far the mean luminance falls below 25 %.
-//! - `overexposure`: the same for highlights (luminance >= 240).
+//!   far their mean luminance falls below 25 %.
+//! - `overexposure`: the same for highlights (luminance >= 240, mean above 75 %).
 //! - `sharpness`: variance of the Laplacian of the region resized to 128 px on its longer
 //!   side (so the value does not depend on resolution), mapped as v / (v + 120).
 
@@ -14,6 +20,8 @@ const DARK: u8 = 24;
 const BRIGHT: u8 = 240;
 const SHARP_SIDE: u32 = 128;
 const SHARP_HALF: f64 = 120.0;
+/// Exposure looks at the middle `1 - 2 * EXPOSURE_MARGIN` of the region in each direction.
+const EXPOSURE_MARGIN: f64 = 0.2;
 
 pub fn measure(region: &GrayImage) -> Metrics {
     let (under, over) = exposure(region);
@@ -26,9 +34,12 @@ pub fn measure(region: &GrayImage) -> Metrics {
     }
 }
 
-/// `(underexposure, overexposure)` from the luminance histogram.
+/// `(underexposure, overexposure)` from the luminance histogram of the region's middle.
 pub fn exposure(region: &GrayImage) -> (f64, f64) {
-    let px = region.as_raw();
+    let (w, h) = region.dimensions();
+    let (mx, my) = ((w as f64 * EXPOSURE_MARGIN) as u32, (h as f64 * EXPOSURE_MARGIN) as u32);
+    let middle = image::imageops::crop_imm(region, mx, my, w - 2 * mx, h - 2 * my).to_image();
+    let px = middle.as_raw();
     if px.is_empty() {
         return (1.0, 0.0);
     }

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use image::{DynamicImage, RgbImage};
+
 /// One labelled face.
 pub struct Face {
     /// `[x1, y1, x2, y2]` in the stored image's pixels.
@@ -18,12 +20,18 @@ pub struct Photo {
     pub name: String,
     /// `dev` or `heldout`.
     pub split: String,
+    /// `portrait`, `group` or `chip` (a tight 150x150 face crop).
+    pub kind: String,
     /// Crops and re-encodes of another photo: detection only, no verification.
     pub derived: bool,
+    /// `same_shot_as`: another photo of the same shot (near-duplicate): no genuine pair with it.
+    pub same_shot_as: Option<String>,
+    /// `pad`: the stored image was put in the middle of a grey canvas this many times its size
+    /// (tight face crops, which CenterFace cannot find when the face fills the frame).
+    pub pad: Option<u32>,
     pub faces: Vec<Face>,
-    pub rgb: Vec<u8>,
-    pub width: usize,
-    pub height: usize,
+    /// What is analysed: the decoded photo, padded when `pad` says so.
+    pub image: DynamicImage,
 }
 
 type Error = Box<dyn std::error::Error>;
@@ -50,30 +58,47 @@ pub fn load(eval_dir: &Path) -> Result<Vec<Photo>, Error> {
             })
             .collect();
         let path = eval_dir.join("images").join(name);
-        let (rgb, width, height) = load_rgb(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let pad = info["pad"].as_u64().map(|p| p as u32);
+        let image = load_image(&path, pad).map_err(|e| format!("{}: {e}", path.display()))?;
         photos.push(Photo {
             name: name.clone(),
             split: info["split"].as_str().unwrap_or("heldout").to_string(),
+            kind: info["kind"].as_str().unwrap_or("portrait").to_string(),
             derived: info.get("same_photo_as").is_some(),
+            same_shot_as: info["same_shot_as"].as_str().map(String::from),
+            pad,
             faces,
-            rgb,
-            width,
-            height,
+            image,
         });
     }
     Ok(photos)
 }
 
-/// RGB8 pixels of a PNG/JPEG (the workspace's `image` features) or a binary PPM (P6, which
-/// the `image` crate only reads with its `pnm` feature). None of the photos has an EXIF
-/// orientation other than 1 (labels.json), so none is applied.
-fn load_rgb(path: &Path) -> Result<(Vec<u8>, usize, usize), Error> {
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ppm")) {
-        return read_ppm(&std::fs::read(path)?);
-    }
-    let img = image::open(path)?.to_rgb8();
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    Ok((img.into_raw(), w, h))
+/// The image the eval analyses: decoded as the server decodes an upload
+/// (`perse_local::analysis::decode`, PPM aside), then padded when `pad` is given.
+pub fn load_image(path: &Path, pad: Option<u32>) -> Result<DynamicImage, Error> {
+    let img = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ppm")) {
+        // The `image` crate reads PPM only with its `pnm` feature, which the server lacks.
+        let (rgb, w, h) = read_ppm(&std::fs::read(path)?)?;
+        DynamicImage::ImageRgb8(RgbImage::from_raw(w as u32, h as u32, rgb).ok_or("bad PPM size")?)
+    } else {
+        perse_local::analysis::decode(&std::fs::read(path)?)?
+    };
+    Ok(match pad {
+        Some(k) if k > 1 => DynamicImage::ImageRgb8(padded(&img.to_rgb8(), k)),
+        _ => img,
+    })
+}
+
+/// Grey of the padding canvas (neutral mid-grey).
+pub const PAD_GREY: u8 = 128;
+
+/// `img` in the middle of a `k` times larger canvas of [`PAD_GREY`].
+pub fn padded(img: &RgbImage, k: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let mut canvas = RgbImage::from_pixel(w * k, h * k, image::Rgb([PAD_GREY; 3]));
+    image::imageops::replace(&mut canvas, img, i64::from(w * (k - 1) / 2), i64::from(h * (k - 1) / 2));
+    canvas
 }
 
 /// Binary PPM: `P6 <width> <height> <maxval>` (whitespace and `#` comments between), one
