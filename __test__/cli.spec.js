@@ -5,6 +5,9 @@
 // 2 (usage error).
 
 const test = require('ava')
+const { SCALE } = require('./helpers/time')
+// Under emulation (npm run test:arm64) a face-engine run takes seconds: one test at a time.
+const it = SCALE > 1 ? test.serial : test
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 
@@ -26,27 +29,27 @@ function run(args, { untilStdout, env = {} } = {}) {
   })
 }
 
-test('detect --local prints a human summary and exits 0', async (t) => {
+it('detect --local prints a human summary and exits 0', async (t) => {
   const r = await run(['detect', img('astronaut.jpg'), '--local'])
   t.is(r.code, 0, r.stderr)
   t.regex(r.stdout, /^1 face\(s\) found/)
   t.regex(r.stdout, /box \[\d+, \d+, \d+, \d+\]/)
 })
 
-test('compare --local --json prints the result as JSON', async (t) => {
+it('compare --local --json prints the result as JSON', async (t) => {
   const r = await run(['compare', img('astronaut.jpg'), img('astronaut-crop.jpg'), '--local', '--json'])
   t.is(r.code, 0, r.stderr)
   const json = JSON.parse(r.stdout)
   t.true(json.similarity > json.defaultThresholds.similarity)
 })
 
-test('enroll --local prints the user token', async (t) => {
+it('enroll --local prints the user token', async (t) => {
   const r = await run(['enroll', img('astronaut.jpg'), '--local'])
   t.is(r.code, 0, r.stderr)
   t.regex(r.stdout, /userToken usr_[0-9a-f]{32}/)
 })
 
-test('API errors exit 1, usage errors exit 2', async (t) => {
+it('API errors exit 1, usage errors exit 2', async (t) => {
   const noFace = await run(['enroll', img('rocket.jpg'), '--local'])
   t.is(noFace.code, 1)
   t.regex(noFace.stderr, /no_face_detected/)
@@ -58,7 +61,7 @@ test('API errors exit 1, usage errors exit 2', async (t) => {
   t.regex(noToken.stderr, /unauthorized/)
 })
 
-test('serve listens on loopback and answers /login', async (t) => {
+it('serve listens on loopback and answers /login', async (t) => {
   const { child, stdout } = await run(['serve', '--port', '0', '--private-key', 'sk_cli_test'], { untilStdout: /PERSE_PRIVATE_KEY=/ })
   const url = /export PERSE_BASE_URL=(\S+)/.exec(stdout)[1]
   t.regex(url, /^http:\/\/127\.0\.0\.1:\d+\/v0$/)
@@ -71,7 +74,7 @@ test('serve listens on loopback and answers /login', async (t) => {
   t.is(await exited, 0)
 })
 
-test('enroll, list, update, delete and quality against one server; --prepare', async (t) => {
+it('enroll, list, update, delete and quality against one server; --prepare', async (t) => {
   const { startLocalServer } = require('..')
   const server = await startLocalServer()
   t.teardown(() => server.close())
@@ -92,7 +95,7 @@ test('enroll, list, update, delete and quality against one server; --prepare', a
   t.is((await run(['list'], { env })).stdout.trim(), '(no enrolled users)')
 })
 
-test('usage errors print one hint line; errors are worded for a command line, with the attempts', async (t) => {
+it('usage errors print one hint line; errors are worded for a command line, with the attempts', async (t) => {
   const usage = await run(['detect'])
   t.is(usage.code, 2)
   t.is(usage.stderr, "perse-node: detect takes 1 argument(s), got 0\nRun 'perse-node --help' for usage.\n")

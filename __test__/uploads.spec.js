@@ -6,6 +6,9 @@
 // errors that say what to do.
 
 const test = require('ava')
+const { SCALE } = require('./helpers/time')
+// Under emulation (npm run test:arm64) a face-engine run takes seconds: one test at a time.
+const it = SCALE > 1 ? test.serial : test
 const { useLocalServer } = require('./helpers/local')
 const fs = require('node:fs')
 const path = require('node:path')
@@ -39,14 +42,14 @@ const inputs = {
 }
 
 for (const [kind, make] of Object.entries(inputs)) {
-  test(`detect takes a ${kind} as it is`, async (t) => {
+  it(`detect takes a ${kind} as it is`, async (t) => {
     const r = await client.detect(make(), CONSENT)
     t.is(r.totalFaces, 1)
     t.deepEqual(r.uploaded, { width: 512, height: 512, format: 'jpeg', bytes: astronaut.length, scale: 1, orientationApplied: false })
   })
 }
 
-test('prepareImage takes every image input the calls take', async (t) => {
+it('prepareImage takes every image input the calls take', async (t) => {
   for (const [kind, make] of Object.entries(inputs)) {
     const p = await prepareImage(make())
     t.true(p.data.equals(astronaut), kind)
@@ -56,7 +59,7 @@ test('prepareImage takes every image input the calls take', async (t) => {
   t.is(e.code, 'file_too_large')
 })
 
-test('compare and enroll take Files too', async (t) => {
+it('compare and enroll take Files too', async (t) => {
   const file = inputs.File()
   t.true((await client.compare(file, new Blob([astronaut]), CONSENT)).similarity > 0.9)
   const e = await client.enroll(inputs.File(), CONSENT)
@@ -65,7 +68,7 @@ test('compare and enroll take Files too', async (t) => {
   t.is(r.uploaded.b.bytes, astronaut.length)
 })
 
-test('a stream over the byte budget stops at the limit, having read no more than budget + one chunk', async (t) => {
+it('a stream over the byte budget stops at the limit, having read no more than budget + one chunk', async (t) => {
   let pulled = 0
   const endless = new Readable({
     read() {
@@ -81,7 +84,7 @@ test('a stream over the byte budget stops at the limit, having read no more than
   await rejects(t, client.detect(web, CONSENT), 'file_too_large') // auto: the 50 MB input budget
 })
 
-test('a stream that stalls times out; an aborted call stops reading', async (t) => {
+it('a stream that stalls times out; an aborted call stops reading', async (t) => {
   const stalled = new Readable({ read() {} })
   const e = await rejects(t, client.detect(stalled, { ...CONSENT, timeoutMs: 200 }), 'timeout')
   t.regex(e.message, /200 ms/)
@@ -91,7 +94,20 @@ test('a stream that stalls times out; an aborted call stops reading', async (t) 
   await rejects(t, pending, 'aborted')
 })
 
-test('a failed or used Response is refused with what to do', async (t) => {
+it('a stalled stream is timed out even when nothing else keeps the process alive', async (t) => {
+  // Found by the serial emulated run: with an unref'd deadline timer the process exited with
+  // the call's promise never settled.
+  const r = await runChild(`
+    const { Readable } = require('node:stream');
+    const c = new perse.PerseClient({ baseUrl: 'http://127.0.0.1:9/v0', token: 'a.b.c' });
+    const e = await c.detect(new Readable({ read() {} }), { enduserConsent: true, timeoutMs: 300 }).catch((e) => e);
+    c.close();
+    report({ code: e.code, message: e.message });`)
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(r.report, { code: 'timeout', message: 'reading image took longer than 300 ms' })
+})
+
+it('a failed or used Response is refused with what to do', async (t) => {
   const e = await rejects(t, client.detect(new Response('nope', { status: 404 }), CONSENT), 'invalid_argument')
   t.regex(e.message, /HTTP status 404/)
   const used = new Response(astronaut)
@@ -99,7 +115,7 @@ test('a failed or used Response is refused with what to do', async (t) => {
   await rejects(t, client.detect(used, CONSENT), 'invalid_argument')
 })
 
-test('phone photos work with no option: a sideways JPEG comes back with its box on the upright face', async (t) => {
+it('phone photos work with no option: a sideways JPEG comes back with its box on the upright face', async (t) => {
   const upright = await client.detect(img('hopper.jpg'), CONSENT)
   for (const n of [3, 6, 8]) {
     const r = await client.detect(img(`hopper-exif-orientation-${n}.jpg`), CONSENT)
@@ -109,7 +125,7 @@ test('phone photos work with no option: a sideways JPEG comes back with its box 
   }
 })
 
-test('validate sends a sideways JPEG as stored; its box is still mapped to the upright photo', async (t) => {
+it('validate sends a sideways JPEG as stored; its box is still mapped to the upright photo', async (t) => {
   const upright = await client.detect(img('hopper.jpg'), CONSENT)
   const r = await client.detect(img('hopper-exif-orientation-6.jpg'), { ...CONSENT, prepare: 'validate' })
   t.false(r.uploaded.orientationApplied)
@@ -117,7 +133,7 @@ test('validate sends a sideways JPEG as stored; its box is still mapped to the u
   else t.pass('the frontal detector does not see the sideways face (what the hosted service may do differently)')
 })
 
-test('a 3.4 MB PNG is shrunk for upload and its box comes back in the original pixels', async (t) => {
+it('a 3.4 MB PNG is shrunk for upload and its box comes back in the original pixels', async (t) => {
   const small = await client.detect(astronaut, CONSENT)
   const r = await client.detect(img('astronaut-2048.png'), CONSENT)
   t.is(r.totalFaces, 1)
@@ -128,7 +144,7 @@ test('a 3.4 MB PNG is shrunk for upload and its box comes back in the original p
   t.true(iou(r.faces[0].boundingBox, expected) > 0.6, `${r.faces[0].boundingBox} vs ${expected}`)
 })
 
-test('HEIC and AVIF are refused with what to do', async (t) => {
+it('HEIC and AVIF are refused with what to do', async (t) => {
   for (const brand of ['heic', 'avif']) {
     const file = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from(`ftyp${brand}`), Buffer.alloc(64)])
     const e = await rejects(t, client.detect(file, CONSENT), 'invalid_file_type')
@@ -136,7 +152,7 @@ test('HEIC and AVIF are refused with what to do', async (t) => {
   }
 })
 
-test('strings that are not paths get a hint', async (t) => {
+it('strings that are not paths get a hint', async (t) => {
   const hints = {
     'https://example.com/photo.jpg': /looks like a URL; fetch it first/,
     [`data:image/jpeg;base64,${astronaut.toString('base64')}`]: /data URL; pass `Buffer.from/,
@@ -150,7 +166,7 @@ test('strings that are not paths get a hint', async (t) => {
   }
 })
 
-test('unknown per-call options are refused, with a "did you mean"', async (t) => {
+it('unknown per-call options are refused, with a "did you mean"', async (t) => {
   const cases = { endUserConsent: 'enduserConsent', consent: 'enduserConsent', timeout: 'timeoutMs', retries: 'maxRetries', EnduserConsent: 'enduserConsent' }
   for (const [wrong, right] of Object.entries(cases)) {
     const e = await rejects(t, client.detect(astronaut, { [wrong]: true }), 'invalid_argument')
@@ -158,12 +174,12 @@ test('unknown per-call options are refused, with a "did you mean"', async (t) =>
   }
 })
 
-test('empty credentials in the constructor are refused like setToken(\'\')', (t) => {
+it('empty credentials in the constructor are refused like setToken(\'\')', (t) => {
   throwsPerse(t, () => new PerseClient({ token: '' }), 'invalid_argument')
   throwsPerse(t, () => new PerseClient({ privateKey: '' }), 'invalid_argument')
 })
 
-test('a 404 from a base URL without a version asks whether /v0 was meant', async (t) => {
+it('a 404 from a base URL without a version asks whether /v0 was meant', async (t) => {
   const s = await startContractServer()
   t.teardown(() => s.close())
   const c = new PerseClient({ baseUrl: s.url.replace(/\/v0$/, ''), token: s.mintToken(), maxRetries: 0 })
@@ -172,7 +188,7 @@ test('a 404 from a base URL without a version asks whether /v0 was meant', async
   t.regex(e.message, /has no API version: did you mean http:\/\/127\.0\.0\.1:\d+\/v0\?/)
 })
 
-test('http:// off loopback: refused by default (naming PERSE_BASE_URL when it came from there), allowed on purpose', async (t) => {
+it('http:// off loopback: refused by default (naming PERSE_BASE_URL when it came from there), allowed on purpose', async (t) => {
   throwsPerse(t, () => new PerseClient({ baseUrl: 'http://perse-local:8080/v0' }), 'invalid_argument')
   t.is(new PerseClient({ baseUrl: 'http://perse-local:8080/v0', allowInsecureHttp: true }).baseUrl, 'http://perse-local:8080/v0')
   const r = await runChild(`
@@ -185,7 +201,7 @@ test('http:// off loopback: refused by default (naming PERSE_BASE_URL when it ca
   t.is(r.report.allowed, 'http://perse-local:8080/v0')
 })
 
-test('injectFault({ reachCaller: true }) fails the whole call through its retries, then stops', async (t) => {
+it('injectFault({ reachCaller: true }) fails the whole call through its retries, then stops', async (t) => {
   const s = await startLocalServer()
   t.teardown(() => s.close())
   const c = s.client({ retryBaseDelayMs: 1 })
@@ -197,7 +213,7 @@ test('injectFault({ reachCaller: true }) fails the whole call through its retrie
   t.true(Array.isArray((await c.enrollment.list()).userTokens), 'the next call is served')
 })
 
-test('controlLocalServer drives a server from another process (jest global setup)', async (t) => {
+it('controlLocalServer drives a server from another process (jest global setup)', async (t) => {
   const s = await startLocalServer()
   t.teardown(() => s.close())
   const control = controlLocalServer({ url: s.url, privateKey: s.privateKey })

@@ -98,6 +98,14 @@ if os.path.exists(_HASHES):
             MEMBER_SHA256[n] = h
 
 
+# Not a photo: the previous local server's face detector (SeetaFace frontal, BSD-2-Clause,
+# shipped in the rustface crate), which `npm run eval:engine` times on the same photos in the
+# same run as its speed baseline. Written to eval/baseline/.
+BASELINE = {'seeta_fd_frontal_v1.0.bin': ('rustface', 'rustface-0.1.7/model/seeta_fd_frontal_v1.0.bin',
+                                          'c4619d066ed35e84d9a8e842860b0dff567aba0cbb139881075538761db3ff5d')}
+BASELINE_OUT = os.path.join(HERE, 'eval', 'baseline')
+
+
 def sha256(b):
     return hashlib.sha256(b).hexdigest()
 
@@ -166,6 +174,14 @@ def main():
             f.write('\n'.join(new) + '\n')
         print(f'recorded the sha256 of {len(new)} new photo(s) in {_HASHES}')
     print(f'{len(PHOTOS)} photos in {OUT}')
+    os.makedirs(BASELINE_OUT, exist_ok=True)
+    for local, (arch, mem, want) in BASELINE.items():
+        b = members(get_archive(arch), [mem])[mem]
+        if sha256(b) != want:
+            raise SystemExit(f'sha256 mismatch for {mem}')
+        with open(os.path.join(BASELINE_OUT, local), 'wb') as f:
+            f.write(b)
+    print(f'speed baseline model in {BASELINE_OUT}')
 
 
 if __name__ == '__main__':

@@ -34,9 +34,22 @@ function needsReading(v) {
  * `timeoutMs` the deadline, `signal` the caller's AbortSignal.
  */
 async function readImage(v, name, { budget, timeoutMs, signal }) {
+  // A ref'd timer, not AbortSignal.timeout() (whose timer is unref'd): while a call reads a
+  // stream that has stalled, the process stays alive until the deadline rejects the call, as
+  // for any call in flight. With the unref'd timer, a process with nothing else to do exited
+  // with the call's promise never settled.
+  const clock = new AbortController()
+  const timer = setTimeout(() => clock.abort(), timeoutMs)
+  try {
+    return await readWithin(v, name, budget, timeoutMs, signal, clock.signal)
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function readWithin(v, name, budget, timeoutMs, signal, deadline) {
   const tooLarge = (size) =>
     fail('file_too_large', `${name} is ${size === undefined ? 'more than' : ''}${size ?? budget} bytes${size === undefined ? '' : ''}, over the ${budget}-byte limit (maxUploadBytes for prepare: 'validate', maxInputBytes otherwise)`)
-  const deadline = AbortSignal.timeout(timeoutMs)
   const stop = signal ? AbortSignal.any([signal, deadline]) : deadline
   const why = () => (deadline.aborted ? fail('timeout', `reading ${name} took longer than ${timeoutMs} ms`) : fail('aborted', 'the call was aborted'))
   if (isBlob(v)) {

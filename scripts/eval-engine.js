@@ -49,10 +49,14 @@ function missingImages() {
   return Object.keys(labels.images).filter((name) => !exists(path.join(IMAGES, name)))
 }
 
+// fetch_eval.py needs only the standard library and pip; `pip download` of sdists without
+// build isolation needs setuptools and wheel (the versions pinned in engine/requirements.txt,
+// whose other packages serve the research scripts only).
 function ensureVenv() {
   if (exists(PYTHON)) return
+  const pins = fs.readFileSync(path.join(ENGINE, 'requirements.txt'), 'utf8').split('\n').filter((l) => /^(setuptools|wheel)==/.test(l))
   step(`creating the Python venv ${rel(VENV)}`, 'python3', ['-m', 'venv', VENV])
-  step('installing engine/requirements.txt', path.join(VENV_BIN, 'pip'), ['install', '-r', path.join(ENGINE, 'requirements.txt')])
+  step(`installing ${pins.join(' ')}`, path.join(VENV_BIN, 'pip'), ['install', '-q', ...pins])
 }
 
 function main() {

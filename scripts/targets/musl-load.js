@@ -41,6 +41,7 @@ function main() {
   const work = path.join(CROSS_DIR, 'musl-load')
   fs.mkdirSync(work, { recursive: true })
   const failures = []
+  const controls = {}
   // Both addons: perse-node and perse-node-local (targets.js ADDONS).
   for (const [addon, t] of ADDONS.flatMap((a) => LINUX_TARGETS.filter((x) => x.libc === 'musl').map((x) => [a, x]))) {
     const file = artifactOf(addon, t.platform)
@@ -69,17 +70,28 @@ function main() {
     if (r.status !== 0) failures.push(`${addon.name} ${t.platform}: the musl loader refused it (exit ${r.status ?? r.signal}): ${(r.stderr || r.error?.message || '').trim()}`)
     // Control: the gnu binary of the same arch must be refused by the same host program.
     const gnu = artifactOf(addon, t.platform.replace('musl', 'gnu'))
+    // Per architecture, at least one addon's gnu binary must be refused: a gnu binary that
+    // calls no glibc-only function (perse-node-local on arm64, where glibc's loader is
+    // installed for QEMU) can load under musl, which says nothing about the harness.
     if (fs.existsSync(gnu)) {
       const c = spawnSync(exe, [gnu], { encoding: 'utf8' })
-      if (c.status === 0) failures.push(`${addon.name} ${t.platform}: control failed: musl also loaded the gnu binary ${gnu}, so this check proves nothing`)
-      else process.stdout.write(`control: the ${t.platform.replace('musl', 'gnu')} binary is refused: ${c.stderr.trim()}\n`)
+      controls[t.cpu] = controls[t.cpu] || { run: 0, refused: 0 }
+      controls[t.cpu].run++
+      if (c.status === 0) process.stdout.write(`control: musl also loads the ${addon.name} ${t.platform.replace('musl', 'gnu')} binary (it calls no glibc-only function)\n`)
+      else {
+        controls[t.cpu].refused++
+        process.stdout.write(`control: the ${t.platform.replace('musl', 'gnu')} binary is refused: ${c.stderr.trim()}\n`)
+      }
     }
+  }
+  for (const [cpu, c] of Object.entries(controls)) {
+    if (c.refused === 0) failures.push(`${cpu}: control failed: musl loaded every gnu binary (${c.run}), so this check proves nothing`)
   }
   if (failures.length) {
     process.stderr.write(`\nmusl-load FAILED\n${failures.map((f) => `  ${f}`).join('\n')}\n`)
     process.exit(1)
   }
-  process.stdout.write('\nmusl-load passed: both musl binaries load with musl 1.2.3\n')
+  process.stdout.write('\nmusl-load passed: every musl binary (perse-node and perse-node-local, x64 and arm64) loads with musl 1.2.3\n')
 }
 
 main()
