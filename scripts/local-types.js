@@ -38,7 +38,11 @@ if (require.main === module) {
       process.stderr.write('local-server.d.ts is stale: run node scripts/local-types.js\n')
       process.exit(1)
     }
-  } else fs.writeFileSync(OUT, want)
+  } else write()
 }
 
-module.exports = { expected, OUT }
+function write() {
+  fs.writeFileSync(OUT, expected())
+}
+
+module.exports = { expected, write, OUT }
