@@ -58,6 +58,11 @@ function stage(name, dest, tarballs) {
   const pkg = JSON.parse(fs.readFileSync(pkgPath, 'utf8'))
   pkg.dependencies['perse-node'] = `file:${tarballs.mainTgz}`
   pkg.dependencies['perse-node-linux-x64-gnu'] = `file:${tarballs.platformTgz}`
+  // Examples that start a local server list perse-node-local as a devDependency, as users do.
+  if (pkg.devDependencies?.['perse-node-local']) {
+    pkg.devDependencies['perse-node-local'] = `file:${tarballs.local.mainTgz}`
+    pkg.devDependencies['perse-node-local-linux-x64-gnu'] = `file:${tarballs.local.platformTgz}`
+  }
   fs.writeFileSync(pkgPath, JSON.stringify(pkg, null, 2))
   fs.mkdirSync(path.join(dest, 'fixtures'), { recursive: true })
   for (const p of PHOTOS) fs.copyFileSync(path.join(ROOT, '__test__', 'fixtures', p), path.join(dest, 'fixtures', p))
