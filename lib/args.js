@@ -34,18 +34,35 @@ const ALIASES = {
   key: 'privateKey',
 }
 
+/** `{ kind: [[key, typeof], ...] }` as a binding returns it → `{ kind: Map }`, with the JS-only keys. */
+function toMaps(s) {
+  const maps = {}
+  for (const kind of Object.keys(s)) maps[kind] = new Map([...s[kind], ...(JS_ONLY[kind] ?? [])])
+  return maps
+}
+
 let specs = null
-/**
- * `{ client, call, prepareImage }` from this addon and `{ localServer, fault }` from
- * perse-node-local's when it is installed, each a Map of key to typeof.
- */
+/** `{ client, call, prepareImage }` from this addon, each a Map of key to typeof. */
 function optionSpecs() {
-  if (specs === null || (specs.localServer === undefined && localPackageIfInstalled())) {
-    const s = { ...native().optionSpecs(), ...localPackageIfInstalled()?.native.optionSpecs() }
-    specs = {}
-    for (const kind of Object.keys(s)) specs[kind] = new Map([...s[kind], ...(JS_ONLY[kind] ?? [])])
-  }
+  if (specs === null) specs = toMaps(native().optionSpecs())
   return specs
+}
+
+let localSpecs = null
+/**
+ * The Map for `kind`: this addon's kinds, or `localServer` / `fault` from perse-node-local's
+ * addon (looked up only for those kinds, never on the call path; undefined while it is not
+ * installed).
+ */
+function specFor(kind) {
+  const own = optionSpecs()[kind]
+  if (own !== undefined) return own
+  if (localSpecs === null) {
+    const local = localPackageIfInstalled()
+    if (local === null) return undefined
+    localSpecs = toMaps(local.native.optionSpecs())
+  }
+  return localSpecs[kind]
 }
 
 /** " (did you mean 'x'?)" when `key` is a known alias or differs from a valid key only in case. */
@@ -72,12 +89,12 @@ function checkObject(value, where) {
 
 /**
  * A snapshot of an options object: each known key read once, unknown keys and wrong types
- * refused. `kind` is a key of optionSpecs(); `where` names the parameter in messages.
+ * refused. `kind` is a kind of specFor(); `where` names the parameter in messages.
  */
 function options(value, kind, where = 'options') {
   if (value === undefined || value === null) return {}
   checkObject(value, where)
-  const spec = optionSpecs()[kind]
+  const spec = specFor(kind)
   // A fault for a server in another process, with perse-node-local absent here: that server checks it.
   if (spec === undefined) return { ...value }
   const out = {}

@@ -33,6 +33,19 @@ async fn analyse(state: &Shared, bytes: Bytes) -> Result<Analysis, Reject> {
     .map_err(|_| Reject::new(500, "server_error", "image analysis failed"))?
 }
 
+/// A store write, off the runtime: with a data directory it commits to disk (an fsync), and
+/// the runtime is the one the process's SDK clients use too.
+pub async fn store_write<T: Send + 'static>(
+    state: &Shared,
+    write: impl FnOnce(&mut crate::store::Store) -> Result<T, String> + Send + 'static,
+) -> Result<T, Reject> {
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || write(&mut lock(&st.store)))
+        .await
+        .map_err(|_| Reject::new(500, "server_error", "the enrollment store failed"))?
+        .map_err(|m| Reject::new(500, "server_error", &m))
+}
+
 fn thresholds() -> DetectThresholds {
     DetectThresholds {
         underexposure: THRESHOLD_UNDEREXPOSURE,
@@ -167,9 +180,8 @@ pub async fn enroll(state: &Shared, form: &Form, update: bool, started: Instant)
     }
     let d = face_descriptor(state, &a, "image_file")?;
     let token = existing.unwrap_or_else(|| format!("usr_{:032x}", rand::random::<u128>()));
-    lock(&state.store)
-        .put(&token, d)
-        .map_err(|m| Reject::new(500, "server_error", &m))?;
+    let key = token.clone();
+    store_write(state, move |s| s.put(&key, d)).await?;
     let body = EnrollResponse {
         user_token: token,
         time_taken: secs(started),

@@ -14,7 +14,7 @@ use perse_core::models::*;
 
 use crate::controls::{clip, take_fault, Fault, RecordedField, RecordedRequest};
 use crate::form::Form;
-use crate::handlers::{compare, detect, enroll};
+use crate::handlers::{compare, detect, enroll, store_write};
 use crate::reply::{self, Reject};
 use crate::server::*;
 
@@ -134,8 +134,8 @@ async fn dispatch(state: &Shared, req: Request, fields: &mut Vec<RecordedField>)
         }
         (&Method::DELETE, r) if r.starts_with("/face/enrollment/") => {
             let token = percent_decode(&r["/face/enrollment/".len()..]);
-            match lock(&state.store).remove(&token) {
-                Err(m) => Err(Reject::new(500, "server_error", &m)),
+            match store_write(state, move |s| s.remove(&token)).await {
+                Err(e) => Err(e),
                 Ok(true) => Ok(reply::ok(
                     &DeleteResponse {
                         time_taken: secs(started),
