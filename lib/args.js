@@ -8,7 +8,7 @@
 const { types } = require('node:util')
 const { fileURLToPath } = require('node:url')
 
-const { invalid, describe, fail, isPerseError } = require('./errors.js')
+const { invalid, describe, isPerseError, foreignMessage } = require('./errors.js')
 const native = require('./native.js')
 const { localPackageIfInstalled } = require('./local-package.js')
 const { uploadedFile } = require('./inputs.js')
@@ -218,7 +218,7 @@ function userTokenArg(value, name) {
 /** Any failure as a PerseError: a caller's getter or Proxy that throws is an invalid argument. */
 function asPerseError(e) {
   if (isPerseError(e)) return e
-  return fail('invalid_argument', `an argument could not be read: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+  return invalid(`an argument could not be read: ${foreignMessage(e)}`, e)
 }
 
 module.exports = { options, clientOptions, callOptions, imageArg, compareArgs, userTokenArg, asPerseError, stringHint }

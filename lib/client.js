@@ -8,7 +8,7 @@ const { inspect } = require('node:util')
 
 const { isPerseError, fail, invalid, describe, fromInfo, nativeSync } = require('./errors.js')
 const { clientOptions, callOptions, imageArg, compareArgs, userTokenArg, asPerseError, stringHint } = require('./args.js')
-const { needsReading, readImage } = require('./inputs.js')
+const { readKind, readImages } = require('./inputs.js')
 const { Transport } = require('./transport.js')
 const { qualityVerdict, similarityVerdict, noFaceVerdict } = require('./verdicts.js')
 
@@ -26,6 +26,8 @@ function unbound() {
 /** A Perse API client. Methods are bound, so `const { detect } = client` works. */
 class PerseClient {
   #transport
+  /** What close() runs besides closing the transport: it stops the reads in progress (lib/inputs.js). */
+  #closers = new Set()
 
   constructor(options) {
     let o
@@ -134,6 +136,7 @@ class PerseClient {
   /** Rejects pending and later calls with `client_closed`, forgets every secret and releases the refresh callback. */
   close() {
     this.#transport.close()
+    for (const stop of this.#closers) stop()
   }
 
   get closed() {
@@ -189,7 +192,8 @@ class PerseClient {
   #upload(method, options, images, build) {
     try {
       const o = callOptions(options)
-      const call = images.some(needsReading) ? this.#readThenCall(method, o, images, build) : this.#transport.call(method, build(images), o)
+      const kinds = images.length === 1 ? [readKind(images[0])] : images.map(readKind)
+      const call = kinds[0] === undefined && kinds[1] === undefined ? this.#transport.call(method, build(images), o) : this.#readThenCall(method, o, images, kinds, build)
       const named = images.find(isString)
       return named === undefined ? call : call.catch((e) => hintMissing(e, named))
     } catch (e) {
@@ -197,16 +201,30 @@ class PerseClient {
     }
   }
 
-  async #readThenCall(method, o, images, build) {
-    const limits = this.#native.readLimits(o.native)
-    if (limits.status === false) throw fromInfo(limits)
-    const names = images.length === 1 ? ['image'] : ['a', 'b']
-    const read = await Promise.all(images.map((v, i) => (needsReading(v) ? readImage(v, names[i], { budget: limits.budget, timeoutMs: limits.timeoutMs, signal: o.signal }) : v)))
-    return this.#transport.call(method, build(read), o)
+  /**
+   * Reads the Blobs, Responses and streams among `images` (see lib/inputs.js), then starts the
+   * call. The other arguments are checked first, with an empty placeholder for each input to
+   * read, so that a bad one refuses the call before any stream is consumed; they are built
+   * again from the read bytes right before the native call, as #upload does.
+   */
+  async #readThenCall(method, o, images, kinds, build) {
+    try {
+      build(images.map((v, i) => (kinds[i] === undefined ? v : EMPTY)))
+      const limits = this.#native.readLimits(o.native)
+      if (limits.status === false) throw fromInfo(limits)
+      const names = images.length === 1 ? ['image'] : ['a', 'b']
+      const read = await readImages(images, kinds, names, { budget: limits.budget, timeoutMs: limits.timeoutMs, signal: o.signal, closers: this.#closers })
+      return await this.#transport.call(method, build(read), o)
+    } catch (e) {
+      throw asPerseError(e)
+    }
   }
 }
 
 const isString = (v) => typeof v === 'string'
+
+/** Stands in for an input still to be read while the other arguments are checked. */
+const EMPTY = Buffer.alloc(0)
 
 /** `file_not_found` for a string that was probably not meant as a path: say what it looks like. */
 function hintMissing(e, path) {

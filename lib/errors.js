@@ -27,7 +27,11 @@ class PerseError extends Error {
 
 /** `true` for a PerseError from any realm (jest module registries, vm contexts, workers' copies). */
 function isPerseError(e) {
-  return e instanceof PerseError || (e != null && typeof e === 'object' && e[BRAND] === true)
+  try {
+    return e instanceof PerseError || (e != null && typeof e === 'object' && e[BRAND] === true)
+  } catch {
+    return false // a Proxy whose traps throw: not ours
+  }
 }
 
 /** A PerseError from an ErrorInfo (src/error.rs) or the same fields decoded from a batch. */
@@ -39,8 +43,29 @@ function fail(code, message, extra) {
   return new PerseError({ code, message, attempts: 0, retryable: false, ...extra })
 }
 
-function invalid(message) {
-  return fail('invalid_argument', message)
+/** invalid_argument; `cause` (the caller's own error, if any) is kept as the error's cause. */
+function invalid(message, cause) {
+  return fail('invalid_argument', message, cause === undefined ? undefined : { cause })
+}
+
+/** Longest part of a foreign error's message quoted in a PerseError's. */
+const FOREIGN_MESSAGE_CHARS = 300
+
+/**
+ * The message of an error a caller's object threw, safe to quote: read without running
+ * the caller's getters twice or letting them throw, on one line, at most
+ * FOREIGN_MESSAGE_CHARS long.
+ */
+function foreignMessage(e) {
+  let m
+  try {
+    m = e instanceof Error || (e !== null && typeof e === 'object' && typeof e.message === 'string') ? e.message : String(e)
+    if (typeof m !== 'string' || m === '') m = e instanceof Error ? e.name : 'an error without a message'
+  } catch {
+    m = 'an error that cannot be described'
+  }
+  m = m.replace(/\s+/g, ' ').trim()
+  return m.length > FOREIGN_MESSAGE_CHARS ? `${m.slice(0, FOREIGN_MESSAGE_CHARS - 1)}…` : m
 }
 
 function describe(v) {
@@ -72,4 +97,4 @@ function nativeSync(fn) {
   }
 }
 
-module.exports = { PerseError, isPerseError, fromInfo, fail, invalid, describe, nativeSync, nativeError }
+module.exports = { PerseError, isPerseError, fromInfo, fail, invalid, describe, foreignMessage, nativeSync, nativeError }

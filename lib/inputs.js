@@ -4,9 +4,16 @@
 // `request.formData()` gives in Next.js, Nuxt/h3, Remix, Hono and undici), a fetch Response,
 // a web ReadableStream and a Node Readable. They are read within the call's byte budget
 // (never buffering more than budget + one chunk) and before its deadline, and honour its
-// AbortSignal. multer and formidable file objects are resolved here too, without reading.
+// AbortSignal and the client's close(). multer and formidable file objects are resolved here
+// too, without reading.
+//
+// Every object here is the caller's, and treated as hostile: each property read and method
+// call is guarded, a missing `destroy` or `cancel` is tolerated, nothing the caller's code
+// throws (synchronously or later) escapes as anything but a PerseError, and the listeners and
+// timer installed here never throw into the event loop.
 
-const { fail, invalid, describe } = require('./errors.js')
+const { types } = require('node:util')
+const { fail, invalid, describe, isPerseError, foreignMessage } = require('./errors.js')
 
 /** multer (memory storage: `.buffer`; disk storage: `.path`) and formidable (`.filepath`) file objects. */
 function uploadedFile(v) {
@@ -19,113 +26,263 @@ function uploadedFile(v) {
   return undefined
 }
 
-const isBlob = (v) => typeof v?.arrayBuffer === 'function' && typeof v.size === 'number' && typeof v.type === 'string' && typeof v.stream === 'function'
-const isResponse = (v) => typeof v?.arrayBuffer === 'function' && typeof v.status === 'number' && v.headers !== undefined && 'bodyUsed' in v
-const isWebStream = (v) => typeof v?.getReader === 'function'
-const isNodeStream = (v) => typeof v?.pipe === 'function' && typeof v.on === 'function' && typeof v[Symbol.asyncIterator] === 'function'
+const fn = (v, key) => typeof v[key] === 'function'
 
-/** Whether `v` must be read (asynchronously) before the call can start. */
-function needsReading(v) {
-  return v !== null && typeof v === 'object' && !ArrayBuffer.isView(v) && (isBlob(v) || isResponse(v) || isWebStream(v) || isNodeStream(v))
+// @hot
+/**
+ * How `v` must be read before the call can start: 'blob', 'response', 'web' (ReadableStream)
+ * or 'node' (Readable); undefined when it needs no reading (bytes, paths, multer files...).
+ * A getter that throws here propagates: the caller turns it into invalid_argument.
+ */
+function readKind(v) {
+  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v) || types.isAnyArrayBuffer(v) || types.isProxy(v)) return undefined
+  if (fn(v, 'arrayBuffer')) {
+    if (typeof v.size === 'number' && typeof v.type === 'string' && fn(v, 'stream')) return 'blob'
+    if (typeof v.status === 'number' && v.headers !== undefined && 'bodyUsed' in v) return 'response'
+  }
+  if (fn(v, 'getReader')) return 'web'
+  if (fn(v, 'pipe') && fn(v, 'on') && fn(v, Symbol.asyncIterator)) return 'node'
+  return undefined
+}
+
+/** What stops a read, as a PerseError for the input `name`. */
+const STOPPED = {
+  timeout: (name, ms) => fail('timeout', `reading ${name} took longer than ${ms} ms`),
+  aborted: () => fail('aborted', 'the call was aborted'),
+  closed: () => fail('client_closed', 'the client was closed while the call was reading its image'),
 }
 
 /**
- * The bytes of `v` (see needsReading) as a Buffer. `budget` is the most bytes the call takes,
- * `timeoutMs` the deadline, `signal` the caller's AbortSignal.
+ * Why the reads of one call must stop, once: the deadline, the caller's AbortSignal, the
+ * client's close(), or another input of the same call failing (its error). Listeners are
+ * plain functions run in a try: a caller's object cannot make them throw.
  */
-async function readImage(v, name, { budget, timeoutMs, signal }) {
+class Stop {
+  reason = null
+  #listeners = new Set()
+
+  fire(reason) {
+    if (this.reason !== null) return
+    this.reason = reason
+    for (const f of this.#listeners) {
+      try {
+        f(reason)
+      } catch {
+        // a listener only cancels a caller's source; its failure changes nothing
+      }
+    }
+    this.#listeners.clear()
+  }
+
+  /** Runs `f(reason)` when the stop fires; returns the function that unsubscribes. */
+  on(f) {
+    this.#listeners.add(f)
+    return () => this.#listeners.delete(f)
+  }
+}
+
+/**
+ * The bytes of each input of one call, as Buffers (inputs with no `kinds[i]` are returned as
+ * they are). `budget` is the most bytes an input may have, `timeoutMs` the deadline for all,
+ * `signal` the caller's AbortSignal (or an object like one), `closers` the client's Set of
+ * functions that close() runs. One input failing cancels the others' reads.
+ */
+async function readImages(values, kinds, names, { budget, timeoutMs, signal, closers }) {
+  const stop = new Stop()
   // A ref'd timer, not AbortSignal.timeout() (whose timer is unref'd): while a call reads a
   // stream that has stalled, the process stays alive until the deadline rejects the call, as
   // for any call in flight. With the unref'd timer, a process with nothing else to do exited
   // with the call's promise never settled.
-  const clock = new AbortController()
-  const timer = setTimeout(() => clock.abort(), timeoutMs)
+  const timer = setTimeout(() => stop.fire('timeout'), timeoutMs)
+  const onClose = () => stop.fire('closed')
+  closers?.add(onClose)
+  const unlisten = listen(signal, () => stop.fire('aborted'))
   try {
-    return await readWithin(v, name, budget, timeoutMs, signal, clock.signal)
+    if (signal !== undefined && aborted(signal)) stop.fire('aborted')
+    const why = (name) => (reason) => (typeof reason === 'string' ? STOPPED[reason](name, timeoutMs) : reason)
+    return await Promise.all(
+      values.map((v, i) => {
+        if (!kinds[i]) return v
+        return readOne(v, kinds[i], names[i], budget, stop, why(names[i])).catch((e) => {
+          const err = isPerseError(e) ? e : invalid(`${names[i]} could not be read: ${foreignMessage(e)}`, e)
+          stop.fire(err) // cancels the other input of a compare
+          throw err
+        })
+      }),
+    )
   } finally {
     clearTimeout(timer)
+    closers?.delete(onClose)
+    unlisten()
   }
 }
 
-async function readWithin(v, name, budget, timeoutMs, signal, deadline) {
-  const tooLarge = (size) =>
-    fail('file_too_large', `${name} is ${size === undefined ? 'more than' : ''}${size ?? budget} bytes${size === undefined ? '' : ''}, over the ${budget}-byte limit (maxUploadBytes for prepare: 'validate', maxInputBytes otherwise)`)
-  const stop = signal ? AbortSignal.any([signal, deadline]) : deadline
-  const why = () => (deadline.aborted ? fail('timeout', `reading ${name} took longer than ${timeoutMs} ms`) : fail('aborted', 'the call was aborted'))
-  if (isBlob(v)) {
-    if (v.size > budget) throw tooLarge(v.size)
-    return race(v.arrayBuffer().then((ab) => Buffer.from(ab)), stop, why)
+/** The caller's `signal.aborted`; a throwing getter is an invalid argument. */
+function aborted(signal) {
+  try {
+    return signal.aborted === true
+  } catch (e) {
+    throw invalid(`options.signal cannot be read: ${foreignMessage(e)}`, e)
   }
-  if (isResponse(v)) {
-    if (v.bodyUsed) throw invalid(`${name} is a Response whose body was already read`)
-    if (!v.ok) throw invalid(`${name} is a Response with HTTP status ${v.status}: fetch the image successfully first`)
-    const length = Number(v.headers.get('content-length'))
-    if (length > budget) throw tooLarge(length)
-    if (v.body === null) return Buffer.alloc(0)
-    return readWeb(v.body, budget, stop, why, tooLarge)
-  }
-  if (isWebStream(v)) return readWeb(v, budget, stop, why, tooLarge)
-  return readNode(v, budget, stop, why, tooLarge)
 }
 
-/** `promise`, or the reason `stop` gives when it fires first. */
-function race(promise, stop, why) {
-  if (stop.aborted) return Promise.reject(why())
+/** Subscribes `f` to the caller's signal, if any; returns the guarded unsubscribe. */
+function listen(signal, f) {
+  if (signal === undefined || signal === null) return () => {}
+  try {
+    signal.addEventListener('abort', f, { once: true })
+  } catch (e) {
+    throw invalid(`options.signal cannot be listened to: ${foreignMessage(e)}`, e)
+  }
+  return () => {
+    try {
+      signal.removeEventListener('abort', f)
+    } catch {
+      // the caller's removeEventListener threw: the listener only fires a finished stop
+    }
+  }
+}
+
+/**
+ * `thunk()` (a caller's method call) as a promise, rejected with `why(reason)` as soon as
+ * `stop` fires. A synchronous throw becomes a rejection; a promise that is left behind keeps a
+ * handler, so its later rejection is never unhandled.
+ */
+function race(thunk, stop, why) {
   return new Promise((resolve, reject) => {
-    const onStop = () => reject(why())
-    stop.addEventListener('abort', onStop, { once: true })
-    promise.then(resolve, reject).finally(() => stop.removeEventListener('abort', onStop))
+    if (stop.reason !== null) return reject(why(stop.reason))
+    const off = stop.on((r) => reject(why(r)))
+    let p
+    try {
+      p = Promise.resolve(thunk())
+    } catch (e) {
+      off()
+      return reject(e)
+    }
+    p.then(
+      (v) => (off(), resolve(v)),
+      (e) => (off(), reject(e)),
+    )
   })
 }
 
-async function readWeb(stream, budget, stop, why, tooLarge) {
-  let reader
+/** Calls the caller's `obj[method](...args)` for cleanup, if it has one; whatever it throws or rejects is dropped. */
+function quietly(obj, method, ...args) {
   try {
-    reader = stream.getReader()
+    if (typeof obj?.[method] !== 'function') return
+    const r = obj[method](...args)
+    if (r !== null && typeof r === 'object') Promise.resolve(r).catch(() => {})
+  } catch {
+    // cleanup of a caller's object: nothing to report
+  }
+}
+
+const tooLarge = (name, size, budget) =>
+  fail('file_too_large', `${name} is ${size === undefined ? `more than ${budget}` : size} bytes, over the ${budget}-byte limit (maxUploadBytes for prepare: 'validate', maxInputBytes otherwise)`)
+
+function readOne(v, kind, name, budget, stop, why) {
+  switch (kind) {
+    case 'blob':
+      return readBlob(v, name, budget, stop, why)
+    case 'response':
+      return readResponse(v, name, budget, stop, why)
+    case 'web':
+      return readWeb(v, name, budget, stop, why, 'invalid_argument')
+    default:
+      return readNode(v, name, budget, stop, why)
+  }
+}
+
+async function readBlob(v, name, budget, stop, why) {
+  const size = v.size
+  if (size > budget) throw tooLarge(name, size, budget)
+  let ab
+  try {
+    ab = await race(() => v.arrayBuffer(), stop, why)
   } catch (e) {
-    throw invalid(`the image stream cannot be read: ${e.message}`)
+    if (isPerseError(e)) throw e
+    // fs.openAsBlob's Blob rejects (NotReadableError) when its file changed after it was opened.
+    throw invalid(`${name} (a Blob) could not be read: ${foreignMessage(e)}`, e)
+  }
+  if (!types.isAnyArrayBuffer(ab)) throw invalid(`${name}.arrayBuffer() must resolve to an ArrayBuffer (got ${describe(ab)})`)
+  if (ab.byteLength > budget) throw tooLarge(name, ab.byteLength, budget)
+  return Buffer.from(ab)
+}
+
+async function readResponse(v, name, budget, stop, why) {
+  if (v.bodyUsed) throw invalid(`${name} is a Response whose body was already read`)
+  if (!v.ok) throw invalid(`${name} is a Response with HTTP status ${v.status}: fetch the image successfully first`)
+  const length = Number(v.headers.get('content-length'))
+  if (length > budget) throw tooLarge(name, length, budget)
+  const body = v.body
+  if (body === null || body === undefined) return Buffer.alloc(0)
+  // The body failing mid-read is the caller's connection failing (undici's "terminated").
+  return readWeb(body, name, budget, stop, why, 'network_error')
+}
+
+/** A web ReadableStream (or an object with `getReader()`); a failure of its source is `failure`. */
+async function readWeb(stream, name, budget, stop, why, failure) {
+  const reader = stream.getReader()
+  if (reader === null || typeof reader !== 'object' || typeof reader.read !== 'function') {
+    throw invalid(`${name}.getReader() must return a stream reader (got ${describe(reader)})`)
   }
   const chunks = []
   let size = 0
   try {
     for (;;) {
-      const { done, value } = await race(reader.read(), stop, why)
-      if (done) break
-      if (!(value instanceof Uint8Array)) throw invalid(`the image stream must yield bytes (got ${describe(value)})`)
-      size += value.byteLength
-      if (size > budget) throw tooLarge()
-      chunks.push(value)
+      const r = await race(() => reader.read(), stop, why)
+      if (r === null || typeof r !== 'object') throw invalid(`the reader of ${name} must give { done, value } (got ${describe(r)})`)
+      if (r.done) break
+      size += chunk(r.value, chunks)
+      if (size > budget) throw tooLarge(name, undefined, budget)
     }
   } catch (e) {
-    reader.cancel().catch(() => {})
-    throw e
+    quietly(reader, 'cancel')
+    if (isPerseError(e)) throw e
+    throw fail(failure, `reading ${name} failed: ${foreignMessage(e)}`, { cause: e })
   }
   return Buffer.concat(chunks, size)
 }
 
-async function readNode(stream, budget, stop, why, tooLarge) {
+/**
+ * A Node Readable (or an object with `pipe`, `on` and an async iterator). Each `next()` races
+ * the stop, so a source that stalls, or that has no `destroy` to be stopped with, cannot hold
+ * the call; a real Readable is destroyed (without an error, which nobody might listen to).
+ */
+async function readNode(stream, name, budget, stop, why) {
+  const it = stream[Symbol.asyncIterator]()
+  if (it === null || typeof it !== 'object' || typeof it.next !== 'function') {
+    throw invalid(`${name}[Symbol.asyncIterator]() must return an iterator (got ${describe(it)})`)
+  }
   const chunks = []
   let size = 0
-  const onStop = () => stream.destroy(why())
-  if (stop.aborted) throw why()
-  stop.addEventListener('abort', onStop, { once: true })
+  const off = stop.on(() => quietly(stream, 'destroy'))
   try {
-    for await (const chunk of stream) {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
-      if (!(bytes instanceof Uint8Array)) throw invalid(`the image stream must yield bytes (got ${describe(chunk)})`)
-      size += bytes.byteLength
-      if (size > budget) throw tooLarge()
-      chunks.push(bytes)
+    for (;;) {
+      const r = await race(() => it.next(), stop, why)
+      if (r === null || typeof r !== 'object') throw invalid(`the iterator of ${name} must give { done, value } (got ${describe(r)})`)
+      if (r.done) break
+      const value = r.value
+      size += chunk(typeof value === 'string' ? Buffer.from(value) : value, chunks)
+      if (size > budget) throw tooLarge(name, undefined, budget)
     }
   } catch (e) {
-    stream.destroy()
-    if (e && e.code && typeof e.status === 'boolean') throw e // already a PerseError
-    if (stop.aborted) throw why()
-    throw invalid(`the image stream failed: ${e?.message ?? String(e)}`)
+    quietly(stream, 'destroy')
+    quietly(it, 'return')
+    if (isPerseError(e)) throw e
+    throw invalid(`the image stream failed: ${foreignMessage(e)}`, e)
   } finally {
-    stop.removeEventListener('abort', onStop)
+    off()
   }
   return Buffer.concat(chunks, size)
 }
 
-module.exports = { needsReading, readImage, uploadedFile }
+/** Adds a chunk a stream gave (a copy: the caller may reuse its buffer); returns its length. */
+function chunk(value, chunks) {
+  if (!ArrayBuffer.isView(value) || !(value instanceof Uint8Array)) throw invalid(`the image stream must yield bytes (got ${describe(value)})`)
+  const copy = Buffer.from(value)
+  chunks.push(copy)
+  return copy.length
+}
+
+module.exports = { readKind, readImages, uploadedFile }

@@ -5,7 +5,7 @@
 const native = require('./native.js')
 const { fromInfo, nativeError } = require('./errors.js')
 const { options, imageArg, asPerseError } = require('./args.js')
-const { needsReading, readImage } = require('./inputs.js')
+const { readKind, readImages } = require('./inputs.js')
 
 /** How long prepareImage waits for a Blob, Response or stream to deliver its bytes. */
 const READ_TIMEOUT_MS = 60_000
@@ -20,10 +20,11 @@ async function prepareImage(image, opts) {
   let args
   try {
     const o = options(opts, 'prepareImage')
-    if (needsReading(image)) {
+    const kind = readKind(image)
+    if (kind !== undefined) {
       const budget = native().prepareReadBudget(o)
       if (typeof budget !== 'number') throw fromInfo(budget)
-      image = await readImage(image, 'image', { budget, timeoutMs: READ_TIMEOUT_MS })
+      image = (await readImages([image], [kind], ['image'], { budget, timeoutMs: READ_TIMEOUT_MS }))[0]
     }
     args = [imageArg(image, 'image'), o]
   } catch (e) {

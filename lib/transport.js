@@ -5,7 +5,7 @@
 // the once-per-tick flush and the rearm after each delivery all stay in here; see
 // ARCHITECTURE.md for why the queue exists and the invariants it keeps.
 
-const { fail, fromInfo, nativeError, nativeSync } = require('./errors.js')
+const { fail, invalid, isPerseError, foreignMessage, fromInfo, nativeError, nativeSync } = require('./errors.js')
 const native = require('./native.js')
 const { completer } = require('./decode.js')
 const { Pending } = require('./pending.js')
@@ -58,15 +58,33 @@ class Transport {
     return this.#callWithSignal(method, args, o)
   }
 
+  /**
+   * A call with the caller's AbortSignal, or an object that looks like one: its getter and
+   * methods may throw (an invalid argument), and the listener installed on it never throws.
+   */
   async #callWithSignal(method, args, { consent, native: nativeOpts, signal }) {
-    if (signal.aborted) throw fail('aborted', 'the call was aborted before it started')
     const abort = new (native().NativeAbort)()
-    const onAbort = () => abort.abort()
-    signal.addEventListener('abort', onAbort, { once: true })
+    const onAbort = () => {
+      try {
+        abort.abort()
+      } catch {
+        // the native abort catches its panics; nothing may throw into the caller's dispatch
+      }
+    }
+    try {
+      if (signal.aborted === true) throw fail('aborted', 'the call was aborted before it started')
+      signal.addEventListener('abort', onAbort, { once: true })
+    } catch (e) {
+      throw isPerseError(e) ? e : invalid(`options.signal cannot be used: ${foreignMessage(e)}`, e)
+    }
     try {
       return await this.#start(method, args, consent, nativeOpts, abort)
     } finally {
-      signal.removeEventListener('abort', onAbort)
+      try {
+        signal.removeEventListener('abort', onAbort)
+      } catch {
+        // a throwing removeEventListener leaves a listener that only aborts a finished call
+      }
     }
   }
 
