@@ -38,6 +38,15 @@ impl Error {
                 *s = one_line(s, MAX_MESSAGE_CHARS);
             }
         });
+        // The message is the text inside its kind's wording ("token refresh failed: ..."):
+        // cut the text again by what the wording adds, so the whole message keeps the cap.
+        let excess = self.to_string().chars().count().saturating_sub(MAX_MESSAGE_CHARS);
+        if excess > 0 {
+            self.edit_text(|s| {
+                let keep = s.chars().count().saturating_sub(excess + 1);
+                *s = one_line(s, keep);
+            });
+        }
     }
 
     fn edit_text(&mut self, fix: impl Fn(&mut String)) {

@@ -69,3 +69,27 @@ fn status_classes() {
     assert!(e.to_string().contains("503"));
     assert_eq!(Error::from_response(408, b"").code(), "timeout");
 }
+
+#[test]
+fn a_tidied_message_keeps_the_cap_with_its_wording() {
+    let long = "x".repeat(5_000_000);
+    let kinds = [
+        ErrorKind::TokenRefreshFailed { cause: long.clone() },
+        ErrorKind::Server {
+            http_status: 503,
+            detail: long.clone(),
+        },
+        ErrorKind::Network(long.clone()),
+        ErrorKind::Api {
+            code: "x".into(),
+            message: long.clone(),
+            http_status: 400,
+        },
+    ];
+    for kind in kinds {
+        let mut e = Error::from(kind);
+        e.tidy();
+        let n = e.to_string().chars().count();
+        assert!(n <= MAX_MESSAGE_CHARS && n > MAX_MESSAGE_CHARS - 10, "{n} characters");
+    }
+}
