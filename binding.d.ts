@@ -155,6 +155,13 @@ export interface LayoutSamples {
   expected: string
 }
 
+/**
+ * `url` as a base URL under the client's rules (https, or plain http only on loopback or
+ * with `allowInsecureHttp`), normalised, or why it is refused. `controlLocalServer` checks
+ * its URL with it, so the local server's controls never send a key where a client would not.
+ */
+export declare function normalizeBaseUrl(url: string, allowInsecureHttp: boolean): string | ErrorInfo
+
 /** The keys and types of every options object (see `js_options!`). */
 export declare function optionSpecs(): OptionSpecs
 

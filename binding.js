@@ -840,6 +840,7 @@ module.exports.NativeAbort = nativeBinding.NativeAbort
 module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.__layoutSamples = nativeBinding.__layoutSamples
 module.exports.Call = nativeBinding.Call
+module.exports.normalizeBaseUrl = nativeBinding.normalizeBaseUrl
 module.exports.optionSpecs = nativeBinding.optionSpecs
 module.exports.prepareImage = nativeBinding.prepareImage
 module.exports.prepareReadBudget = nativeBinding.prepareReadBudget

@@ -5,7 +5,8 @@
 // local-package.js), in this process, on loopback.
 
 const { inspect } = require('node:util')
-const { fromInfo, invalid, nativeError, nativeSync } = require('./errors.js')
+const { fail, fromInfo, invalid, describe, foreignMessage, isPerseError, nativeError, nativeSync } = require('./errors.js')
+const native = require('./native.js')
 const { options, asPerseError } = require('./args.js')
 const { localPackage } = require('./local-package.js')
 const { PerseClient } = require('./client.js')
@@ -102,33 +103,97 @@ async function startLocalServer(opts) {
   return new LocalServer(r)
 }
 
+/** How long a control call waits for the server, by default. */
+const CONTROL_TIMEOUT_MS = 30_000
+/** Largest answer read from a server's controls (the request log is capped at 4 MiB there). */
+const CONTROL_MAX_BYTES = 16 * 1024 * 1024
+
 /**
  * The test controls of a local server this process did not start (jest's global setup runs
  * in another process than the tests; a server in another container): `{ injectFault,
  * expireTokens, reset, requests }`, each returning a promise, over the server's HTTP controls.
  * Defaults: PERSE_BASE_URL and PERSE_PRIVATE_KEY, as the global setup would export them.
+ *
+ * The URL follows the client's transport rules (https, or plain http only on loopback or with
+ * `allowInsecureHttp`), so the private key is never sent where a client would not send it;
+ * every failure, from a bad URL to a refused connection, is a PerseError.
  */
-function controlLocalServer({ url = process.env.PERSE_BASE_URL, privateKey = process.env.PERSE_PRIVATE_KEY } = {}) {
+function controlLocalServer(server) {
+  let url
+  let privateKey
+  let allowInsecureHttp
+  let timeoutMs
+  try {
+    ;({ url = process.env.PERSE_BASE_URL, privateKey = process.env.PERSE_PRIVATE_KEY, allowInsecureHttp, timeoutMs = CONTROL_TIMEOUT_MS } = server ?? {})
+  } catch (e) {
+    throw asPerseError(e)
+  }
   if (typeof url !== 'string' || typeof privateKey !== 'string' || !url || !privateKey) {
     throw invalid('controlLocalServer needs { url, privateKey } (or PERSE_BASE_URL and PERSE_PRIVATE_KEY)')
   }
+  if (allowInsecureHttp !== undefined && typeof allowInsecureHttp !== 'boolean') throw invalid(`allowInsecureHttp must be a boolean (got ${describe(allowInsecureHttp)})`)
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) throw invalid(`timeoutMs must be an integer between 1 and 600000 (got ${describe(timeoutMs)})`)
+  const insecure = allowInsecureHttp ?? /^(1|true)$/i.test(process.env.PERSE_ALLOW_INSECURE_HTTP ?? '')
+  const base = nativeSync(() => native().normalizeBaseUrl(url, insecure))
+  if (typeof base !== 'string') throw fromInfo({ ...base, message: `controlLocalServer: ${base.message.replace(/^baseUrl/, 'url')}` })
+  const origin = new URL(base).origin
+  const hide = (text) => text.split(privateKey).join('[redacted]')
   const send = async (method, path, body) => {
-    const res = await fetch(new URL(path, url), {
-      method,
-      headers: { authorization: `Bearer ${privateKey}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+    let res
+    try {
+      res = await fetch(new URL(path, base), {
+        method,
+        headers: { authorization: `Bearer ${privateKey}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        redirect: 'error',
+        signal: AbortSignal.timeout(timeoutMs),
+      })
+    } catch (e) {
+      if (e?.name === 'TimeoutError') throw fail('timeout', `the local server at ${origin} did not answer within ${timeoutMs} ms`, { retryable: true })
+      throw fail('network_error', `cannot reach the local server's controls at ${origin}: ${hide(foreignMessage(e?.cause ?? e))}`, { cause: e, retryable: true, attempts: 1 })
+    }
+    const text = await readCapped(res, origin).catch((e) => {
+      throw isPerseError(e) ? e : fail('network_error', `reading the answer of ${origin} failed: ${hide(foreignMessage(e))}`, { cause: e, attempts: 1 })
     })
-    const json = await res.json().catch(() => null)
-    if (!res.ok) throw fromInfo({ code: json?.code ?? 'unexpected_error', message: json?.message ?? `HTTP ${res.status}`, httpStatus: res.status })
+    let json = null
+    try {
+      json = text === '' ? null : JSON.parse(text)
+    } catch {
+      // not JSON: reported below
+    }
+    if (!res.ok) {
+      const message = typeof json?.message === 'string' ? json.message : `HTTP ${res.status}`
+      throw fromInfo({ code: typeof json?.code === 'string' ? json.code : 'unexpected_error', message: hide(foreignMessage(message)), httpStatus: res.status, attempts: 1 })
+    }
+    if (text !== '' && json === null) throw fail('unexpected_error', `the answer of ${origin}${path} is not JSON: is ${base} a perse-node local server?`, { httpStatus: res.status, attempts: 1 })
     return json
   }
   const done = () => undefined
+  const fault = (f) => {
+    try {
+      return options(f, 'fault', 'fault')
+    } catch (e) {
+      throw asPerseError(e)
+    }
+  }
   return Object.freeze({
-    injectFault: async (fault) => send('POST', '/__perse/faults', options(fault, 'fault', 'fault')).then(done),
+    injectFault: async (f) => send('POST', '/__perse/faults', fault(f)).then(done),
     expireTokens: () => send('POST', '/__perse/expire-tokens').then(done),
     reset: () => send('POST', '/__perse/reset').then(done),
     requests: () => send('GET', '/__perse/requests'),
   })
+}
+
+/** The body of `res` as text, refused past CONTROL_MAX_BYTES. */
+async function readCapped(res, origin) {
+  const chunks = []
+  let size = 0
+  for await (const chunk of res.body ?? []) {
+    size += chunk.byteLength
+    if (size > CONTROL_MAX_BYTES) throw fail('response_too_large', `the answer of ${origin} is larger than ${CONTROL_MAX_BYTES} bytes`, { httpStatus: res.status, attempts: 1 })
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 module.exports = { startLocalServer, controlLocalServer, LocalServer }

@@ -219,3 +219,14 @@ impl NativeClient {
         })
     }
 }
+
+/// `url` as a base URL under the client's rules (https, or plain http only on loopback or
+/// with `allowInsecureHttp`), normalised, or why it is refused. `controlLocalServer` checks
+/// its URL with it, so the local server's controls never send a key where a client would not.
+#[napi(catch_unwind)]
+pub fn normalize_base_url(url: String, allow_insecure_http: bool) -> Either<String, ErrorInfo> {
+    match perse_core::normalize_base_url(&url, allow_insecure_http) {
+        Ok(u) => Either::A(u),
+        Err(e) => Either::B(e.into()),
+    }
+}

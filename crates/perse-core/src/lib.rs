@@ -25,15 +25,16 @@ pub use auth::{check_token, jwt_expiry, TokenFuture, TokenProvider, HELD_SECRETS
 pub use cancel::CancelToken;
 pub use client::{CallOptions, Client, CompareInput};
 pub use config::{
-    Config, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_UPLOAD_BYTES, MAX_ERROR_BODY_BYTES,
+    normalize_base_url, Config, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_UPLOAD_BYTES,
+    MAX_ERROR_BODY_BYTES,
 };
 pub use endpoints::Uploaded;
 pub use error::{one_line, Error, ErrorKind, Result, KNOWN_SERVER_CODES, MAX_MESSAGE_CHARS};
 pub use image::{check_input_size, sniff, validate_upload, ImageFormat, ImageSource};
 pub use multipart::{Multipart, MultipartBody};
 pub use prepare::{
-    plan, prepare, prepare_source, DecodeJob, Plan, PrepareMode, PrepareOptions, Prepared, Source, Upload,
-    DECODE_BUDGET_BYTES, DEFAULT_MAX_INPUT_BYTES,
+    decode_shrunk, plan, prepare, prepare_source, DecodeJob, Plan, PrepareMode, PrepareOptions, Prepared, Source,
+    Upload, DECODE_BUDGET_BYTES, DEFAULT_MAX_INPUT_BYTES,
 };
 pub use retry::RetryPolicy;
 pub use transport::{Attempt, AttemptFuture, Body, Exchange, HttpTransport, Limits, Request, Transport};

@@ -61,6 +61,20 @@ impl Default for DetectOptions {
     }
 }
 
+impl DetectOptions {
+    /// The longer side of the network input (before padding) for an image whose longer side is
+    /// `longer`: `max_side`, raised for `min_face`, never above `longer`. What [`CenterFace::detect_with`]
+    /// runs at, for callers that budget its memory (it grows with the network input's pixels).
+    pub fn network_side(&self, longer: usize) -> usize {
+        let mut side = self.max_side.map_or(longer, |m| (m as usize).min(longer));
+        if let Some(min_face) = self.min_face.filter(|m| *m > 0.0) {
+            let needed = (longer as f32 * MIN_FACE_NETWORK_PX / min_face).ceil();
+            side = side.max((needed as usize).min(longer));
+        }
+        side
+    }
+}
+
 /// The four raw output maps (stride 4).
 #[derive(Debug, Clone)]
 pub struct CenterFaceOutputs {
@@ -162,14 +176,10 @@ impl CenterFace {
         }
         let longer = w0.max(h0);
         let resized;
-        let mut side = opts.max_side.map_or(longer, |m| (m as usize).min(longer));
-        if side == 0 {
+        if opts.max_side == Some(0) {
             return Err(EngineError::Input("max_side must be > 0".into()));
         }
-        if let Some(min_face) = opts.min_face.filter(|m| *m > 0.0) {
-            let needed = (longer as f32 * MIN_FACE_NETWORK_PX / min_face).ceil();
-            side = side.max((needed as usize).min(longer));
-        }
+        let side = opts.network_side(longer);
         let (img, w, h) = match side {
             m if m < longer => {
                 let s = m as f64 / longer as f64;

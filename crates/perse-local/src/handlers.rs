@@ -17,17 +17,21 @@ use crate::server::*;
 
 type Shared = Arc<State>;
 
-/// Decodes and analyses on the blocking pool: detection is CPU work.
+/// Decodes and analyses on the blocking pool: detection is CPU work. An upload over
+/// `ANALYSIS_MAX_PIXELS` is decoded at a reduced scale, and concurrent analyses share the
+/// server's `MEMORY_BUDGET_BYTES`: memory stays bounded whatever the uploads and the core count.
 async fn analyse(state: &Shared, bytes: Bytes) -> Result<Analysis, Reject> {
-    let _slot = state
-        .analysis_slots
-        .acquire()
-        .await
-        .map_err(|_| Reject::new(503, "server_error", "the server is shutting down"))?;
+    let (w, h) = analysis::dimensions(&bytes).map_err(|m| Reject::new(415, "invalid_file_type", &m))?;
+    let factor = analysis::shrink_factor(w, h);
+    let closing = |_| Reject::new(503, "server_error", "the server is shutting down");
+    let kib = (analysis::memory_estimate(w, h).min(analysis::MEMORY_BUDGET_BYTES) / 1024).max(1) as u32;
+    let _memory = state.memory_budget.acquire_many(kib).await.map_err(closing)?;
+    let _slot = state.analysis_slots.acquire().await.map_err(closing)?;
     let st = state.clone();
     tokio::task::spawn_blocking(move || {
-        let img = analysis::decode(&bytes).map_err(|m| Reject::new(415, "invalid_file_type", &m))?;
-        analysis::analyse(&st.engine, &img).map_err(|m| Reject::new(500, "server_error", &m))
+        let (rgb, scale) =
+            analysis::decode_shrunk(&bytes, factor).map_err(|m| Reject::new(415, "invalid_file_type", &m))?;
+        analysis::analyse_rgb(&st.engine, rgb, scale).map_err(|m| Reject::new(500, "server_error", &m))
     })
     .await
     .map_err(|_| Reject::new(500, "server_error", "image analysis failed"))?
@@ -58,17 +62,18 @@ fn thresholds() -> DetectThresholds {
 pub async fn detect(state: &Shared, form: &Form, started: Instant) -> Result<Response, Reject> {
     form.require_consent()?;
     let a = analyse(state, form.image("image_file")?).await?;
+    let (sx, sy) = (f64::from(a.scale.0), f64::from(a.scale.1));
     let faces: Vec<Face> = a
         .faces
         .iter()
         .map(|f| Face {
             bounding_box: [
-                f.bbox.x as f64,
-                f.bbox.y as f64,
-                f.bbox.width as f64,
-                f.bbox.height as f64,
+                (f.bbox.x as f64 * sx).round(),
+                (f.bbox.y as f64 * sy).round(),
+                (f.bbox.width as f64 * sx).round(),
+                (f.bbox.height as f64 * sy).round(),
             ],
-            landmarks: Some(landmarks(&f.landmarks)),
+            landmarks: Some(landmarks(&f.landmarks, a.scale)),
             face_metrics: f.metrics.clone(),
             liveness_score: state.liveness,
         })
@@ -86,8 +91,8 @@ pub async fn detect(state: &Shared, form: &Form, started: Instant) -> Result<Res
 
 /// The API's landmarks, named from the person's point of view (as the contract's
 /// `right_eye`/`mouth_right`): their right eye is the one on the image's left.
-fn landmarks(p: &[[f32; 2]; 5]) -> Landmarks {
-    let at = |i: usize| [f64::from(p[i][0]).round(), f64::from(p[i][1]).round()];
+fn landmarks(p: &[[f32; 2]; 5], (sx, sy): (f32, f32)) -> Landmarks {
+    let at = |i: usize| [f64::from(p[i][0] * sx).round(), f64::from(p[i][1] * sy).round()];
     Landmarks {
         right_eye: at(0),
         left_eye: at(1),
@@ -100,13 +105,15 @@ fn landmarks(p: &[[f32; 2]; 5]) -> Landmarks {
 /// The descriptor of the largest face; `no_face_detected` with the image metrics as a hint,
 /// or `bad_image_quality` when that face is too small to tell people apart.
 fn face_descriptor(state: &Shared, a: &Analysis, field: &str) -> Result<descriptor::Descriptor, Reject> {
+    // The width in the upload's pixels, as the caller sees the photo.
+    let width = |f: &analysis::AnalysedFace| (f.bbox.width as f32 * a.scale.0).round() as u32;
     match a.faces.first() {
-        Some(f) if f.bbox.width < MIN_FACE_PX => Err(Reject::new(
+        Some(f) if width(f) < MIN_FACE_PX => Err(Reject::new(
             422,
             "bad_image_quality",
             &format!(
                 "the largest face in {field} is {} px wide: compare and enrollment need a face at least {MIN_FACE_PX} px wide (200 px works best)",
-                f.bbox.width
+                width(f)
             ),
         )),
         Some(f) => descriptor::describe(&state.engine, &a.rgb, f).map_err(|m| Reject::new(500, "server_error", &m)),

@@ -88,6 +88,8 @@ pub struct State {
     /// Analyses running at once are capped at the core count: more would only queue in the
     /// blocking pool, each on its own thread and allocator arena.
     pub analysis_slots: tokio::sync::Semaphore,
+    /// The memory of the analyses in progress, in KiB (see `analysis::MEMORY_BUDGET_BYTES`).
+    pub memory_budget: tokio::sync::Semaphore,
 }
 
 /// Forgets enrollments, faults and the request log (issued tokens stay valid).
@@ -157,6 +159,7 @@ impl LocalServer {
             analysis_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             ),
+            memory_budget: tokio::sync::Semaphore::new((crate::analysis::MEMORY_BUDGET_BYTES / 1024) as usize),
         });
         let app = axum::Router::new()
             .fallback(crate::routes::handle)
@@ -209,6 +212,12 @@ impl LocalServer {
         // Release the store's file now, not when the last handle to this server is dropped
         // (a JS object waits for GC): a new server on the same folder can start at once.
         lock(&self.state.store).close();
+    }
+
+    /// Stops accepting and asks every connection to finish, without waiting (for a
+    /// synchronous caller such as a cleanup hook; `close` waits).
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
     }
 
     pub fn is_closed(&self) -> bool {

@@ -10,7 +10,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::backends::{FileBackend, InMemoryBackend};
+use redb::{Database, ReadableTable, StorageBackend, TableDefinition};
 
 use crate::analysis::Descriptor;
 
@@ -34,29 +35,49 @@ impl Store {
     }
 
     /// Opens (or creates) `dir/enrollments.redb` and loads what it holds.
+    ///
+    /// A damaged file is refused and left exactly as it was: before the file itself is opened
+    /// (which may repair it in place), a copy in memory is opened and read whole. A file that
+    /// was only closed uncleanly (the process was killed) passes: redb repairs it, as it
+    /// would anyway. One that is truncated or overwritten fails there, and redb's own
+    /// assertions on such files, panics, are caught without reaching stderr.
     pub fn open(dir: &Path) -> Result<Store, String> {
         let path: PathBuf = dir.join(FILE_NAME);
         let fail = |what: &str, e: &dyn std::fmt::Display| format!("cannot {what} {}: {e}", path.display());
         std::fs::create_dir_all(dir).map_err(|e| fail("create the folder of", &e))?;
-        let db = Database::create(&path).map_err(|e| match e {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| fail("open", &e))?;
+        // Takes redb's lock on the file first, so a file in use is reported as such, not
+        // probed while another server writes it.
+        let backend = FileBackend::new(file).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => format!(
                 "{} is in use by another local server (one server per data directory)",
                 path.display()
             ),
             e => fail("open", &e),
         })?;
-        let mut store = Store::default();
-        let tx = db.begin_write().map_err(|e| fail("read", &e))?;
-        {
-            let table = tx.open_table(USERS).map_err(|e| fail("read", &e))?;
-            for row in table.iter().map_err(|e| fail("read", &e))? {
-                let (k, v) = row.map_err(|e| fail("read", &e))?;
-                let (seq, d) = decode(v.value()).ok_or_else(|| fail("read", &"a damaged record"))?;
-                store.next_seq = store.next_seq.max(seq + 1);
-                store.users.insert(k.value().to_string(), (seq, d));
-            }
-        }
-        tx.commit().map_err(|e| fail("read", &e))?;
+        let damaged = |why: String| {
+            format!(
+                "{} is damaged and cannot be read ({why}). It was not modified. Restore a backup copy of it, \
+                 or move it aside to start with no enrollments (mv {} {}.damaged)",
+                path.display(),
+                path.display(),
+                path.display(),
+            )
+        };
+        caught(|| probe(&backend)).map_err(damaged)?;
+        let db = caught(|| {
+            Database::builder()
+                .create_with_backend(backend)
+                .map_err(|e| e.to_string())
+        })
+        .map_err(damaged)?;
+        let mut store = caught(|| load(&db)).map_err(damaged)?;
         store.db = Some(db);
         Ok(store)
     }
@@ -128,6 +149,80 @@ impl Store {
     }
 }
 
+/// Reads every user of `db` (in a write transaction: it also creates the table in a new file).
+fn load(db: &Database) -> Result<Store, String> {
+    let mut store = Store::default();
+    let tx = db.begin_write().map_err(|e| e.to_string())?;
+    {
+        let table = tx.open_table(USERS).map_err(|e| e.to_string())?;
+        for row in table.iter().map_err(|e| e.to_string())? {
+            let (k, v) = row.map_err(|e| e.to_string())?;
+            let (seq, d) = decode(v.value()).ok_or("a record has the wrong size")?;
+            store.next_seq = store.next_seq.max(seq + 1);
+            store.users.insert(k.value().to_string(), (seq, d));
+        }
+    }
+    tx.commit().map_err(|e| e.to_string())?;
+    Ok(store)
+}
+
+/// Files larger than this are opened without the probe (it holds a copy in memory); far
+/// above what a test server's enrollments take (about 600 bytes a user).
+const PROBE_MAX_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Opens and reads a copy of the file in memory: what opening the file itself would do,
+/// repair included, without writing to it.
+fn probe(file: &FileBackend) -> Result<(), String> {
+    let len = file.len().map_err(|e| e.to_string())?;
+    if len == 0 || len > PROBE_MAX_BYTES {
+        return Ok(());
+    }
+    let copy = InMemoryBackend::new();
+    let read = |e: std::io::Error| format!("reading it failed: {e}");
+    copy.set_len(len).map_err(read)?;
+    copy.write(0, &file.read(0, len as usize).map_err(read)?)
+        .map_err(read)?;
+    let db = Database::builder()
+        .create_with_backend(copy)
+        .map_err(|e| e.to_string())?;
+    load(&db).map(drop)
+}
+
+thread_local! {
+    /// Set while [`caught`] runs on this thread: its panics are expected and not printed.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, turning a panic into an error. redb asserts on some damaged files; such a panic
+/// is an answer here, so the panic hook installed once below keeps it off stderr (other
+/// panics, and other threads', go to the hook that was there before).
+fn caught<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(|q| q.get()) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(false));
+    out.unwrap_or_else(|p| {
+        let why = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "an internal check of the store failed".into());
+        let why = why.strip_prefix("assertion failed: ").unwrap_or(&why);
+        Err(format!(
+            "a consistency check failed: {}",
+            perse_core::one_line(why, 200)
+        ))
+    })
+}
+
 fn encode(seq: u64, d: &Descriptor) -> Vec<u8> {
     let mut v = Vec::with_capacity(8 + d.0.len() * 4);
     v.extend_from_slice(&seq.to_le_bytes());
@@ -180,6 +275,51 @@ mod tests {
         s.clear().unwrap();
         drop(s);
         assert!(Store::open(&dir).unwrap().list().is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_damaged_file_is_refused_untouched_without_a_panic_message() {
+        let dir = std::env::temp_dir().join(format!("perse-store-{:x}", rand::random::<u64>()));
+        {
+            let mut s = Store::open(&dir).unwrap();
+            for i in 0..50 {
+                s.put(&format!("usr_{i}"), d(i as f32)).unwrap();
+            }
+        }
+        let file = dir.join(FILE_NAME);
+        let good = std::fs::read(&file).unwrap();
+        let mut damages: Vec<(&str, Vec<u8>)> = vec![
+            ("truncated to half", good[..good.len() / 2].to_vec()),
+            ("truncated to 100 bytes", good[..100].to_vec()),
+            (
+                "not a store",
+                b"hello, this is a text file and not a database at all".repeat(100),
+            ),
+        ];
+        for at in [0usize, 512, 4096, good.len() / 3, good.len() / 2] {
+            let mut b = good.clone();
+            let end = (at + 2048).min(b.len());
+            b[at..end].iter_mut().for_each(|x| *x = 0xA5);
+            damages.push(("overwritten", b));
+        }
+        let mut refused = 0;
+        for (what, bytes) in damages {
+            std::fs::write(&file, &bytes).unwrap();
+            match Store::open(&dir) {
+                Err(e) => {
+                    refused += 1;
+                    assert!(
+                        e.contains("is damaged") && e.contains(FILE_NAME) && e.contains("move it aside"),
+                        "{what}: {e}"
+                    );
+                    assert_eq!(std::fs::read(&file).unwrap(), bytes, "{what}: the file was modified");
+                }
+                // Some overwrites land on free pages: the store then opens with every user.
+                Ok(s) => assert_eq!(s.list().len(), 50, "{what}: opened with users missing"),
+            }
+        }
+        assert!(refused >= 3, "only {refused} damaged files were refused");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -81,11 +81,33 @@ pub struct RecordedRequest {
 #[napi]
 pub struct NativeLocalServer {
     inner: Arc<perse_local::LocalServer>,
+    keep: Keep,
 }
 
-impl From<perse_local::LocalServer> for NativeLocalServer {
-    fn from(s: perse_local::LocalServer) -> Self {
-        NativeLocalServer { inner: Arc::new(s) }
+/// What keeps a listening server alive when its JS object is garbage-collected, as a Node
+/// `http.Server` stays alive: a strong reference held by a cleanup hook of the JS environment
+/// (the main thread or a worker) that started it, until `close()` takes it back. When that
+/// environment ends (the process exits, the worker terminates), the hook stops the server.
+/// It never holds the event loop open: a server alone does not keep a process alive.
+#[derive(Default)]
+struct Keeper {
+    server: Option<Arc<perse_local::LocalServer>>,
+    /// The environment has ended: a server that finishes starting now is stopped at once.
+    gone: bool,
+}
+
+type Keep = Arc<std::sync::Mutex<Keeper>>;
+
+fn lock(k: &Keep) -> std::sync::MutexGuard<'_, Keeper> {
+    k.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A started server and its keeper, on the way to JS.
+pub struct Started(Arc<perse_local::LocalServer>, Keep);
+
+impl From<Started> for NativeLocalServer {
+    fn from(Started(inner, keep): Started) -> Self {
+        NativeLocalServer { inner, keep }
     }
 }
 
@@ -140,6 +162,7 @@ impl NativeLocalServer {
     /// Stops the server; resolves when it has stopped.
     #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        lock(&self.keep).server = None;
         let inner = self.inner.clone();
         env.spawn_future(async move {
             inner.close().await;
@@ -162,8 +185,25 @@ pub fn start_local_server(
         Err(e) => return fail(env, e),
     };
     opts.weights_dir = weights_dir.into();
+    let keep = Keep::default();
+    env.add_env_cleanup_hook(keep.clone(), |keep| {
+        let mut k = lock(&keep);
+        k.gone = true;
+        if let Some(s) = k.server.take() {
+            s.shutdown();
+        }
+    })?;
     // Loading the weights and opening the store read files: off the JS thread.
-    spawn(env, async move { perse_local::LocalServer::start(opts).await })
+    spawn(env, async move {
+        let server = Arc::new(perse_local::LocalServer::start(opts).await?);
+        let mut k = lock(&keep);
+        match k.gone {
+            true => server.shutdown(),
+            false => k.server = Some(server.clone()),
+        }
+        drop(k);
+        Ok(Started(server, keep))
+    })
 }
 
 /// Each options object's JS keys with their `typeof`, for `perse-node`'s `lib/args.js`.

@@ -69,7 +69,7 @@ impl DecodeJob {
         }
     }
 
-    /// Bytes the job may hold at its peak: the decoded pixels (after JPEG DCT scaling), their
+    /// Bytes the job may hold at its peak: the decoded pixels (after shrinking on load), their
     /// conversion to RGB, and the resized copies. An estimate on the safe side.
     pub fn memory_estimate(&self) -> u64 {
         let (w, h) = (
@@ -78,11 +78,17 @@ impl DecodeJob {
         );
         let target = w.max(h).min(u64::from(self.opts.max_dimension.clamp(16, 16_384)));
         let long = w.max(h).max(1);
-        let decoded = if self.source.format == ImageFormat::Jpeg {
-            let scale = dct_scale(long, target);
-            w.div_ceil(scale) * h.div_ceil(scale) * 6
-        } else {
-            w * h * 11 // up to 16-bit RGBA (8 bytes) plus the RGB copy
+        let decoded = match self.source.format {
+            ImageFormat::Jpeg => {
+                let scale = dct_scale(long, target);
+                w.div_ceil(scale) * h.div_ceil(scale) * 6
+            }
+            // Shrunk on load (shrink.rs): the RGB result and a row of sums.
+            ImageFormat::Png if long >= 2 * target => {
+                let f = long / target;
+                w.div_ceil(f) * h.div_ceil(f) * 3 + w * 16
+            }
+            _ => w * h * 11, // up to 16-bit RGBA (8 bytes) plus the RGB copy
         };
         let out = (w * target / long) * (h * target / long) * 9;
         decoded + out

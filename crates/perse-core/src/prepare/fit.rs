@@ -1,8 +1,6 @@
 //! `Fit`: decode (JPEGs with DCT scaling), apply the EXIF orientation, resize with Lanczos3
 //! and encode a JPEG under the upload limit, shrinking until it fits.
 
-use std::io::Cursor;
-
 use fast_image_resize as fir;
 use image::metadata::Orientation;
 use image::{DynamicImage, RgbImage};
@@ -78,8 +76,9 @@ fn scaled((w, h): (u32, u32), long_side: u32) -> (u32, u32) {
     )
 }
 
-/// Decodes to RGB. A JPEG at least twice the target size is decoded with DCT scaling
-/// (1/2, 1/4 or 1/8), as libjpeg's shrink-on-load does, which skips most of the work.
+/// Decodes to RGB. A JPEG or PNG at least twice the target size is shrunk on load
+/// (`shrink.rs`: JPEG DCT scaling by 1/2, 1/4 or 1/8, as libjpeg's shrink-on-load does; PNG
+/// block means), which skips most of the work and never holds the full-size pixels.
 fn decode_rgb(
     bytes: &[u8],
     format: ImageFormat,
@@ -87,27 +86,13 @@ fn decode_rgb(
     target: u32,
     opts: &PrepareOptions,
 ) -> Result<RgbImage> {
-    if format == ImageFormat::Jpeg && dims.0.max(dims.1) >= 2 * target {
-        let (tw, th) = scaled(dims, target);
-        let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
-        let err = |e: jpeg_decoder::Error| invalid(format!("the JPEG image cannot be decoded: {e}"));
-        let (w, h) = d.scale(tw.min(65_535) as u16, th.min(65_535) as u16).map_err(err)?;
-        let pixels = d.decode().map_err(err)?;
-        let info = d.info().ok_or_else(|| invalid("the JPEG image has no frame".into()))?;
-        let rgb = match info.pixel_format {
-            jpeg_decoder::PixelFormat::RGB24 => pixels,
-            jpeg_decoder::PixelFormat::L8 => pixels.iter().flat_map(|l| [*l, *l, *l]).collect(),
-            jpeg_decoder::PixelFormat::L16 => pixels.chunks_exact(2).flat_map(|c| [c[0], c[0], c[0]]).collect(),
-            jpeg_decoder::PixelFormat::CMYK32 => pixels
-                .chunks_exact(4)
-                .flat_map(|c| {
-                    let k = 255 - c[3] as u16;
-                    [c[0], c[1], c[2]].map(|v| ((255 - v as u16) * k / 255) as u8)
-                })
-                .collect(),
+    let long = dims.0.max(dims.1);
+    if matches!(format, ImageFormat::Jpeg | ImageFormat::Png) && long >= 2 * target {
+        let factor = match format {
+            ImageFormat::Jpeg => super::decode::dct_scale(u64::from(long), u64::from(target)) as u32,
+            _ => long / target,
         };
-        return RgbImage::from_raw(u32::from(w), u32::from(h), rgb)
-            .ok_or_else(|| invalid("the JPEG image decoded to an unexpected size".into()));
+        return super::shrink::decode_shrunk(bytes, format, |_, _| Ok(factor));
     }
     let mut r = reader(bytes)?;
     let mut limits = image::Limits::default();
@@ -120,7 +105,7 @@ fn decode_rgb(
 }
 
 /// RGB with any transparency composited onto white (JPEG has no alpha).
-fn flatten(img: DynamicImage) -> RgbImage {
+pub(super) fn flatten(img: DynamicImage) -> RgbImage {
     if !img.color().has_alpha() {
         return img.into_rgb8();
     }

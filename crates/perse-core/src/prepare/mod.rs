@@ -11,6 +11,7 @@
 
 mod decode;
 mod fit;
+mod shrink;
 #[cfg(test)]
 mod tests;
 mod upload;
@@ -26,6 +27,7 @@ use crate::image::{describe, validate_upload, ImageFormat};
 use crate::jpeg;
 
 pub use decode::{prepare_source, DecodeJob, Plan, DECODE_BUDGET_BYTES};
+pub use shrink::decode_shrunk;
 pub use upload::{Source, Upload};
 
 /// What to do with an image before upload.

@@ -17,8 +17,17 @@ pub const DESCRIPTOR_FILE: &str = "dlib_resnet_v1.f16.safetensors";
 const DETECT_MAX_SIDE: u32 = 800;
 /// ... so that a face this wide (pixels of the upload) is still found ...
 const DETECT_MIN_FACE: f32 = 32.0;
-/// ... but never above this side (a 1 MB upload can be a 4000x3000 JPEG).
+/// ... but never above this side (a 1 MB upload can be a 4000x3000 JPEG) ...
 const DETECT_CAP_SIDE: f32 = 2048.0;
+/// ... nor above this many network pixels: the engine's working memory grows with them
+/// (measured: 123 MB at 800x800, 229 MB at 1024x1024, 528 MB at 1500x1500). Every photo of
+/// `npm run eval:engine` runs below it; it lowers the working resolution only for uploads over
+/// about 2048 px on their longer side, where faces under 1/64 of that side are then missed
+/// (compare and enrollment need 64 px anyway).
+const DETECT_MAX_NETWORK_PIXELS: f32 = 960.0 * 960.0;
+/// Working memory of a detection per network pixel, for the server's memory budget
+/// (see `DETECT_MAX_NETWORK_PIXELS` for the measurements).
+pub const DETECT_BYTES_PER_NETWORK_PIXEL: u64 = 220;
 
 /// Five points (x, y): image-left eye, image-right eye, nose, image-left and image-right
 /// mouth corner.
@@ -81,12 +90,7 @@ impl Engine {
         if w < 16 || h < 16 {
             return Ok(Vec::new());
         }
-        let longer = w.max(h) as f32;
-        let opts = DetectOptions {
-            max_side: Some(DETECT_MAX_SIDE),
-            min_face: Some(DETECT_MIN_FACE.max(longer * perse_engine::MIN_FACE_NETWORK_PX / DETECT_CAP_SIDE)),
-            ..DetectOptions::default()
-        };
+        let opts = detect_options(w, h);
         let found = self
             .detector
             .detect_with(rgb.as_raw(), w, h, &opts)
@@ -112,4 +116,23 @@ impl Engine {
         faces.sort_by_key(|f| std::cmp::Reverse(f.0.width * f.0.height));
         Ok(faces)
     }
+}
+
+/// How a `w` x `h` image is detected: at `DETECT_MAX_SIDE`, raised so that a
+/// `DETECT_MIN_FACE` face is found, within `DETECT_CAP_SIDE` and `DETECT_MAX_NETWORK_PIXELS`.
+fn detect_options(w: u32, h: u32) -> DetectOptions {
+    let (longer, shorter) = (w.max(h).max(1) as f32, w.min(h).max(1) as f32);
+    let cap = DETECT_CAP_SIDE.min((DETECT_MAX_NETWORK_PIXELS * longer / shorter).sqrt());
+    DetectOptions {
+        max_side: Some(DETECT_MAX_SIDE),
+        min_face: Some(DETECT_MIN_FACE.max(longer * perse_engine::MIN_FACE_NETWORK_PX / cap)),
+        ..DetectOptions::default()
+    }
+}
+
+/// The pixels of the network input a `w` x `h` image is detected at (for memory budgets).
+pub fn network_pixels(w: u32, h: u32) -> u64 {
+    let longer = w.max(h) as usize;
+    let side = detect_options(w, h).network_side(longer) as u64;
+    side * side * u64::from(w.min(h)) / longer.max(1) as u64
 }
