@@ -54,7 +54,7 @@ pub struct Client {
 impl Client {
     /// A client on the real network.
     pub fn new(config: Config) -> Result<Self> {
-        let http = Arc::new(HttpTransport::default());
+        let http = HttpTransport::shared();
         let mut client = Self::with_transport(config, http.clone())?;
         http.warm(client.direct())?;
         client.http = Some(http);
@@ -91,8 +91,10 @@ impl Client {
         if let Some(http) = &self.http {
             http.warm(direct)?;
         }
+        let base_url = config.base_url.clone();
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
         self.direct.store(direct, Ordering::Relaxed);
+        self.auth.bind(&base_url);
         Ok(())
     }
 
@@ -103,7 +105,11 @@ impl Client {
         if let Some(t) = &token {
             check_token(t).map_err(|why| Error::invalid(format!("token is not usable: {why}")))?;
         }
+        let cleared = token.is_none();
         self.auth.set_token(token);
+        if cleared {
+            self.auth.bind(&self.config().base_url);
+        }
         Ok(())
     }
 
@@ -122,6 +128,7 @@ impl Client {
             Some(k) => TokenSource::PrivateKey(Arc::from(k)),
             None => TokenSource::Manual,
         });
+        self.auth.bind(&self.config().base_url);
         Ok(())
     }
 
@@ -132,6 +139,7 @@ impl Client {
             Some(p) => TokenSource::Provider(p),
             None => TokenSource::Manual,
         });
+        self.auth.bind(&self.config().base_url);
         Ok(())
     }
 

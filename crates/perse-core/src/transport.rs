@@ -103,6 +103,21 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
+    /// The process's transport: every client shares its connection pools, as undici's global
+    /// dispatcher serves every `fetch`. A client is then only credentials and options, and a
+    /// client per request (never closed) costs what one client costs: no sockets of its own,
+    /// no connection setup per client. Weak: the pools go with the last client.
+    pub fn shared() -> std::sync::Arc<HttpTransport> {
+        static SHARED: std::sync::Mutex<std::sync::Weak<HttpTransport>> = std::sync::Mutex::new(std::sync::Weak::new());
+        let mut shared = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = shared.upgrade() {
+            return t;
+        }
+        let t = std::sync::Arc::new(HttpTransport::default());
+        *shared = std::sync::Arc::downgrade(&t);
+        t
+    }
+
     /// Builds the pool that `direct` calls for (at construction, so a build failure is a
     /// constructor error rather than a failed call).
     pub fn warm(&self, direct: bool) -> Result<()> {

@@ -2,9 +2,10 @@
 //! one call of the application's callback.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::{lock, Auth, FlightResult, Token, TokenSource};
+use super::{fresh, lock, Auth, FlightResult, Session, Token, TokenSource};
 use crate::error::{Error, ErrorKind};
 
 impl Auth {
@@ -18,61 +19,72 @@ impl Auth {
         if matches!(self.source(), TokenSource::Manual) {
             return self.current().ok_or_else(no_token);
         }
-        match self.fresh(skew) {
+        let session = self.session();
+        match fresh(&session, skew) {
             Ok(t) => Ok(t),
-            Err(generation) => self.refresh(generation, fetch).await,
+            Err(generation) => refresh(&session, generation, fetch).await,
         }
     }
 
-    /// Replaces the token of generation `stale`, single flight: the first caller becomes the
-    /// leader and runs `fetch`; everyone who needs a token meanwhile waits for the leader's
-    /// outcome, success or failure. If the leader's call is dropped (aborted, closed), the
-    /// waiters elect a new one. A token newer than `stale` is used as it is.
+    /// Replaces the token of generation `stale` in the session in use (see [`refresh`]).
     pub async fn refresh<F, Fut>(&self, stale: u64, fetch: F) -> Result<Token, Error>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<String, Error>>,
     {
-        let mut fetch = Some(fetch);
-        loop {
-            // Decide under the lock, act after releasing it (a std guard must not cross an await).
-            let role = {
-                let mut flight = lock(&self.flight);
-                match (self.generation() != stale, self.current(), flight.as_ref()) {
-                    (true, Some(t), _) => Role::Done(t),
-                    (_, _, Some(rx)) => Role::Wait(rx.clone()),
-                    _ => {
-                        let (tx, rx) = tokio::sync::watch::channel(None);
-                        *flight = Some(rx);
-                        Role::Lead(tx)
-                    }
+        refresh(&self.session(), stale, fetch).await
+    }
+}
+
+/// Replaces the token of generation `stale` in `session`, single flight: the first caller
+/// becomes the leader and runs `fetch`; everyone who needs a token meanwhile (every client of
+/// a shared session) waits for the leader's outcome, success or failure. If the leader's call
+/// is dropped (aborted, closed, its worker gone), the waiters elect a new one. A token newer
+/// than `stale` is used as it is.
+async fn refresh<F, Fut>(session: &Session, stale: u64, fetch: F) -> Result<Token, Error>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<String, Error>>,
+{
+    let mut fetch = Some(fetch);
+    loop {
+        // Decide under the lock, act after releasing it (a std guard must not cross an await).
+        let role = {
+            let mut flight = lock(&session.flight);
+            match (session.generation() != stale, session.current(), flight.as_ref()) {
+                (true, Some(t), _) => Role::Done(t),
+                (_, _, Some(rx)) => Role::Wait(rx.clone()),
+                _ => {
+                    let (tx, rx) = tokio::sync::watch::channel(None);
+                    *flight = Some(rx);
+                    Role::Lead(tx)
                 }
-            };
-            match role {
-                Role::Done(t) => return Ok(t),
-                Role::Lead(tx) => {
-                    let landing = FlightLanding(self);
-                    let fetched = match fetch.take() {
-                        Some(f) => f().await,
-                        None => Err(ErrorKind::Internal("a refresh leader ran twice".into()).into()),
-                    };
-                    let result = fetched.and_then(|t| {
-                        self.set_token(Some(t));
-                        self.current().ok_or_else(|| ErrorKind::ClientClosed.into())
-                    });
-                    drop(landing);
-                    let _ = tx.send(Some(result.clone()));
+            }
+        };
+        match role {
+            Role::Done(t) => return Ok(t),
+            Role::Lead(tx) => {
+                let landing = FlightLanding(session);
+                let fetched = match fetch.take() {
+                    Some(f) => f().await,
+                    None => Err(ErrorKind::Internal("a refresh leader ran twice".into()).into()),
+                };
+                let result = fetched.and_then(|t| {
+                    session.store(Some(Arc::from(t)));
+                    session.current().ok_or_else(|| ErrorKind::ClientClosed.into())
+                });
+                drop(landing);
+                let _ = tx.send(Some(result.clone()));
+                return result;
+            }
+            Role::Wait(mut rx) => loop {
+                if let Some(result) = rx.borrow_and_update().clone() {
                     return result;
                 }
-                Role::Wait(mut rx) => loop {
-                    if let Some(result) = rx.borrow_and_update().clone() {
-                        return result;
-                    }
-                    if rx.changed().await.is_err() {
-                        break; // the leader was dropped before finishing: elect a new one
-                    }
-                },
-            }
+                if rx.changed().await.is_err() {
+                    break; // the leader was dropped before finishing: elect a new one
+                }
+            },
         }
     }
 }
@@ -94,7 +106,7 @@ enum Role {
 }
 
 /// Clears the in-flight refresh marker when the leader finishes or is dropped.
-struct FlightLanding<'a>(&'a Auth);
+struct FlightLanding<'a>(&'a Session);
 
 impl Drop for FlightLanding<'_> {
     fn drop(&mut self) {

@@ -73,3 +73,52 @@ fn freshness_uses_skew() {
     a.set_token(Some("opaque".into()));
     assert!(a.fresh(Duration::from_secs(60)).is_ok());
 }
+
+#[test]
+fn clients_with_one_key_and_base_url_share_a_session_until_given_a_token() {
+    let key: Arc<str> = Arc::from(format!("sk_shared_{}", rand::random::<u64>()));
+    let (a, b, c) = (Auth::default(), Auth::default(), Auth::default());
+    for x in [&a, &b, &c] {
+        x.set_source(TokenSource::PrivateKey(key.clone()));
+    }
+    a.bind("https://one.test/v0");
+    b.bind("https://one.test/v0");
+    c.bind("https://two.test/v0");
+    a.session().store(Some(Arc::from("tok-1")));
+    assert_eq!(
+        b.current().map(|t| t.value),
+        Some(Arc::from("tok-1")),
+        "b shares a's session"
+    );
+    assert!(c.current().is_none(), "another base URL, another session");
+    assert!(b.secrets().iter().any(|s| &**s == "tok-1"));
+    // A token given to b is b's alone; a keeps the shared one.
+    b.set_token(Some("own".into()));
+    assert_eq!(a.current().map(|t| t.value), Some(Arc::from("tok-1")));
+    assert_eq!(b.current().map(|t| t.value), Some(Arc::from("own")));
+    b.bind("https://one.test/v0");
+    assert_eq!(
+        b.current().map(|t| t.value),
+        Some(Arc::from("own")),
+        "a given token stays"
+    );
+    // The session outlives its clients (per-request clients are dropped between requests).
+    a.close();
+    assert!(a.secrets().is_empty(), "a closed client holds no secret");
+    let d = Auth::default();
+    d.set_source(TokenSource::PrivateKey(key.clone()));
+    d.bind("https://one.test/v0");
+    assert_eq!(d.current().map(|t| t.value), Some(Arc::from("tok-1")));
+    // ... but not its token's expiry.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    d.session()
+        .store(Some(Arc::from(jwt(&format!(r#"{{"exp":{}}}"#, now - 1)))));
+    d.close();
+    let e = Auth::default();
+    e.set_source(TokenSource::PrivateKey(key));
+    e.bind("https://one.test/v0");
+    assert!(e.current().is_none(), "an expired session with no client is dropped");
+}
