@@ -83,7 +83,10 @@ export declare class PerseError extends Error {
   readonly retryable: boolean
   /** HTTP attempts made (0 when nothing was sent). */
   readonly attempts: number
-  /** For `token_refresh_failed`: the refresh callback's message. */
+  /**
+   * For `token_refresh_failed`: the refresh callback's message (a string). When reading an
+   * input you passed failed (a stream, Blob or Response that errored): the error it raised.
+   */
   readonly cause?: unknown
   /**
    * Builds a PerseError, for instance in a test double of your own service. Sends no request.
