@@ -1,5 +1,7 @@
-// Compiled by `tsc --noEmit --strict` in `npm test`: proves a TypeScript user gets the result
-// types. Lines marked @ts-expect-error must fail to type-check, or tsc reports them.
+// Compiled by `tsc --noEmit --strict` under TypeScript 5.x and 7.x in `npm test` (scripts/types.js,
+// with __test__/tsconfig.json: `types: []` and no DOM lib, so index.d.ts must bring Node's types
+// itself): proves a TypeScript user gets the result types. Lines marked @ts-expect-error must
+// fail to type-check, or tsc reports them.
 
 import { PerseClient, PerseError, isPerseError, detect, enrollment, face, startLocalServer, prepareImage } from '..'
 import type { DetectResult, CompareResult, Face, PerseErrorCode } from '..'
@@ -57,6 +59,16 @@ async function usage(): Promise<void> {
   await client.detect('x.jpg')
   // @ts-expect-error numbers are not images
   await client.detect(42, { enduserConsent: true })
+  // @ts-expect-error numbers are not images, at module level either (TypeScript 7 without Node's types let this through)
+  await detect(42, { enduserConsent: true })
+  // @ts-expect-error nor through the browser SDK's namespace
+  await face.detect(42, { enduserConsent: true })
+  // @ts-expect-error nor as a side of a compare
+  await client.compare(42, 'b.jpg', { enduserConsent: true })
+  const viaFace: DetectResult = await face.detect(Buffer.alloc(0), { enduserConsent: true })
+  const { enrollment: faceEnrollment } = face
+  const listed: number = (await faceEnrollment.list()).totalUsers
+  void [viaFace, listed]
   // @ts-expect-error results are typed
   const wrong: string = d.totalFaces
   void [n, s, users, blurred, verdict, asError, wrong]

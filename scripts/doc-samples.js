@@ -11,16 +11,21 @@
 //   2. runs each one with node, as its own file, against one local Perse server started here
 //      (env PERSE_BASE_URL, PERSE_PRIVATE_KEY and a fresh PERSE_TOKEN), with a time limit,
 //      except those marked as typecheck-only;
-//   3. checks every relative link (file and #anchor) and that README's Contents lists every
+//   3. compares what each sample says it prints (`// → value` comments, `sample: output`
+//      blocks, `# →` lines of `sample: cli` shell blocks) with what it printed, floats within a
+//      stated tolerance (doc-samples/outputs.js), and fails on drift;
+//   4. checks every relative link (file and #anchor) and that README's Contents lists every
 //      section.
 //
 // The parts, in scripts/doc-samples/: extract.js finds the blocks and reads their markers
-// (`<!-- sample: typecheck | skip | route | ava | continues -->` right above the fence, each
-// described there); typecheck.js; run.js stages target/doc-samples/ and runs the samples
-// against the local server; links.js; self-test.js.
+// (`<!-- sample: typecheck | skip | route | ava | continues | output | cli -->` right above the
+// fence, each described there); typecheck.js; run.js stages target/doc-samples/ and runs the
+// samples against the local server; outputs.js (stated outputs) with capture.js (preloaded
+// into each sample); links.js; self-test.js.
 //
 //   node scripts/doc-samples.js [--verbose] [--only README.md:42] [--root DIR] [--work DIR]
-//   node scripts/doc-samples.js --self-test   breaks two samples in a copy and checks they fail
+//   node scripts/doc-samples.js --self-test   breaks samples and stated outputs in a copy and
+//                                             checks each is caught
 
 const fs = require('node:fs')
 const path = require('node:path')
@@ -30,6 +35,7 @@ const { typecheck } = require('./doc-samples/typecheck')
 const { prepareWork, runAll } = require('./doc-samples/run')
 const { checkLinks } = require('./doc-samples/links')
 const { selfTest } = require('./doc-samples/self-test')
+const { FLOAT_TOLERANCE } = require('./doc-samples/outputs')
 
 function parseArgs(argv) {
   const o = { root: ROOT, work: path.join(ROOT, 'target', 'doc-samples'), verbose: false, only: null, selfTest: false }
@@ -60,7 +66,8 @@ async function main(opts) {
   prepareWork(opts.work)
   const tcStarted = Date.now()
   problems.push(...typecheck(ts, units, opts.work))
-  log(`typechecked ${units.length} samples in ${((Date.now() - tcStarted) / 1000).toFixed(1)} s`)
+  const typed = units.filter((u) => !u.isCli).length
+  log(`typechecked ${typed} samples in ${((Date.now() - tcStarted) / 1000).toFixed(1)} s`)
 
   const ran = await runAll(ts, perse, units, opts, problems)
 
@@ -71,7 +78,10 @@ async function main(opts) {
   const secs = ((Date.now() - started) / 1000).toFixed(1)
   log()
   for (const p of problems) log(`FAIL ${p.where} [${p.phase}]\n${indent(p.text)}\n`)
-  log(`${ran} run against the local server, ${typecheckOnly} typecheck-only, ${skipped} skipped; all ${units.length} typechecked; ${links.count} links checked; ${secs} s`)
+  const running = units.filter((u) => u.mode === 'run' || u.mode === 'route' || u.mode === 'cli')
+  const statedCount = running.reduce((n, u) => n + (u.expectations?.length ?? 0) + (u.outputBlock ? 1 : 0) + (u.isCli ? 1 : 0), 0)
+  const tolerance = `numbers with a decimal point within ±${FLOAT_TOLERANCE.lastDigitUnits} in their last digit or ±${FLOAT_TOLERANCE.relative * 100} %`
+  log(`${ran} run against the local server (${units.filter((u) => u.isCli).length} of them shell blocks), ${typecheckOnly} typecheck-only, ${skipped} skipped; all ${typed} JS/TS samples typechecked; ${statedCount} stated outputs compared (${tolerance}); ${links.count} links checked; ${secs} s`)
   log(problems.length ? `${problems.length} problem(s)` : 'all doc samples pass')
   return problems.length ? 1 : 0
 }

@@ -12,12 +12,19 @@
 //        (`name=@file` adds a File from the sample photos) and must answer 2xx
 //   <!-- sample: ava -->            an ava test file, run with ava
 //   <!-- sample: continues -->      runs after the previous sample of the same file, as one file
+// On a block in another language (outputs.js says how they are compared):
+//   <!-- sample: output -->         a ```text block: the whole console output of the sample above
+//   <!-- sample: cli -->            a ```sh block run as a shell script; its `# → …` lines are
+//                                   its whole output
 
 const fs = require('node:fs')
 const path = require('node:path')
 
+const { expectations } = require('./outputs')
+
 const LANGS = new Set(['js', 'mjs', 'cjs', 'javascript', 'ts', 'typescript'])
 const MODES = new Set(['run', 'typecheck', 'skip', 'route', 'ava'])
+const OTHER_MODES = { output: new Set(['text', '']), cli: new Set(['sh', 'bash', 'shell']) }
 
 /** The Markdown files whose samples are checked, relative to `root`. */
 function docFiles(root) {
@@ -126,7 +133,19 @@ function buildUnits(ts, blocks, problems) {
   const lastByFile = new Map()
   for (const block of blocks) {
     if (!LANGS.has(block.lang)) {
-      if (block.markers.length) problems.push({ where: `${block.file}:${block.line}`, phase: 'markers', text: `a "sample:" marker on a \`\`\`${block.lang || '(no language)'} block, which is never run` })
+      if (!block.markers.length) continue
+      const where = `${block.file}:${block.line}`
+      const word = block.markers.length === 1 && /^(\w+)$/.exec(block.markers[0].text)?.[1]
+      if (!OTHER_MODES[word]?.has(block.lang)) {
+        problems.push({ where, phase: 'markers', text: `a "sample:" marker on a \`\`\`${block.lang || '(no language)'} block, which is never run (only "sample: output" on a \`\`\`text block and "sample: cli" on a \`\`\`sh block are)` })
+      } else if (word === 'output') {
+        const prev = lastByFile.get(block.file)
+        if (!prev || (prev.mode !== 'run' && prev.mode !== 'route')) problems.push({ where, phase: 'markers', text: '"sample: output" but the sample above it in this file does not run' })
+        else if (prev.outputBlock) problems.push({ where, phase: 'markers', text: `"sample: output" but ${prev.where} already has its output block` })
+        else prev.outputBlock = { where, line: block.line, text: block.code }
+      } else {
+        units.push({ file: block.file, line: block.line, where, lang: block.lang, isCli: true, mode: 'cli', code: block.code, lineMap: block.code.split('\n').map((_, i) => block.line + 1 + i), id: units.length })
+      }
       continue
     }
     let m
@@ -163,7 +182,11 @@ function buildUnits(ts, blocks, problems) {
     if (info.mixed) problems.push({ where, phase: 'module', text: 'mixes require() with import/export or top-level await: such a file runs neither as CommonJS nor as ESM. Use import (ESM) or wrap the awaits in an async function (CommonJS).' })
     if (block.lang === 'mjs' && !info.esm) info.esm = true
     if (block.lang === 'cjs' && info.esm) problems.push({ where, phase: 'module', text: '```cjs block uses import/export or top-level await' })
-    const unit = { file: block.file, line: block.line, where, lang: block.lang, isTs, esm: info.esm, mode, form: m.form, code, lineMap, continuesFrom, id: units.length }
+    const stated = expectations(ts, code, isTs)
+    const runs = mode === 'run' || mode === 'route'
+    for (const p of runs ? stated.problems : []) problems.push({ where, phase: 'output', text: `${block.file}:${lineMap[p.line - 1]}: ${p.text}` })
+    if (!runs && stated.expectations.length) problems.push({ where, phase: 'output', text: `${block.file}:${lineMap[stated.expectations[0].line - 1]}: a stated output ("// → …") in a sample that does not run (${mode}): nothing would check it` })
+    const unit = { file: block.file, line: block.line, where, lang: block.lang, isTs, esm: info.esm, mode, form: m.form, code, lineMap, continuesFrom, id: units.length, expectations: stated.expectations }
     units.push(unit)
     lastByFile.set(block.file, unit)
   }

@@ -14,6 +14,7 @@ const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const { ROOT, unitBase, log, indent } = require('./common')
+const { checkExpectations, matchOutput, cliExpectation } = require('./outputs')
 
 const FIXTURES = path.join(ROOT, '__test__', 'fixtures')
 const TIMEOUT_MS = 30_000
@@ -43,14 +44,21 @@ function prepareWork(work) {
   const type = process.platform === 'win32' ? 'junction' : 'dir' // junctions need no privilege on Windows
   fs.symlinkSync(ROOT, path.join(work, 'node_modules', 'perse-node'), type)
   fs.symlinkSync(path.join(ROOT, 'node_modules', 'ava'), path.join(work, 'node_modules', 'ava'), type)
+  // `npx perse-node` in a cli block: this repository's command, found on PATH.
+  fs.mkdirSync(path.join(work, 'node_modules', '.bin'))
+  fs.symlinkSync(path.join(ROOT, 'bin', 'perse-node.js'), path.join(work, 'node_modules', '.bin', 'perse-node'))
   for (const [name, fixture] of Object.entries(PHOTOS)) fs.copyFileSync(path.join(FIXTURES, fixture), path.join(work, name))
 }
 
-/** JavaScript for a unit: TypeScript transpiled, as ESM or CommonJS. */
-function javascript(ts, u) {
+/**
+ * JavaScript for a unit: TypeScript transpiled, as ESM or CommonJS, with an inline source map
+ * (run with --enable-source-maps, stack lines are the TypeScript's).
+ */
+function javascript(ts, u, base) {
   if (!u.isTs) return u.code
   return ts.transpileModule(u.code, {
-    compilerOptions: { module: u.esm ? ts.ModuleKind.ESNext : ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
+    fileName: `${base}.ts`,
+    compilerOptions: { module: u.esm ? ts.ModuleKind.ESNext : ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false, inlineSourceMap: true, inlineSources: true },
   }).outputText
 }
 
@@ -78,10 +86,14 @@ if (!response.ok) {
 `
 }
 
-function runNode(args, { cwd, env }) {
+function runNode(args, opts) {
+  return runProcess(process.execPath, args, opts)
+}
+
+function runProcess(command, args, { cwd, env }) {
   return new Promise((resolve) => {
     const started = Date.now()
-    const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     child.stdout.on('data', (d) => (out += d))
     child.stderr.on('data', (d) => (out += d))
@@ -97,10 +109,34 @@ function runNode(args, { cwd, env }) {
   })
 }
 
-async function runUnit(ts, u, work, env) {
+/** The console calls a sample made (capture.js): `{ lines, text }` each. */
+function readCapture(file) {
+  if (!fs.existsSync(file)) return []
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+}
+
+/** Runs a `cli` unit as a shell script (stdout and stderr as one stream) and compares its `# →` lines. */
+async function runCli(u, work, env) {
   const base = unitBase(u)
-  const js = javascript(ts, u)
+  const script = `npx() { "$@"; }\nexec 2>&1\n${u.code}`
+  fs.writeFileSync(path.join(work, `${base}.sh`), script)
+  const r = await runProcess('sh', [`${base}.sh`], { cwd: work, env: { ...env, PATH: `${path.join(work, 'node_modules', '.bin')}${path.delimiter}${env.PATH}` } })
+  const stated = cliExpectation(u.code)
+  const failed = r.timedOut
+  const outputProblems = []
+  if (!failed) {
+    const m = matchOutput(stated, r.out.replace(/\n$/, ''))
+    if (!m.ok) outputProblems.push(`${u.where}: its "# →" lines state:\n${stated.replace(/^/gm, '    ')}\nthe commands printed:\n${r.out.replace(/\n$/, '').replace(/^/gm, '    ')}\n(${m.where})`)
+  }
+  return { failed, why: failed ? `did not finish within ${TIMEOUT_MS / 1000} s` : '', out: r.out, ms: r.ms, file: path.join(path.relative(ROOT, work), `${base}.sh`), outputProblems }
+}
+
+async function runUnit(ts, u, work, env) {
+  if (u.isCli) return runCli(u, work, env)
+  const base = unitBase(u)
+  const js = javascript(ts, u, base)
   const ext = u.esm ? '.mjs' : '.cjs'
+  const capture = path.join(work, `${base}.capture.jsonl`)
   let args
   if (u.mode === 'route') {
     fs.writeFileSync(path.join(work, `${base}.route${ext}`), js)
@@ -113,7 +149,8 @@ async function runUnit(ts, u, work, env) {
     fs.writeFileSync(path.join(work, `${base}${ext}`), js)
     args = [`${base}${ext}`]
   }
-  const r = await runNode(args, { cwd: work, env })
+  if (u.mode !== 'ava') args.unshift('--require', path.join(__dirname, 'capture.js'), ...(u.isTs ? ['--enable-source-maps'] : []))
+  const r = await runNode(args, { cwd: work, env: { ...env, PERSE_DOC_CAPTURE: capture, PERSE_DOC_SAMPLE: base } })
   if (!u.isTs) {
     // Point the sample's own line numbers (stack traces, syntax errors) back at the Markdown.
     const own = new RegExp(`${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:\\.test)?\\${ext}:(\\d+)(?::\\d+)?`, 'g')
@@ -121,7 +158,18 @@ async function runUnit(ts, u, work, env) {
   }
   const failed = r.timedOut || r.code !== 0
   const why = r.timedOut ? `did not finish within ${TIMEOUT_MS / 1000} s` : r.code !== 0 ? `exited with ${r.code ?? r.signal}` : ''
-  return { failed, why, out: r.out, ms: r.ms, file: path.join(path.relative(ROOT, work), args[args.length - 1]) }
+  const outputProblems = []
+  if (!failed && u.mode !== 'ava') {
+    // What the sample says it prints, against what it printed (a failed run is reported as such).
+    const records = readCapture(capture)
+    for (const p of checkExpectations(u.expectations ?? [], records)) outputProblems.push(`${u.file}:${u.lineMap[p.line - 1]}: ${p.text}`)
+    if (u.outputBlock) {
+      const printed = records.map((x) => x.text.replace(/\n$/, '')).join('\n')
+      const m = matchOutput(u.outputBlock.text, printed)
+      if (!m.ok) outputProblems.push(`${u.outputBlock.where}: the output block states:\n${u.outputBlock.text.replace(/\n$/, '').replace(/^/gm, '    ')}\nthe sample printed:\n${printed.replace(/^/gm, '    ')}\n(${m.where})`)
+    }
+  }
+  return { failed, why, out: r.out, ms: r.ms, file: path.join(path.relative(ROOT, work), args[args.length - 1]), outputProblems }
 }
 
 /**
@@ -149,10 +197,13 @@ async function runAll(ts, perse, units, opts, problems) {
       delete env.PERSE_ALLOW_INSECURE_HTTP
       const r = await runUnit(ts, u, opts.work, env)
       ran++
-      const label = `${u.where}${u.continuesFrom ? ` (continuing ${u.continuesFrom})` : ''} [${u.mode}, ${u.esm ? 'ESM' : 'CommonJS'}]`
+      const label = `${u.where}${u.continuesFrom ? ` (continuing ${u.continuesFrom})` : ''} [${u.mode}${u.isCli ? '' : `, ${u.esm ? 'ESM' : 'CommonJS'}`}]`
       if (r.failed) {
         problems.push({ where: u.where, phase: 'run', text: `${label} ${r.why} (${r.file})\n${indent(r.out || '(no output)')}` })
         log(`  FAIL ${label} ${r.ms} ms`)
+      } else if (r.outputProblems.length) {
+        for (const text of r.outputProblems) problems.push({ where: u.where, phase: 'output', text })
+        log(`  FAIL ${label} ${r.ms} ms: ${r.outputProblems.length} stated output(s) differ from what it printed`)
       } else {
         log(`  ok   ${label} ${r.ms} ms`)
         if (opts.verbose && r.out.trim()) log(indent(r.out))

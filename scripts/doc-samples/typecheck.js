@@ -58,6 +58,7 @@ function typecheck(ts, units, work) {
   const byFile = new Map()
   const files = [path.join(dir, 'shims.d.ts')]
   for (const u of units) {
+    if (u.isCli) continue
     const ext = u.isTs ? (u.esm ? '.mts' : '.cts') : u.esm ? '.mjs' : '.cjs'
     const f = path.join(dir, `${unitBase(u)}${u.mode === 'ava' ? '.test' : ''}${ext}`)
     fs.writeFileSync(f, u.code)
