@@ -649,7 +649,7 @@ export interface LocalServerControl {
    * Calls `POST /__perse/faults` (the server's test controls, with its private key as bearer).
    *
    * Consent: not involved.
-   * @throws {PerseError} `invalid_argument` (a wrong fault), or the server's error code; a server that can't be reached rejects with fetch's `TypeError`.
+   * @throws {PerseError} `invalid_argument` (a wrong fault), or the server's error code; `network_error` when the server can't be reached, `timeout` after `timeoutMs`, `response_too_large` past 16 MiB.
    * @example await control.injectFault({ path: '/face/detect', status: 503, reachCaller: true })
    */
   injectFault(fault: L.FaultSpec): Promise<void>
@@ -659,7 +659,7 @@ export interface LocalServerControl {
    * Calls `POST /__perse/expire-tokens`.
    *
    * Consent: not involved.
-   * @throws {PerseError} the server's error code (`unauthorized`, `unexpected_error`); a server that can't be reached rejects with fetch's `TypeError`.
+   * @throws {PerseError} the server's error code (`unauthorized`, `unexpected_error`); `network_error` when the server can't be reached, `timeout` after `timeoutMs`, `response_too_large` past 16 MiB.
    * @example await control.expireTokens()
    */
   expireTokens(): Promise<void>
@@ -669,7 +669,7 @@ export interface LocalServerControl {
    * Calls `POST /__perse/reset`.
    *
    * Consent: not involved.
-   * @throws {PerseError} the server's error code (`unauthorized`, `unexpected_error`); a server that can't be reached rejects with fetch's `TypeError`.
+   * @throws {PerseError} the server's error code (`unauthorized`, `unexpected_error`); `network_error` when the server can't be reached, `timeout` after `timeoutMs`, `response_too_large` past 16 MiB.
    * @example await control.reset()
    */
   reset(): Promise<void>
@@ -679,22 +679,35 @@ export interface LocalServerControl {
    * Calls `GET /__perse/requests`.
    *
    * Consent: not involved.
-   * @throws {PerseError} the server's error code (`unauthorized`, `unexpected_error`); a server that can't be reached rejects with fetch's `TypeError`.
+   * @throws {PerseError} the server's error code (`unauthorized`, `unexpected_error`); `network_error` when the server can't be reached, `timeout` after `timeoutMs`, `response_too_large` past 16 MiB.
    * @example const log = await control.requests()
    */
   requests(): Promise<L.RecordedRequest[]>
 }
 
+/** Where `controlLocalServer` finds the server, and how it reaches it. */
+export interface LocalServerControlOptions {
+  /** The server's base URL; default `PERSE_BASE_URL`. https, or plain http only on loopback (or with `allowInsecureHttp`), as for a client. */
+  url?: string
+  /** The server's private key, sent as bearer; default `PERSE_PRIVATE_KEY`. */
+  privateKey?: string
+  /** Allow plain `http://` off loopback (a server in another container); default `PERSE_ALLOW_INSECURE_HTTP`. Sends the key in clear text. */
+  allowInsecureHttp?: boolean
+  /** How long each control waits for the server, in ms (1 to 600000); default 30000. */
+  timeoutMs?: number
+}
+
 /**
  * The test controls of a local server started elsewhere (jest's global setup, another
  * container). Defaults: `PERSE_BASE_URL` and `PERSE_PRIVATE_KEY`, as the global setup exports
- * them. Sends no request itself: each control does.
+ * them. The URL follows a client's transport rules, so the key never goes where a client
+ * would not send it. Sends no request itself: each control does.
  *
  * Consent: not involved.
- * @throws {PerseError} `invalid_argument` (no URL or private key), synchronously.
+ * @throws {PerseError} `invalid_argument` (no URL or private key, or a URL a client would refuse), synchronously.
  * @example const control = controlLocalServer()
  */
-export declare function controlLocalServer(server?: { url?: string; privateKey?: string }): LocalServerControl
+export declare function controlLocalServer(server?: LocalServerControlOptions): LocalServerControl
 
 /**
  * What an upload would send for `image` (`prepare: 'auto'` by default): the bytes, size and
@@ -703,7 +716,13 @@ export declare function controlLocalServer(server?: { url?: string; privateKey?:
  * Sends no request.
  *
  * Consent: not needed (nothing leaves the process).
- * @throws {PerseError} `invalid_argument`, an {@link ImageErrorCode}, `timeout` (a Blob, Response or stream slower than 60 s), `internal_error`.
+ * @throws {PerseError} `invalid_argument`, an {@link ImageErrorCode}, `timeout` (a Blob, Response or stream slower than `timeoutMs`, default 60 s), `internal_error`.
  * @example const { data, width, height, format } = await prepareImage('large.png', { maxUploadBytes: 500_000 })
  */
-export declare function prepareImage(image: ImageInput, options?: N.PrepareOptions): Promise<N.PreparedImage>
+export declare function prepareImage(image: ImageInput, options?: PrepareImageOptions): Promise<N.PreparedImage>
+
+/** prepareImage's options: the preparation settings, and how long a Blob, Response or stream may take to read. */
+export interface PrepareImageOptions extends N.PrepareOptions {
+  /** How long reading a Blob, Response or stream may take, in ms (1 to 600000); default 60000. */
+  timeoutMs?: number
+}

@@ -257,3 +257,16 @@ test("a stream over the budget says 'more than N bytes', with the space", async 
   const e = await rejects(t, c.detect(Readable.from([Buffer.alloc(2000)]), { ...CONSENT, prepare: 'validate' }), 'file_too_large')
   t.regex(e.message, /is more than 1000 bytes, over the 1000-byte limit/)
 })
+
+test.serial('a short run of the hostile-input fuzz target (npm run fuzz runs it for 60 s) finds no crash and no foreign rejection', async (t) => {
+  const r = await runChild(
+    `const { spawnSync } = require('node:child_process');
+    const out = spawnSync(process.execPath, [require('node:path').join(${JSON.stringify(path.join(__dirname, '..', 'scripts'))}, 'fuzz-inputs.js'), '6'], { env: { ...process.env, FUZZ_SEED: '22' }, encoding: 'utf8' });
+    report({ status: out.status, out: out.stdout + out.stderr });`,
+    { timeoutMs: 120_000 },
+  )
+  t.is(r.code, 0, r.stderr)
+  t.is(r.report.status, 0, r.report.out)
+  t.regex(r.report.out, /0 crashes, 0 non-PerseError rejections/)
+  t.log(r.report.out.trim())
+})

@@ -18,7 +18,7 @@ const { isProxy, isAnyArrayBuffer, isSharedArrayBuffer, isArrayBufferView } = ty
 const U8 = Uint8Array
 
 /** Options handled by JS itself, next to the native ones. */
-const JS_ONLY = { client: [['onTokenRefresh', 'function']], call: [['signal', 'object']] }
+const JS_ONLY = { client: [['onTokenRefresh', 'function']], call: [['signal', 'object']], prepareImage: [['timeoutMs', 'number']] }
 
 /** Names people reach for, and what they meant. */
 const ALIASES = {

@@ -130,13 +130,13 @@ function aborted(signal) {
 function listen(signal, f) {
   if (signal === undefined || signal === null) return () => {}
   try {
-    signal.addEventListener('abort', f, { once: true })
+    inert(signal.addEventListener('abort', f, { once: true }))
   } catch (e) {
     throw invalid(`options.signal cannot be listened to: ${foreignMessage(e)}`, e)
   }
   return () => {
     try {
-      signal.removeEventListener('abort', f)
+      inert(signal.removeEventListener('abort', f))
     } catch {
       // the caller's removeEventListener threw: the listener only fires a finished stop
     }
@@ -164,6 +164,30 @@ function race(thunk, stop, why) {
       (e) => (off(), reject(e)),
     )
   })
+}
+
+/**
+ * Lets the event loop turn. A source whose reads settle at once (a look-alike iterator that
+ * yields empty chunks forever) would otherwise keep the reading loop in the microtask queue,
+ * and no timer, the deadline's included, could fire.
+ */
+const turn = () => new Promise((resolve) => setImmediate(resolve))
+
+/** Reads between two turns of the event loop. */
+const READS_PER_TURN = 64
+
+/**
+ * `r`, a value a caller's method returned where no promise belongs (`headers.get()`,
+ * `getReader()`): if it is a thenable anyway, its rejection is handled here, so that it
+ * cannot surface as an unhandled rejection once the SDK has refused it.
+ */
+function inert(r) {
+  try {
+    if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function') Promise.resolve(r).catch(() => {})
+  } catch {
+    // a throwing `then` getter: not a thenable the SDK will use
+  }
+  return r
 }
 
 /** Calls the caller's `obj[method](...args)` for cleanup, if it has one; whatever it throws or rejects is dropped. */
@@ -212,7 +236,7 @@ async function readBlob(v, name, budget, stop, why) {
 async function readResponse(v, name, budget, stop, why) {
   if (v.bodyUsed) throw invalid(`${name} is a Response whose body was already read`)
   if (!v.ok) throw invalid(`${name} is a Response with HTTP status ${v.status}: fetch the image successfully first`)
-  const length = Number(v.headers.get('content-length'))
+  const length = Number(inert(v.headers.get('content-length')))
   if (length > budget) throw tooLarge(name, length, budget)
   const body = v.body
   if (body === null || body === undefined) return Buffer.alloc(0)
@@ -222,14 +246,15 @@ async function readResponse(v, name, budget, stop, why) {
 
 /** A web ReadableStream (or an object with `getReader()`); a failure of its source is `failure`. */
 async function readWeb(stream, name, budget, stop, why, failure) {
-  const reader = stream.getReader()
+  const reader = inert(stream.getReader())
   if (reader === null || typeof reader !== 'object' || typeof reader.read !== 'function') {
     throw invalid(`${name}.getReader() must return a stream reader (got ${describe(reader)})`)
   }
   const chunks = []
   let size = 0
   try {
-    for (;;) {
+    for (let reads = 1; ; reads++) {
+      if (reads % READS_PER_TURN === 0) await turn()
       const r = await race(() => reader.read(), stop, why)
       if (r === null || typeof r !== 'object') throw invalid(`the reader of ${name} must give { done, value } (got ${describe(r)})`)
       if (r.done) break
@@ -250,7 +275,7 @@ async function readWeb(stream, name, budget, stop, why, failure) {
  * the call; a real Readable is destroyed (without an error, which nobody might listen to).
  */
 async function readNode(stream, name, budget, stop, why) {
-  const it = stream[Symbol.asyncIterator]()
+  const it = inert(stream[Symbol.asyncIterator]())
   if (it === null || typeof it !== 'object' || typeof it.next !== 'function') {
     throw invalid(`${name}[Symbol.asyncIterator]() must return an iterator (got ${describe(it)})`)
   }
@@ -258,7 +283,8 @@ async function readNode(stream, name, budget, stop, why) {
   let size = 0
   const off = stop.on(() => quietly(stream, 'destroy'))
   try {
-    for (;;) {
+    for (let reads = 1; ; reads++) {
+      if (reads % READS_PER_TURN === 0) await turn()
       const r = await race(() => it.next(), stop, why)
       if (r === null || typeof r !== 'object') throw invalid(`the iterator of ${name} must give { done, value } (got ${describe(r)})`)
       if (r.done) break
@@ -285,4 +311,4 @@ function chunk(value, chunks) {
   return copy.length
 }
 
-module.exports = { readKind, readImages, uploadedFile }
+module.exports = { readKind, readImages, uploadedFile, inert }

@@ -3,28 +3,29 @@
 // prepareImage(): what an upload would send for an image, without sending it.
 
 const native = require('./native.js')
-const { fromInfo, nativeError } = require('./errors.js')
+const { fromInfo, invalid, nativeError } = require('./errors.js')
 const { options, imageArg, asPerseError } = require('./args.js')
 const { readKind, readImages } = require('./inputs.js')
 
-/** How long prepareImage waits for a Blob, Response or stream to deliver its bytes. */
+/** How long prepareImage waits for a Blob, Response or stream to deliver its bytes, by default. */
 const READ_TIMEOUT_MS = 60_000
 
 /**
  * `{ data, width, height, format, resized, orientationApplied }` for `image` (any ImageInput;
- * a Blob, Response or stream is read first, within the budget and READ_TIMEOUT_MS). Options:
- * `prepare` ('auto' default, 'fit' the same, or 'validate'), `maxUploadBytes`,
+ * a Blob, Response or stream is read first, within the budget and `timeoutMs`, default
+ * READ_TIMEOUT_MS). Options: `timeoutMs`, `prepare` ('auto' default, 'fit' the same, or 'validate'), `maxUploadBytes`,
  * `maxInputBytes`, `maxPixels`, `maxDimension`, `quality` (their ranges: src/options.rs).
  */
 async function prepareImage(image, opts) {
   let args
   try {
-    const o = options(opts, 'prepareImage')
+    const { timeoutMs = READ_TIMEOUT_MS, ...o } = options(opts, 'prepareImage')
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) throw invalid(`options.timeoutMs must be an integer between 1 and 600000 (got ${timeoutMs})`)
     const kind = readKind(image)
     if (kind !== undefined) {
       const budget = native().prepareReadBudget(o)
       if (typeof budget !== 'number') throw fromInfo(budget)
-      image = (await readImages([image], [kind], ['image'], { budget, timeoutMs: READ_TIMEOUT_MS }))[0]
+      image = (await readImages([image], [kind], ['image'], { budget, timeoutMs }))[0]
     }
     args = [imageArg(image, 'image'), o]
   } catch (e) {

@@ -9,6 +9,7 @@ const { fail, invalid, isPerseError, foreignMessage, fromInfo, nativeError, nati
 const native = require('./native.js')
 const { completer } = require('./decode.js')
 const { Pending } = require('./pending.js')
+const { inert } = require('./inputs.js')
 
 /** What `call` queues its flush on (captured: a patched Promise.prototype.then is not our business). */
 const SETTLED = Promise.resolve()
@@ -73,7 +74,7 @@ class Transport {
     }
     try {
       if (signal.aborted === true) throw fail('aborted', 'the call was aborted before it started')
-      signal.addEventListener('abort', onAbort, { once: true })
+      inert(signal.addEventListener('abort', onAbort, { once: true }))
     } catch (e) {
       throw isPerseError(e) ? e : invalid(`options.signal cannot be used: ${foreignMessage(e)}`, e)
     }
@@ -81,7 +82,7 @@ class Transport {
       return await this.#start(method, args, consent, nativeOpts, abort)
     } finally {
       try {
-        signal.removeEventListener('abort', onAbort)
+        inert(signal.removeEventListener('abort', onAbort))
       } catch {
         // a throwing removeEventListener leaves a listener that only aborts a finished call
       }

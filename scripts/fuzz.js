@@ -1,8 +1,10 @@
 'use strict'
 
 // npm run fuzz — the long fuzz runs: each proptest target in crates/perse-core/tests/fuzz.rs,
-// release build, with a case count sized for at least a minute each on a 2-core machine.
-// Prints cases, seconds and the outcome per target. FUZZ_SCALE=2 doubles every count.
+// release build, with a case count sized for at least a minute each on a 2-core machine; then
+// the hostile-input-object target (scripts/fuzz-inputs.js: random objects, getters and
+// streams given to the public API, 60 s). Prints cases, seconds and the outcome per target.
+// FUZZ_SCALE=2 doubles every count and the duration.
 
 const { execFileSync, spawnSync } = require('node:child_process')
 
@@ -34,4 +36,7 @@ for (const [name, cases] of Object.entries(targets)) {
   process.stdout.write(`${name.padEnd(48)} ${String(n).padStart(10)} cases  ${secs.padStart(4)} s  ${ok ? '0 panics' : 'FAILED'}\n`)
   if (!ok) process.stdout.write(r.stdout + r.stderr)
 }
+// The public API with hostile input objects, on the addon as `npm run build` left it.
+const inputs = spawnSync(process.execPath, [require('node:path').join(__dirname, 'fuzz-inputs.js'), String(Math.round(60 * scale))], { stdio: 'inherit' })
+failed ||= inputs.status !== 0
 process.exitCode = failed ? 1 : 0

@@ -1,17 +1,18 @@
 //! Reused buffers for the image copies made at the call boundary (`image_arg.rs`).
 //!
 //! A fresh 68 KB allocation per call costs more than the copy itself: malloc, first-touch
-//! page faults, and a free on another thread. A client keeps a few finished buffers and
-//! copies into one that is already mapped and warm. Bounded: at most [`MAX_FREE`] buffers of
-//! at most [`MAX_POOLED`] bytes each, and [`MAX_FREE_BYTES`] in all, so an idle client holds
-//! little memory. 64 covers a server's usual concurrency (the bench runs 32 calls at once; with
-//! 16 kept, half of its calls allocated).
+//! page faults, and a free on another thread. The process keeps a few finished buffers and
+//! copies into one that is already mapped and warm. One pool for every client ([`shared`]),
+//! so a client made per request (and never closed) holds no buffers of its own. Bounded: at
+//! most [`MAX_FREE`] buffers of at most [`MAX_POOLED`] bytes each, and [`MAX_FREE_BYTES`] in
+//! all. 64 covers a server's usual concurrency (the bench runs 32 calls at once; with 16 kept,
+//! half of its calls allocated).
 
 use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
 
-/// Buffers kept for reuse, per client.
+/// Buffers kept for reuse.
 const MAX_FREE: usize = 64;
 /// Larger buffers are freed, not kept.
 const MAX_POOLED: usize = 2 * 1024 * 1024;
@@ -28,6 +29,12 @@ struct Free {
     bufs: Vec<Vec<u8>>,
     /// Sum of `bufs`' capacities.
     bytes: usize,
+}
+
+/// The process's pool: buffers hold no JS value, so clients in every worker thread share it.
+pub fn shared() -> Arc<BytePool> {
+    static SHARED: std::sync::OnceLock<Arc<BytePool>> = std::sync::OnceLock::new();
+    SHARED.get_or_init(Arc::default).clone()
 }
 
 impl BytePool {

@@ -24,7 +24,7 @@ use crate::token_callback::{JsTokenProvider, RefreshOutcome};
 pub struct NativeClient {
     inner: Arc<Client>,
     hub: Arc<Hub>,
-    /// Buffers for the copies of image bytes (see `byte_pool.rs`).
+    /// Buffers for the copies of image bytes: the process's pool (see `byte_pool.rs`).
     pool: Arc<BytePool>,
 }
 
@@ -64,7 +64,7 @@ impl NativeClient {
         Ok(NativeClient {
             inner: Arc::new(client),
             hub: Hub::new(on_complete)?,
-            pool: Arc::default(),
+            pool: crate::byte_pool::shared(),
         })
     }
 
