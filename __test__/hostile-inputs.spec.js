@@ -270,3 +270,26 @@ test.serial('a short run of the hostile-input fuzz target (npm run fuzz runs it 
   t.regex(r.report.out, /0 crashes, 0 non-PerseError rejections/)
   t.log(r.report.out.trim())
 })
+
+test('thenables handed over as inputs or returned by their methods neither hang the call nor leave an unhandled rejection', async (t) => {
+  const r = await runChild(`
+    const { Readable } = require('node:stream');
+    const unhandled = [];
+    process.on('unhandledRejection', (e) => unhandled.push(String(e)));
+    const c = new perse.PerseClient({ baseUrl: 'http://127.0.0.1:9/v0', token: 'a.b.c', maxRetries: 0 });
+    const bad = () => Promise.reject(new Error('returned by then'));
+    const out = [];
+    // The other side of a compare is a thenable that never calls back.
+    out.push(await c.compare(Readable.from([Buffer.alloc(10)]), { userToken: 'usr_x', then() {} }, { enduserConsent: true, timeoutMs: 500 }).then(() => 'resolved', (e) => e.code));
+    // A reader whose read() returns a thenable whose then() returns a rejected promise, then settles.
+    const web = { getReader: () => ({ read: () => ({ then: (ok) => (ok({ done: true }), bad()) }) }) };
+    out.push(await c.detect(web, { enduserConsent: true, timeoutMs: 500 }).then(() => 'resolved', (e) => e.code));
+    // A thenable that resolves to itself forever.
+    const loop = { then: (ok) => ok(loop) };
+    out.push(await c.detect({ getReader: () => ({ read: () => loop }) }, { enduserConsent: true, timeoutMs: 500 }).then(() => 'resolved', (e) => e.code));
+    await new Promise((r) => setTimeout(r, 100));
+    c.close();
+    report({ out, unhandled });`)
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(r.report, { out: ['invalid_file_type', 'empty_file', 'invalid_argument'], unhandled: [] })
+})

@@ -100,9 +100,11 @@ async function readImages(values, kinds, names, { budget, timeoutMs, signal, clo
   try {
     if (signal !== undefined && aborted(signal)) stop.fire('aborted')
     const why = (name) => (reason) => (typeof reason === 'string' ? STOPPED[reason](name, timeoutMs) : reason)
-    return await Promise.all(
+    // Only the SDK's own promises go through Promise.all: a caller's value there (the other
+    // side of a compare) would be adopted if it had a `then`, and could hang the call.
+    const read = await Promise.all(
       values.map((v, i) => {
-        if (!kinds[i]) return v
+        if (!kinds[i]) return undefined
         return readOne(v, kinds[i], names[i], budget, stop, why(names[i])).catch((e) => {
           const err = isPerseError(e) ? e : invalid(`${names[i]} could not be read: ${foreignMessage(e)}`, e)
           stop.fire(err) // cancels the other input of a compare
@@ -110,6 +112,7 @@ async function readImages(values, kinds, names, { budget, timeoutMs, signal, clo
         })
       }),
     )
+    return values.map((v, i) => (kinds[i] ? read[i] : v))
   } finally {
     clearTimeout(timer)
     closers?.delete(onClose)
@@ -144,27 +147,70 @@ function listen(signal, f) {
 }
 
 /**
- * `thunk()` (a caller's method call) as a promise, rejected with `why(reason)` as soon as
- * `stop` fires. A synchronous throw becomes a rejection; a promise that is left behind keeps a
- * handler, so its later rejection is never unhandled.
+ * `thunk()` (a caller's method call) as a promise of `[value]`, rejected with `why(reason)` as
+ * soon as `stop` fires. A synchronous throw becomes a rejection; a promise that is left behind
+ * keeps a handler, so its later rejection is never unhandled. The value comes boxed: handing a
+ * caller's object to a native `resolve` would let the engine adopt it as a thenable (see
+ * `adopt`), reading its `then` again.
  */
 function race(thunk, stop, why) {
   return new Promise((resolve, reject) => {
     if (stop.reason !== null) return reject(why(stop.reason))
     const off = stop.on((r) => reject(why(r)))
-    let p
+    let r
     try {
-      p = Promise.resolve(thunk())
+      r = thunk()
     } catch (e) {
       off()
       return reject(e)
     }
-    p.then(
-      (v) => (off(), resolve(v)),
+    adopt(
+      r,
+      (v) => (off(), resolve([v])),
       (e) => (off(), reject(e)),
     )
   })
 }
+
+/** The intrinsic `then`: a caller's promise may carry a `then` of its own. */
+const promiseThen = Promise.prototype.then
+
+/** How many thenables in a row `adopt` follows before it gives up on the value. */
+const MAX_THENABLE_DEPTH = 32
+
+/**
+ * The Promise resolution procedure, done by hand for a caller's value: follows a native
+ * promise or a thenable (each `then` read once, called at most once, its own return value made
+ * inert) and calls `resolve` with the first value that is not one, or `reject`. Unlike
+ * `Promise.resolve`, nothing the caller's `then` returns can become an unhandled rejection.
+ */
+function adopt(v, resolve, reject, depth = 0) {
+  if (types.isPromise(v)) return void promiseThen.call(v, resolve, reject)
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return resolve(v)
+  let then
+  try {
+    then = v.then
+  } catch (e) {
+    return reject(e)
+  }
+  if (typeof then !== 'function') return resolve(v)
+  if (depth >= MAX_THENABLE_DEPTH) return reject(new TypeError('a thenable that resolves to thenables without end'))
+  let settled = false
+  const once = (f) => (x) => {
+    if (!settled) {
+      settled = true
+      f(x)
+    }
+  }
+  try {
+    inert(then.call(v, once((x) => adopt(x, resolve, reject, depth + 1)), once(reject)))
+  } catch (e) {
+    once(reject)(e)
+  }
+}
+
+/** Settles nothing: the handlers for a caller's promise whose outcome no longer matters. */
+const ignore = () => {}
 
 /**
  * Lets the event loop turn. A source whose reads settle at once (a look-alike iterator that
@@ -182,10 +228,13 @@ const READS_PER_TURN = 64
  * cannot surface as an unhandled rejection once the SDK has refused it.
  */
 function inert(r) {
-  try {
-    if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function') Promise.resolve(r).catch(() => {})
-  } catch {
-    // a throwing `then` getter: not a thenable the SDK will use
+  if (types.isPromise(r)) promiseThen.call(r, undefined, ignore)
+  else if (r !== null && (typeof r === 'object' || typeof r === 'function')) {
+    try {
+      if (typeof r.then === 'function') adopt(r, ignore, ignore)
+    } catch {
+      // a throwing `then` getter: not a thenable the SDK will use
+    }
   }
   return r
 }
@@ -194,8 +243,7 @@ function inert(r) {
 function quietly(obj, method, ...args) {
   try {
     if (typeof obj?.[method] !== 'function') return
-    const r = obj[method](...args)
-    if (r !== null && typeof r === 'object') Promise.resolve(r).catch(() => {})
+    inert(obj[method](...args))
   } catch {
     // cleanup of a caller's object: nothing to report
   }
@@ -222,7 +270,7 @@ async function readBlob(v, name, budget, stop, why) {
   if (size > budget) throw tooLarge(name, size, budget)
   let ab
   try {
-    ab = await race(() => v.arrayBuffer(), stop, why)
+    ;[ab] = await race(() => v.arrayBuffer(), stop, why)
   } catch (e) {
     if (isPerseError(e)) throw e
     // fs.openAsBlob's Blob rejects (NotReadableError) when its file changed after it was opened.
@@ -255,7 +303,7 @@ async function readWeb(stream, name, budget, stop, why, failure) {
   try {
     for (let reads = 1; ; reads++) {
       if (reads % READS_PER_TURN === 0) await turn()
-      const r = await race(() => reader.read(), stop, why)
+      const [r] = await race(() => reader.read(), stop, why)
       if (r === null || typeof r !== 'object') throw invalid(`the reader of ${name} must give { done, value } (got ${describe(r)})`)
       if (r.done) break
       size += chunk(r.value, chunks)
@@ -285,7 +333,7 @@ async function readNode(stream, name, budget, stop, why) {
   try {
     for (let reads = 1; ; reads++) {
       if (reads % READS_PER_TURN === 0) await turn()
-      const r = await race(() => it.next(), stop, why)
+      const [r] = await race(() => it.next(), stop, why)
       if (r === null || typeof r !== 'object') throw invalid(`the iterator of ${name} must give { done, value } (got ${describe(r)})`)
       if (r.done) break
       const value = r.value
