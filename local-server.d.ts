@@ -39,6 +39,8 @@ export interface LocalServerOptions {
   maxConnections?: number
   /** Keep enrollments in `<dataDir>/enrollments.redb`, so that they survive a restart (one server per folder). Default: in memory, forgotten on close. */
   dataDir?: string
+  /** Answer a detect that finds no face with 422 `no_face_detected`, as the hosted API may, instead of `totalFaces: 0`. Default false. */
+  noFaceError?: boolean
 }
 
 /** One multipart field as the server saw it (no image bytes). */

@@ -152,17 +152,32 @@ it('HEIC and AVIF are refused with what to do', async (t) => {
   }
 })
 
-it('strings that are not paths get a hint', async (t) => {
+it('strings that are not paths are one mistake with one code, invalid_argument, and a hint; a PDF says to render it', async (t) => {
+  const b64 = astronaut.toString('base64')
   const hints = {
     'https://example.com/photo.jpg': /looks like a URL; fetch it first/,
-    [`data:image/jpeg;base64,${astronaut.toString('base64')}`]: /data URL; pass `Buffer.from/,
-    [astronaut.toString('base64').slice(0, 3000)]: /base64; pass `Buffer.from\(s, 'base64'\)`/,
+    [`data:image/jpeg;base64,${b64.slice(0, 100)}`]: /data URL; pass `Buffer.from/,
+    [`data:image/jpeg;base64,${b64}`]: /data URL; pass `Buffer.from/,
+    [b64.slice(0, 300)]: /base64; pass `Buffer.from\(s, 'base64'\)`/,
+    [b64.slice(0, 3000)]: /base64; pass `Buffer.from\(s, 'base64'\)`/,
+    [b64]: /base64; pass `Buffer.from\(s, 'base64'\)`/,
     usr_0123456789abcdef: /enrolled user token; pass `\{ userToken \}`/,
   }
   for (const [s, hint] of Object.entries(hints)) {
-    const e = await t.throwsAsync(client.detect(s, CONSENT))
-    t.true(['file_not_found', 'invalid_argument'].includes(e.code), e.code)
+    const e = await rejects(t, client.detect(s, CONSENT), 'invalid_argument')
     t.regex(e.message, hint)
+    const c = await rejects(t, client.compare(astronaut, s, CONSENT), 'invalid_argument')
+    t.regex(c.message, hint)
+  }
+  // A file that really has such a name is read.
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'perse-usr-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  fs.copyFileSync(path.join(FIX, 'astronaut.jpg'), path.join(dir, 'usr_photo'))
+  t.is((await client.detect(path.join(dir, 'usr_photo'), CONSENT)).totalFaces, 1)
+  const pdf = Buffer.from('%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n')
+  for (const prepare of ['auto', 'validate']) {
+    const e = await rejects(t, client.detect(pdf, { ...CONSENT, prepare }), 'invalid_file_type')
+    t.regex(e.message, /a PDF document \(render its page to a JPEG first/)
   }
 })
 

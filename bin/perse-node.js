@@ -14,9 +14,11 @@ const DEFAULT_PORT = 8080
 const EXIT = { ok: 0, apiError: 1, usage: 2, negativeVerdict: 3 }
 
 const USAGE = `Usage:
-  perse-node serve [--port N] [--host H] [--private-key K] [--token-ttl S] [--data-dir DIR]
+  perse-node serve [--port N] [--host H] [--private-key K] [--token-ttl S] [--data-dir DIR] [--no-face-error]
                                         run a local Perse-compatible server (default port ${DEFAULT_PORT});
-                                        --data-dir keeps enrollments across restarts
+                                        --data-dir keeps enrollments across restarts;
+                                        --no-face-error answers a detect without a face with
+                                        no_face_detected, as the hosted API may
                                         (needs the perse-node-local package)
   perse-node detect <image>             faces, boxes and quality metrics
   perse-node quality <image>            the browser SDK's quality verdict (add --spoof-check)
@@ -82,6 +84,7 @@ const OPTIONS = {
   'private-key': { type: 'string' },
   'token-ttl': { type: 'string' },
   'data-dir': { type: 'string' },
+  'no-face-error': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 }
@@ -113,6 +116,7 @@ async function serve(values) {
       privateKey: values['private-key'],
       tokenTtlSeconds: int(values['token-ttl'], 'token-ttl'),
       dataDir: values['data-dir'],
+      noFaceError: values['no-face-error'],
     })
   } catch (e) {
     if (perse.isPerseError(e) && e.code === 'network_error' && /in use|os error (48|98|10048)\b/i.test(e.message)) {
@@ -200,10 +204,13 @@ async function call(cmd, positionals, values) {
     server = await perse.startLocalServer()
     client = server.client({ timeoutMs: int(values.timeout, 'timeout') })
   } else {
+    // A token (--token or PERSE_TOKEN) and the key from the environment together: the key
+    // takes over when the token expires. Credentials left unset are left out, not undefined.
+    const token = values.token ?? process.env.PERSE_TOKEN
     client = new perse.PerseClient({
       baseUrl: values['base-url'],
-      token: values.token ?? (process.env.PERSE_TOKEN || undefined),
-      privateKey: process.env.PERSE_PRIVATE_KEY || undefined,
+      ...(token ? { token } : {}),
+      ...(process.env.PERSE_PRIVATE_KEY ? { privateKey: process.env.PERSE_PRIVATE_KEY } : {}),
       timeoutMs: int(values.timeout, 'timeout'),
     })
   }
@@ -259,7 +266,7 @@ function cliMessage(e) {
   switch (e.code) {
     case 'unauthorized':
       if (e.wrongBaseUrl) return e.wrongBaseUrl
-      return /no session token/.test(message)
+      return /^no credentials:/.test(message)
         ? 'no credentials: pass --token JWT, set PERSE_TOKEN or PERSE_PRIVATE_KEY, or use --local'
         : `the server refused the credentials (${message}): check --token / PERSE_TOKEN / PERSE_PRIVATE_KEY`
     case 'timeout':

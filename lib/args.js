@@ -91,7 +91,7 @@ function checkObject(value, where) {
  * A snapshot of an options object: each known key read once, unknown keys and wrong types
  * refused. `kind` is a kind of specFor(); `where` names the parameter in messages.
  */
-function options(value, kind, where = 'options') {
+function options(value, kind, where = 'options', given = undefined) {
   if (value === undefined || value === null) return {}
   checkObject(value, where)
   const spec = specFor(kind)
@@ -101,19 +101,28 @@ function options(value, kind, where = 'options') {
   for (const key of Object.keys(value)) {
     const v = field(value, key, spec, where)
     if (v !== undefined) out[key] = v
+    else given?.add(key)
   }
   return out
 }
 
+/** Credentials given as `undefined` are refused: usually an environment variable that is not set. */
+const CREDENTIALS = ['privateKey', 'token']
+
 /** Client options: `{ native, onTokenRefresh }`; `onTokenRefresh` may be `null`. */
 function clientOptions(value) {
   const refresh = value != null && typeof value === 'object' && value.onTokenRefresh === null
-  const o = options(refresh ? { ...value, onTokenRefresh: undefined } : value, 'client')
-  for (const key of ['token', 'privateKey']) {
-    if (o[key] === '') throw invalid(`options.${key} must not be empty (leave it out instead)`)
+  const undefinedKeys = new Set()
+  const o = options(refresh ? { ...value, onTokenRefresh: undefined } : value, 'client', 'options', undefinedKeys)
+  for (const key of CREDENTIALS) {
+    if (o[key] === '' || undefinedKeys.has(key)) {
+      const env = key === 'privateKey' ? ', or leave it out to use PERSE_PRIVATE_KEY' : ', or leave it out'
+      throw invalid(`options.${key} is ${o[key] === '' ? 'empty' : 'undefined'}: is the environment variable you read it from set? Pass a ${key === 'token' ? 'token' : 'key'}${env}`)
+    }
   }
   const { onTokenRefresh, ...rest } = o
-  return { native: rest, onTokenRefresh: refresh ? null : onTokenRefresh, hasRefresh: refresh || onTokenRefresh !== undefined }
+  const hasRefresh = refresh || onTokenRefresh !== undefined
+  return { native: rest, onTokenRefresh: refresh ? null : onTokenRefresh, hasRefresh, credentials: hasRefresh || CREDENTIALS.some((k) => rest[k] !== undefined) }
 }
 
 const NO_CALL_OPTIONS = Object.freeze({ consent: false, native: null, signal: undefined })

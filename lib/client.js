@@ -36,8 +36,12 @@ class PerseClient {
     } catch (e) {
       throw asPerseError(e)
     }
+    // The environment fills what the options leave out (explicit options win, as in
+    // openai-node): PERSE_BASE_URL, PERSE_PRIVATE_KEY when no credential is given at all, and
+    // PERSE_ALLOW_INSECURE_HTTP.
     const fromEnv = o.native.baseUrl === undefined && Boolean(process.env.PERSE_BASE_URL)
     if (fromEnv) o.native.baseUrl = process.env.PERSE_BASE_URL
+    if (!o.credentials && process.env.PERSE_PRIVATE_KEY) o.native.privateKey = process.env.PERSE_PRIVATE_KEY
     if (o.native.allowInsecureHttp === undefined && /^(1|true)$/i.test(process.env.PERSE_ALLOW_INSECURE_HTTP ?? '')) o.native.allowInsecureHttp = true
     this.#transport = new Transport()
     const refused = nativeSync(() => this.#native.configure(o.native))
@@ -194,8 +198,8 @@ class PerseClient {
       const o = callOptions(options)
       const kinds = images.length === 1 ? [readKind(images[0])] : images.map(readKind)
       const call = kinds[0] === undefined && kinds[1] === undefined ? this.#transport.call(method, build(images), o) : this.#readThenCall(method, o, images, kinds, build)
-      const named = images.find(isString)
-      return named === undefined ? call : call.catch((e) => hintMissing(e, named))
+      const named = images.findIndex(isString)
+      return named === -1 ? call : call.catch((e) => hintMissing(e, images[named], images.length === 1 ? 'image' : ['a', 'b'][named]))
     } catch (e) {
       return Promise.reject(asPerseError(e))
     }
@@ -226,11 +230,15 @@ const isString = (v) => typeof v === 'string'
 /** Stands in for an input still to be read while the other arguments are checked. */
 const EMPTY = Buffer.alloc(0)
 
-/** `file_not_found` for a string that was probably not meant as a path: say what it looks like. */
-function hintMissing(e, path) {
+/**
+ * A string that is no file and looks like something else (a URL, a data URL, base64, a user
+ * token) was a wrong argument, not a missing file: `invalid_argument` saying what it looks
+ * like and what to pass, as for the strings too long to be a path (lib/args.js).
+ */
+function hintMissing(e, path, name) {
   if (isPerseError(e) && e.code === 'file_not_found') {
     const hint = stringHint(path)
-    if (!hint.startsWith(' (')) e.message = `file not found: ${path.length > 60 ? `${path.slice(0, 60)}…` : path}${hint}`
+    if (!hint.startsWith(' (')) throw invalid(`${name} is not a file path${hint} (no file is named ${path.length > 60 ? `${path.slice(0, 60)}…` : path})`)
   }
   throw e
 }

@@ -10,7 +10,7 @@ let defaultClient = null
 /** The default client, created on first use. */
 function getDefaultClient() {
   if (defaultClient === null) {
-    defaultClient = new PerseClient({ privateKey: process.env.PERSE_PRIVATE_KEY || undefined })
+    defaultClient = new PerseClient() // reads PERSE_BASE_URL and PERSE_PRIVATE_KEY itself
   }
   return defaultClient
 }

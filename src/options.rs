@@ -197,6 +197,7 @@ impl CallOptions {
             max_retries: self.max_retries.map(|n| count("maxRetries", n)).transpose()?,
             cancel: None,
             prepare: self.prepare.as_deref().map(prepare_mode).transpose()?,
+            sent: Default::default(),
         })
     }
 }

@@ -86,6 +86,8 @@ export interface LocalServerOptions {
   maxConnections?: number
   /** Keep enrollments in `<dataDir>/enrollments.redb`, so that they survive a restart (one server per folder). Default: in memory, forgotten on close. */
   dataDir?: string
+  /** Answer a detect that finds no face with 422 `no_face_detected`, as the hosted API may, instead of `totalFaces: 0`. Default false. */
+  noFaceError?: boolean
 }
 
 /** The keys and types of the options objects of this addon (see `js_options!`). */

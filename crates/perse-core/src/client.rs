@@ -30,6 +30,16 @@ pub struct CallOptions {
     pub cancel: Option<CancelToken>,
     /// Overrides the client's image preparation mode for this call.
     pub prepare: Option<PrepareMode>,
+    /// Attempts started so far (the request loop counts them as it sends), so that a call
+    /// aborted or closed mid-request still reports the attempts it made.
+    pub sent: Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl CallOptions {
+    /// Attempts started so far.
+    pub fn attempts_sent(&self) -> u32 {
+        self.sent.load(Ordering::Relaxed)
+    }
 }
 
 /// One side of a compare: an image, or an enrolled user's token.
@@ -171,8 +181,8 @@ impl Client {
         }
         let out = tokio::select! {
             biased;
-            _ = self.closed.cancelled() => Err(ErrorKind::ClientClosed.into()),
-            _ = cancel.cancelled() => Err(ErrorKind::Aborted.into()),
+            _ = self.closed.cancelled() => Err(Error::from(ErrorKind::ClientClosed).with_attempts(opts.attempts_sent())),
+            _ = cancel.cancelled() => Err(Error::from(ErrorKind::Aborted).with_attempts(opts.attempts_sent())),
             r = fut => r,
         };
         out.map_err(|mut e| {

@@ -136,6 +136,7 @@ impl Client {
         let timeout = opts.timeout.unwrap_or(cfg.timeout);
         let max_retries = opts.max_retries.unwrap_or(cfg.retry.max_retries);
         st.attempts += 1;
+        opts.sent.fetch_max(st.attempts, std::sync::atomic::Ordering::Relaxed);
         let exchange = Exchange {
             request: req,
             url: format!("{}{}", cfg.base_url, req.path),

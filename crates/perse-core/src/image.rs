@@ -89,6 +89,10 @@ pub fn describe(b: &[u8]) -> String {
     if let Some(f) = sniff(b) {
         return format!("a {} image", f.name());
     }
+    if b.starts_with(b"%PDF-") {
+        return "a PDF document (render its page to a JPEG first, for example with pdf-to-img, or ask for a photo)"
+            .into();
+    }
     let head = &b[..b.len().min(64)];
     let text = head.iter().all(|c| c.is_ascii_graphic() || c.is_ascii_whitespace());
     let lower = String::from_utf8_lossy(head).to_ascii_lowercase();
@@ -270,6 +274,9 @@ fn is_complete(b: &[u8], f: ImageFormat) -> bool {
 
 /// Like [`describe`] but for response bodies ("HTML text", "JSON"-ish, "binary data").
 pub fn describe_text(b: &[u8]) -> String {
+    if b.starts_with(b"%PDF-") {
+        return "a PDF document".into();
+    }
     let d = describe(b);
     if d == "plain text"
         && b.iter()

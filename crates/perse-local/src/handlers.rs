@@ -62,6 +62,9 @@ fn thresholds() -> DetectThresholds {
 pub async fn detect(state: &Shared, form: &Form, started: Instant) -> Result<Response, Reject> {
     form.require_consent()?;
     let a = analyse(state, form.image("image_file")?).await?;
+    if a.faces.is_empty() && state.no_face_error {
+        return Err(no_face(&a, "image_file"));
+    }
     let (sx, sy) = (f64::from(a.scale.0), f64::from(a.scale.1));
     let faces: Vec<Face> = a
         .faces
@@ -117,18 +120,21 @@ fn face_descriptor(state: &Shared, a: &Analysis, field: &str) -> Result<descript
             ),
         )),
         Some(f) => descriptor::describe(&state.engine, &a.rgb, f).map_err(|m| Reject::new(500, "server_error", &m)),
-        None => {
-            let m = &a.image_metrics;
-            Err(Reject::new(
-                422,
-                "no_face_detected",
-                &format!(
-                    "no face detected in {field} (image underexposure {:.2}, overexposure {:.2}, sharpness {:.2})",
-                    m.underexposure, m.overexposure, m.sharpness
-                ),
-            ))
-        }
+        None => Err(no_face(a, field)),
     }
+}
+
+/// `no_face_detected` for `field`, with the image metrics as a hint.
+fn no_face(a: &Analysis, field: &str) -> Reject {
+    let m = &a.image_metrics;
+    Reject::new(
+        422,
+        "no_face_detected",
+        &format!(
+            "no face detected in {field} (image underexposure {:.2}, overexposure {:.2}, sharpness {:.2})",
+            m.underexposure, m.overexposure, m.sharpness
+        ),
+    )
 }
 
 pub async fn compare(state: &Shared, form: &Form, started: Instant) -> Result<Response, Reject> {

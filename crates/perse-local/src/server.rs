@@ -36,6 +36,9 @@ pub struct LocalServerOptions {
     pub weights_dir: std::path::PathBuf,
     /// Keep enrollments in `data_dir/enrollments.redb` across restarts; in memory when `None`.
     pub data_dir: Option<std::path::PathBuf>,
+    /// Answer a detect with no face with 422 `no_face_detected` (the hosted API may) instead
+    /// of a result with `totalFaces: 0`.
+    pub no_face_error: bool,
 }
 
 impl Default for LocalServerOptions {
@@ -50,6 +53,7 @@ impl Default for LocalServerOptions {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             weights_dir: default_weights_dir(),
             data_dir: None,
+            no_face_error: false,
         }
     }
 }
@@ -81,6 +85,8 @@ pub struct State {
     pub private_key: String,
     pub token_ttl: Duration,
     pub liveness: f64,
+    /// See [`LocalServerOptions::no_face_error`].
+    pub no_face_error: bool,
     pub generation: AtomicU64,
     pub store: Mutex<Store>,
     pub faults: Mutex<Vec<Fault>>,
@@ -152,6 +158,7 @@ impl LocalServer {
             private_key,
             token_ttl: opts.token_ttl,
             liveness: opts.liveness_score,
+            no_face_error: opts.no_face_error,
             generation: AtomicU64::new(0),
             store: Mutex::new(store),
             faults: Mutex::new(Vec::new()),

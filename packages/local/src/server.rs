@@ -30,6 +30,8 @@ crate::js_options::js_options! {
         "maxConnections" max_connections: Option<f64>,
         #[doc = "Keep enrollments in `<dataDir>/enrollments.redb`, so that they survive a restart (one server per folder). Default: in memory, forgotten on close."]
         "dataDir" data_dir: Option<String>,
+        #[doc = "Answer a detect that finds no face with 422 `no_face_detected`, as the hosted API may, instead of `totalFaces: 0`. Default false."]
+        "noFaceError" no_face_error: Option<bool>,
     }
 }
 
@@ -253,6 +255,7 @@ fn convert(o: LocalServerOptions) -> std::result::Result<perse_local::LocalServe
         }
         opts.max_connections = n as usize;
     }
+    opts.no_face_error = o.no_face_error.unwrap_or(false);
     match o.data_dir {
         Some(d) if d.is_empty() || d.contains('\0') => {
             return Err(Error::invalid("dataDir must be a folder path"));

@@ -90,12 +90,7 @@ where
 }
 
 fn no_token() -> Error {
-    ErrorKind::Api {
-        code: "unauthorized".into(),
-        message: "no session token: call setToken() or login(), or configure privateKey or onTokenRefresh".into(),
-        http_status: 401,
-    }
-    .into()
+    ErrorKind::NoCredentials.into()
 }
 
 /// A caller's part in a token refresh.

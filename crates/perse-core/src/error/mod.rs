@@ -73,6 +73,12 @@ pub enum ErrorKind {
     /// The client was closed before or during the call.
     #[error("the client is closed")]
     ClientClosed,
+    /// The call needs a session token and the client has no way to get one: nothing was sent.
+    #[error(
+        "no credentials: set PERSE_PRIVATE_KEY in the environment or pass privateKey to new PerseClient(), \
+         call setToken() or login(), or register onTokenRefresh"
+    )]
+    NoCredentials,
     /// A success body larger than `maxResponseBytes`: refused, never buffered whole.
     #[error("the HTTP {http_status} response body is larger than the {limit}-byte limit (maxResponseBytes)")]
     ResponseTooLarge { http_status: u16, limit: u64 },
@@ -133,6 +139,7 @@ impl Error {
             ErrorKind::Unexpected { .. } => "unexpected_error",
             ErrorKind::TokenRefreshFailed { .. } => "token_refresh_failed",
             ErrorKind::ClientClosed => "client_closed",
+            ErrorKind::NoCredentials => "unauthorized",
             ErrorKind::ResponseTooLarge { .. } => "response_too_large",
             ErrorKind::Internal(_) => "internal_error",
         }

@@ -65,6 +65,7 @@ impl Error {
             | ErrorKind::Timeout(_)
             | ErrorKind::Aborted
             | ErrorKind::ClientClosed
+            | ErrorKind::NoCredentials
             | ErrorKind::ResponseTooLarge { .. } => {}
         }
     }

@@ -167,3 +167,24 @@ fn other_formats_become_jpeg_and_bad_files_fail() {
         }
     }
 }
+
+#[test]
+fn a_pdf_is_named_with_what_to_do() {
+    let pdf = Bytes::from_static(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n");
+    for mode in [PrepareMode::Validate, PrepareMode::Auto] {
+        let e = prepare(
+            pdf.clone(),
+            &PrepareOptions {
+                mode,
+                ..PrepareOptions::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "invalid_file_type");
+        assert!(
+            e.to_string()
+                .contains("a PDF document (render its page to a JPEG first"),
+            "{e}"
+        );
+    }
+}

@@ -3,7 +3,7 @@
 import { PerseClient, isPerseError } from 'perse-node'
 
 let client: PerseClient | undefined
-const perse = () => (client ??= new PerseClient({ baseUrl: process.env.PERSE_BASE_URL, privateKey: process.env.PERSE_PRIVATE_KEY }))
+const perse = () => (client ??= new PerseClient()) // PERSE_BASE_URL and PERSE_PRIVATE_KEY from the environment
 
 export default defineEventHandler(async (event) => {
   const photo = (await readFormData(event)).get('photo')

@@ -9,7 +9,7 @@ export const dynamic = 'force-dynamic'
 
 // One client per server process, created on first use (not at build time).
 let client: PerseClient | undefined
-const perse = () => (client ??= new PerseClient({ baseUrl: process.env.PERSE_BASE_URL, privateKey: process.env.PERSE_PRIVATE_KEY }))
+const perse = () => (client ??= new PerseClient()) // PERSE_BASE_URL and PERSE_PRIVATE_KEY from the environment
 
 export async function POST(request: Request) {
   const photo = (await request.formData()).get('photo')
