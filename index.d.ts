@@ -237,18 +237,20 @@ export interface Enrollment {
 }
 
 /**
- * A Perse API client, with its own settings, connection pool and session token. Methods are
- * bound, so `const { detect } = client` works. Close it when done.
+ * A Perse API client, with its own settings and credentials; connections, and the session of
+ * a private key, are shared with the process's other clients. Methods are bound, so
+ * `const { detect } = client` works. Close it when done.
  */
 export declare class PerseClient {
   /**
-   * A client. Options not given come from the environment where docs/api.md#environment-variables
-   * says so (`PERSE_BASE_URL`, ...). Sends no request: the first call logs in when it has a
-   * `privateKey`.
+   * A client. The environment fills what the options leave out, explicit options winning:
+   * `PERSE_BASE_URL`, and `PERSE_PRIVATE_KEY` when no credential option (`privateKey`,
+   * `token`, `onTokenRefresh`) is given. Sends no request: the first call logs in when it has
+   * a private key.
    *
    * Consent: not involved (it is given per call).
-   * @throws {PerseError} `invalid_argument` (an unknown option, a wrong type or range, an unusable base URL), synchronously.
-   * @example const perse = new PerseClient({ privateKey: process.env.PERSE_PRIVATE_KEY })
+   * @throws {PerseError} `invalid_argument` (an unknown option, a wrong type or range, an unusable base URL, a `privateKey` or `token` that is `undefined` or empty), synchronously.
+   * @example const perse = new PerseClient() // PERSE_BASE_URL and PERSE_PRIVATE_KEY from the environment
    */
   constructor(options?: ClientOptions)
   /** The enrolled users: create, list, update and delete. */
