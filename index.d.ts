@@ -249,7 +249,7 @@ export declare class PerseClient {
    * a private key.
    *
    * Consent: not involved (it is given per call).
-   * @throws {PerseError} `invalid_argument` (an unknown option, a wrong type or range, an unusable base URL, a `privateKey` or `token` that is `undefined` or empty), synchronously.
+   * @throws {PerseError} `invalid_argument` (an unknown option, a wrong type or range, an unusable base URL, a private key or token that is undefined or empty), synchronously.
    * @example const perse = new PerseClient() // PERSE_BASE_URL and PERSE_PRIVATE_KEY from the environment
    */
   constructor(options?: ClientOptions)
