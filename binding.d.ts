@@ -124,6 +124,8 @@ export interface ClientOptions {
   maxResponseBytes?: number
   /** Accept a plain `http://` base URL off loopback (a docker-compose test setup; env `PERSE_ALLOW_INSECURE_HTTP=1`). Unsafe for real tokens: they cross the network in clear text. Default false. */
   allowInsecureHttp?: boolean
+  /** More root certificates to trust, as PEM text (a corporate proxy's or a test server's private CA; `fs.readFileSync(path, 'utf8')`), on top of the bundled roots, the OS trust store and `NODE_EXTRA_CA_CERTS`. */
+  ca?: string
 }
 
 /** A failed call, returned or resolved instead of thrown; `lib/errors.js` throws it as a `PerseError`. */

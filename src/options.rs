@@ -107,6 +107,8 @@ js_options! {
         "maxResponseBytes" max_response_bytes: Option<f64>,
         #[doc = "Accept a plain `http://` base URL off loopback (a docker-compose test setup; env `PERSE_ALLOW_INSECURE_HTTP=1`). Unsafe for real tokens: they cross the network in clear text. Default false."]
         "allowInsecureHttp" allow_insecure_http: Option<bool>,
+        #[doc = "More root certificates to trust, as PEM text (a corporate proxy's or a test server's private CA; `fs.readFileSync(path, 'utf8')`), on top of the bundled roots, the OS trust store and `NODE_EXTRA_CA_CERTS`."]
+        "ca" ca: Option<String>,
     }
 }
 
@@ -143,6 +145,9 @@ pub fn option_specs() -> OptionSpecs {
         prepare_image: list(crate::prepare::PREPARE_KEYS),
     }
 }
+
+/// Longest `ca` bundle accepted: the whole Mozilla bundle is about 220 KB.
+const MAX_CA_BYTES: usize = 4 * 1024 * 1024;
 
 impl ClientOptions {
     /// Applies the set fields on top of `base`.
@@ -183,6 +188,12 @@ impl ClientOptions {
         )?;
         if let Some(n) = self.max_response_bytes {
             base.max_response_bytes = count("maxResponseBytes", n)?;
+        }
+        if let Some(pem) = &self.ca {
+            if pem.len() > MAX_CA_BYTES {
+                return Err(Error::invalid(format!("options.ca is over {MAX_CA_BYTES} bytes")));
+            }
+            base.ca = Some(std::sync::Arc::from(pem.as_str()));
         }
         base.validate()?;
         Ok(base)

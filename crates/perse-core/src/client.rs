@@ -66,7 +66,8 @@ impl Client {
     pub fn new(config: Config) -> Result<Self> {
         let http = HttpTransport::shared();
         let mut client = Self::with_transport(config, http.clone())?;
-        http.warm(client.direct())?;
+        let cfg = client.config();
+        http.warm(client.direct(), &cfg.base_url, cfg.ca.as_ref())?;
         client.http = Some(http);
         Ok(client)
     }
@@ -99,7 +100,7 @@ impl Client {
         config.validate()?;
         let direct = config.is_loopback();
         if let Some(http) = &self.http {
-            http.warm(direct)?;
+            http.warm(direct, &config.base_url, config.ca.as_ref())?;
         }
         let base_url = config.base_url.clone();
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);

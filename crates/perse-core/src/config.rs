@@ -36,6 +36,9 @@ pub struct Config {
     /// Accept `http://` off loopback (a docker-compose test setup). Unsafe for real tokens:
     /// they would cross the network in clear text.
     pub allow_insecure_http: bool,
+    /// More root certificates to trust (a PEM bundle), on top of the bundled roots, the OS
+    /// store and `NODE_EXTRA_CA_CERTS`: a corporate proxy's or a test server's private CA.
+    pub ca: Option<std::sync::Arc<str>>,
 }
 
 impl Default for Config {
@@ -49,6 +52,7 @@ impl Default for Config {
             prepare: PrepareOptions::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             allow_insecure_http: false,
+            ca: None,
         }
     }
 }
@@ -79,6 +83,9 @@ impl Config {
         }
         if self.max_response_bytes == 0 {
             return Err(Error::invalid("maxResponseBytes must be a positive number"));
+        }
+        if let Some(pem) = &self.ca {
+            crate::transport::pem_certificates(pem.as_bytes()).map_err(|why| Error::invalid(format!("ca {why}")))?;
         }
         Ok(())
     }

@@ -148,6 +148,7 @@ impl Client {
             },
             direct: self.direct(),
             call,
+            ca: cfg.ca.as_ref(),
         };
         // (error, worth retrying in principle, safe to resend this request, server's wait)
         let (kind, retryable, resend_ok, wait) =

@@ -59,6 +59,8 @@ pub struct Exchange<'a> {
     /// Sent as `X-Perse-Call`: the same for every attempt of one call, so logs (and the local
     /// server's `reachCaller` faults) can tell a retry from a new call.
     pub call: &'a str,
+    /// Extra root certificates (PEM) to trust for this URL: the client's `ca` option.
+    pub ca: Option<&'a std::sync::Arc<str>>,
 }
 
 /// How one attempt ended.
@@ -92,14 +94,54 @@ pub trait Transport: Send + Sync {
     fn send<'a>(&'a self, exchange: Exchange<'a>) -> AttemptFuture<'a>;
 }
 
-/// The real network: reqwest with rustls, no redirects. Two connection pools, built on first
-/// use: one that honours `HTTP(S)_PROXY`/`NO_PROXY`, and one that never uses a proxy, for
-/// loopback base URLs (curl's rule for `localhost`), so a proxy never sees a local server's
-/// traffic: a private key in a `/login` body, or a bearer token.
+/// The real network: reqwest with rustls, no redirects, one process-wide set of connection
+/// pools ([`HttpTransport::shared`]), one per route: proxied or not, plain http or TLS, and the
+/// extra roots (`ca`) a TLS pool trusts.
+///
+/// - **Proxies.** One kind of pool honours `HTTP(S)_PROXY`/`NO_PROXY`, the other never uses a
+///   proxy, for loopback base URLs (curl's rule for `localhost`), so a proxy never sees a local
+///   server's traffic: a private key in a `/login` body, or a bearer token.
+/// - **Trust, as Node's `https` does, and more.** A TLS pool trusts the bundled Mozilla roots,
+///   the OS trust store (except on macOS, whose keychain needs Apple's frameworks: there, use
+///   the two below), the PEM file named by `NODE_EXTRA_CA_CERTS`, and the client's `ca` option,
+///   so a TLS-inspecting corporate proxy's CA can be added as for any Node program.
 #[derive(Default)]
 pub struct HttpTransport {
-    proxied: OnceLock<reqwest::Client>,
-    direct: OnceLock<reqwest::Client>,
+    pools: std::sync::RwLock<Vec<(Route, reqwest::Client)>>,
+}
+
+/// What a pool is for.
+#[derive(Clone, PartialEq, Eq)]
+struct Route {
+    direct: bool,
+    tls: bool,
+    ca: Option<std::sync::Arc<str>>,
+}
+
+/// The certificates of `NODE_EXTRA_CA_CERTS`, read once per process (as Node reads it once, at
+/// start-up); why not, when the variable names a file that cannot be used.
+fn node_extra_ca_certs() -> std::result::Result<&'static [reqwest::Certificate], String> {
+    static CERTS: OnceLock<std::result::Result<Vec<reqwest::Certificate>, String>> = OnceLock::new();
+    CERTS
+        .get_or_init(|| {
+            let Some(path) = std::env::var_os("NODE_EXTRA_CA_CERTS").filter(|p| !p.is_empty()) else {
+                return Ok(Vec::new());
+            };
+            let shown = std::path::Path::new(&path).display().to_string();
+            let pem = std::fs::read(&path).map_err(|e| format!("NODE_EXTRA_CA_CERTS ({shown}) cannot be read: {e}"))?;
+            pem_certificates(&pem).map_err(|why| format!("NODE_EXTRA_CA_CERTS ({shown}) {why}"))
+        })
+        .as_deref()
+        .map_err(Clone::clone)
+}
+
+/// The certificates of a PEM bundle; why not, when it holds none.
+pub fn pem_certificates(pem: &[u8]) -> std::result::Result<Vec<reqwest::Certificate>, String> {
+    match reqwest::Certificate::from_pem_bundle(pem) {
+        Ok(certs) if !certs.is_empty() => Ok(certs),
+        Ok(_) => Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into()),
+        Err(e) => Err(format!("is not a valid PEM certificate bundle: {e}")),
+    }
 }
 
 impl HttpTransport {
@@ -118,36 +160,71 @@ impl HttpTransport {
         t
     }
 
-    /// Builds the pool that `direct` calls for (at construction, so a build failure is a
-    /// constructor error rather than a failed call).
-    pub fn warm(&self, direct: bool) -> Result<()> {
-        self.client(direct).map(|_| ())
+    /// Builds the pool that a client with this base URL and `ca` calls for (at construction and
+    /// `configure`, so a build failure, such as an unusable `NODE_EXTRA_CA_CERTS`, is an error
+    /// there rather than a failed call).
+    pub fn warm(&self, direct: bool, base_url: &str, ca: Option<&std::sync::Arc<str>>) -> Result<()> {
+        self.client(&Route {
+            direct,
+            tls: base_url.starts_with("https:"),
+            ca: ca.cloned(),
+        })
+        .map(drop)
     }
 
-    fn client(&self, direct: bool) -> Result<&reqwest::Client> {
-        let cell = if direct { &self.direct } else { &self.proxied };
-        if let Some(c) = cell.get() {
+    fn client(&self, route: &Route) -> Result<reqwest::Client> {
+        let found = |pools: &[(Route, reqwest::Client)]| pools.iter().find(|(r, _)| r == route).map(|(_, c)| c.clone());
+        if let Some(c) = found(&self.pools.read().unwrap_or_else(|p| p.into_inner())) {
             return Ok(c);
         }
+        let fail = |e: String| Error::from(ErrorKind::Internal(format!("cannot build the HTTP client: {e}")));
         let mut b = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(60));
-        if direct {
+        if route.direct {
             b = b.no_proxy();
         }
-        let built = b
-            .build()
-            .map_err(|e| Error::from(ErrorKind::Internal(format!("cannot build the HTTP client: {e}"))))?;
-        Ok(cell.get_or_init(|| built))
+        if route.tls {
+            for cert in node_extra_ca_certs().map_err(Error::invalid)? {
+                b = b.add_root_certificate(cert.clone());
+            }
+            if let Some(pem) = &route.ca {
+                for cert in pem_certificates(pem.as_bytes()).map_err(|why| Error::invalid(format!("ca {why}")))? {
+                    b = b.add_root_certificate(cert);
+                }
+            }
+        } else {
+            // Plain http (a local server): no TLS, so no roots to load.
+            b = b.tls_built_in_root_certs(false);
+        }
+        let built = b.build().map_err(|e| match route.tls {
+            // A PEM block that parses but holds no usable certificate fails here.
+            true => Error::invalid(format!(
+                "a certificate of ca or NODE_EXTRA_CA_CERTS cannot be used: {}",
+                describe(&e)
+            )),
+            false => fail(e.to_string()),
+        })?;
+        let mut pools = self.pools.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = found(&pools) {
+            return Ok(c);
+        }
+        pools.push((route.clone(), built.clone()));
+        Ok(built)
     }
 }
 
 impl Transport for HttpTransport {
     fn send<'a>(&'a self, x: Exchange<'a>) -> AttemptFuture<'a> {
         Box::pin(async move {
-            match self.client(x.direct) {
-                Ok(http) => send(http, x).await,
+            let route = Route {
+                direct: x.direct,
+                tls: x.url.starts_with("https:"),
+                ca: x.ca.cloned(),
+            };
+            match self.client(&route) {
+                Ok(http) => send(&http, x).await,
                 Err(e) => Attempt::Local(e.to_string()),
             }
         })
