@@ -74,7 +74,9 @@ npm_binary() {
 }
 
 if want build; then
-# 1. Rust standard libraries for the cross targets.
+# 1. The toolchain rust-toolchain.toml pins (rustup >= 1.28 no longer installs it by itself),
+#    and the Rust standard libraries for the cross targets.
+rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
 installed_targets="$(rustup target list --installed)"
 missing=()
 for t in "${RUST_TARGETS[@]}"; do

@@ -61,6 +61,11 @@ const WINE_ONLY = [
   },
 ]
 
+// A second run is allowed for at most this many failed specs, and only without an ava timeout.
+const MAX_RERUN = 3
+const RERUN_REASON =
+  "under load, Wine's emulation of the AFD socket polling that tokio's Windows backend uses now and then misses a readiness event on a kept-alive connection: an attempt then waits for its timeout and is resent (one request more than a spec counts), or a call with no retries ends in timeout after 30 s (seen: login on a reused loopback connection). Which spec meets it changes from run to run; Windows itself runs the suite once, in the workflow"
+
 function fail(msg) {
   process.stderr.write(`test:windows: ${msg}\n`)
   process.exit(2)
@@ -189,11 +194,26 @@ async function main() {
   const waited = (acquired - suiteStart) / 1000
   const s = summarizeTap(r.out)
   const fmt = (x) => (x >= 60 ? `${Math.floor(Math.round(x) / 60)} min ${Math.round(x) % 60} s` : `${x.toFixed(1)} s`)
+  // Wine's socket polling now and then loses a wake-up under load (see RERUN_REASON): the specs
+  // that failed are run once more, alone, and must pass then. They are listed either way.
+  let rerun = null
+  if (s.fail > 0 && s.fail <= MAX_RERUN && !s.timeouts.length) {
+    const failed = s.failed.map((f) => f.split(' › ')).filter((p) => p.length === 2)
+    const files = [...new Set(failed.map(([file]) => `__test__/${file}.spec.js`))]
+    const again = [avaCli, '--tap', `--timeout=${opts.timeout}`, '--serial', ...failed.flatMap(([, title]) => ['--match', title]), ...files]
+    process.stdout.write(`\n${s.fail} spec(s) failed; running them once more, alone (${RERUN_REASON}):\n${s.failed.map((f) => `  ${f}`).join('\n')}\n`)
+    const r2 = await wineNode(again, { env, onOut: (d) => process.stdout.write(d) })
+    rerun = summarizeTap(r2.out)
+    rerun.code = r2.code
+  }
   process.stdout.write(`\ntest:windows summary: ${s.pass} passed, ${s.fail} failed, ${s.skip} skipped, ${s.todo} todo (of ${s.tests}; ${WINE_ONLY.length} excluded under Wine); ava exit ${r.code}\n`)
   for (const f of s.failed) process.stdout.write(`  failed: ${f}\n`)
   for (const t of s.timeouts) process.stdout.write(`  ${t}\n`)
+  if (rerun) process.stdout.write(`run again alone: ${rerun.pass} passed, ${rerun.fail} failed${rerun.failed.length ? `: ${rerun.failed.join('; ')}` : ''}\n`)
   process.stdout.write(`wall time: ${fmt((ended - started) / 1000 - waited)} (ava suite ${fmt((ended - acquired) / 1000)}${waited >= 1 ? `; ${fmt(waited)} waiting for the lock not counted` : ''}); TAP log: ${path.relative(ROOT, LOG)}\n`)
-  process.exitCode = r.code || (s.tests === 0 ? 1 : 0)
+  const passedOnRerun = rerun && rerun.code === 0 && rerun.fail === 0 && rerun.pass === s.fail
+  process.stdout.write(`test:windows: ${s.pass + (passedOnRerun ? s.fail : 0)} passed, ${passedOnRerun ? 0 : s.fail} failed${passedOnRerun ? ` (${s.fail} of them on a second run)` : ''}\n`)
+  process.exitCode = s.tests === 0 ? 1 : r.code === 0 || passedOnRerun ? 0 : r.code || 1
 }
 
 main().catch((e) => {
