@@ -71,6 +71,19 @@ function checkVersions(tag) {
   return root.version
 }
 
+/**
+ * napi create-npm-dirs writes a README naming the napi triple; where the binary is built for
+ * another triple (Windows: x86_64-pc-windows-gnu shipped as win32-x64-msvc), say what it is.
+ */
+function describeBuiltAs(stage, addon) {
+  for (const t of TARGETS.filter((x) => x.triple !== x.napiTriple)) {
+    const readme = path.join(stage, 'npm', t.platform, 'README.md')
+    const text = fs.readFileSync(readme, 'utf8')
+    if (!text.includes(`**${t.napiTriple}**`)) throw new Error(`${readme} does not name ${t.napiTriple} as expected: ${text}`)
+    fs.writeFileSync(readme, text.replace(`**${t.napiTriple}**`, `**${t.triple}** (MinGW)`) + `\nIt is built as ${t.triple} and named ${t.platform}, the package napi-rs's loader picks on the official Node for Windows (an MSVC build). It needs only Windows' own DLLs; the ${addon.name} test suite runs on this very file.\n`)
+  }
+}
+
 /** Steps 2-7 for one addon. */
 function publishAddon(addon, { work, env, dryRun, version }) {
   const stage = path.join(work, addon.name)
@@ -79,6 +92,7 @@ function publishAddon(addon, { work, env, dryRun, version }) {
   fs.mkdirSync(stage)
   execFileSync('tar', ['-xzf', path.join(work, tgz), '-C', stage, '--strip-components=1'])
   step(`${addon.name}: napi create-npm-dirs`, napi, ['create-npm-dirs'], { cwd: stage, env })
+  describeBuiltAs(stage, addon)
   step(`${addon.name}: napi artifacts`, napi, ['artifacts', '--output-dir', addon.artifacts, '--npm-dir', 'npm'], { cwd: stage, env })
   step(`${addon.name}: check the platform packages as they will be published`, process.execPath, [path.join(ROOT, 'scripts', 'targets', 'check.js'), '--addon', addon.name, '--artifacts', path.join(stage, 'npm'), '--npm-dir', path.join(stage, 'npm')], { cwd: stage, env })
   if (dryRun) {

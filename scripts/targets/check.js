@@ -116,10 +116,10 @@ function checkMachO(file, t, opts = {}) {
 
   const nodeSyms = m.undefined.filter((u) => NODE_PROVIDED.test(u.name))
   const notLookedUp = nodeSyms.filter((u) => u.library !== '(dynamic lookup)')
-  if (notLookedUp.length) problems.push(`Node-API/libuv symbols not left to dynamic lookup: ${list(notLookedUp.map((u) => `${u.name} (${u.library})`))}`)
+  if (notLookedUp.length) problems.push(`Node-API/libuv symbols not left to dynamic lookup: ${list(notLookedUp.map((u) => `${u.name} from ${u.library}`))}`)
   const others = m.undefined.filter((u) => !NODE_PROVIDED.test(u.name))
   const unbound = others.filter((u) => !MACHO_BOUND_OK.has(u.library))
-  if (unbound.length) problems.push(`undefined symbols neither Node-API/libuv nor from libSystem: ${list(unbound.map((u) => `${u.name} (${u.library})`))}`)
+  if (unbound.length) problems.push(`undefined symbols neither Node-API/libuv nor from libSystem: ${list(unbound.map((u) => `${u.name} from ${u.library}`))}`)
   facts.undefinedSymbols = `${nodeSyms.length} Node-API/libuv (dynamic lookup), ${others.length - unbound.length} from libSystem`
 
   const cd = m.codeDirectory
@@ -132,7 +132,7 @@ function checkMachO(file, t, opts = {}) {
     if (!cd.pagesOk) problems.push(`the code signature does not match the file (${cd.badPages.length ? `pages ${list(cd.badPages.map(String))} changed since signing` : `${cd.pages} page hashes for ${cd.expectedSlots} pages`}): macOS would refuse to load it`)
   }
 
-  const wantName = `@rpath/${path.basename(file)}`
+  const wantName = `@rpath/${ADDON.binaryName}.${t.platform}.node`
   facts.installName = m.installName || 'none'
   if (m.installName !== wantName) problems.push(`install name (LC_ID_DYLIB) is ${m.installName || 'missing'}, want ${wantName}${m.installName && m.installName.startsWith('/') ? ' (an absolute build path)' : ''}`)
 
@@ -444,6 +444,66 @@ function selfTest() {
     fs.cpSync(path.join(pkgRoot, 'linux-arm64-gnu'), empty, { recursive: true })
     expectReject('a platform package without its binary', checkPackage(empty, T['linux-arm64-gnu']), /npm pack leaves out perse-node\.linux-arm64-gnu\.node/)
 
+    // 9. Mach-O: one real binary per rule, each broken in a copy (same-length byte patches).
+    const darwin = (p) => {
+      const f = path.join(ADDONS[0].artifacts, p, binaryFile(p))
+      if (!fs.existsSync(f)) throw new Error(`self-test needs ${rel(f)}: npm run build:targets -- --only ${T[p].triple}`)
+      return fs.readFileSync(f)
+    }
+    const patched = (buf, name, edits) => {
+      const copy = Buffer.from(buf)
+      for (const [from, to] of edits) {
+        if (typeof from === 'number') {
+          to(copy, from)
+          continue
+        }
+        const a = Buffer.from(from, 'latin1')
+        const b = Buffer.concat([Buffer.from(to, 'latin1'), Buffer.alloc(a.length)]).subarray(0, a.length)
+        let hits = 0
+        for (let i = copy.indexOf(a); i >= 0; i = copy.indexOf(a, i + a.length), hits++) b.copy(copy, i)
+        assert.ok(hits > 0, `self-test: no ${from} in ${name}`)
+      }
+      const file = path.join(work, name)
+      fs.writeFileSync(file, copy)
+      return file
+    }
+    const loadCommand = (buf, cmd) => {
+      for (let i = 0, off = 32; i < buf.readUInt32LE(16); i++, off += buf.readUInt32LE(off + 4)) if (buf.readUInt32LE(off) === cmd) return off
+      throw new Error(`self-test: no load command 0x${cmd.toString(16)}`)
+    }
+    const arm = darwin('darwin-arm64')
+    const mac = (file, opts) => checkMachO(file, T['darwin-arm64'], opts)
+    const armFile = patched(arm, `${binaryFile('darwin-arm64')}`, [])
+    assert.deepStrictEqual(mac(armFile).problems, [], 'self-test: the unbroken darwin-arm64 binary must pass')
+    expectReject('an arm64 Mach-O as darwin-x64', checkMachO(armFile, T['darwin-x64']), /architecture is arm64, but x86_64-apple-darwin needs x86_64/)
+    expectReject('a Mach-O without _napi_register_module_v1', mac(patched(arm, 'no-entry.node', [['_napi_register_module_v1\0', '_napi_register_module_v2\0']])), /_napi_register_module_v1 is not an exported symbol/)
+    const napiImport = parseMachO(arm).undefined.find((u) => u.name.startsWith('_napi_')).name
+    expectReject(`a Mach-O whose ${napiImport.replace('_napi', '_xapi')} is left to flat lookup`, mac(patched(arm, 'flat.node', [[`${napiImport}\0`, `${napiImport.replace('_napi', '_xapi')}\0`]])), /undefined symbols neither Node-API\/libuv nor from libSystem: _xapi_/)
+    expectReject('a Mach-O linking a dylib outside the allow-list', mac(patched(arm, 'dylib.node', [['/usr/lib/libiconv.2.dylib', '/opt/lib/libiconv.2.dylib']])), /links \/opt\/lib\/libiconv\.2\.dylib, outside the allow-list/)
+    expectReject('an arm64 Mach-O without LC_CODE_SIGNATURE', mac(patched(arm, 'unsigned.node', [[loadCommand(arm, 0x1d), (b, o) => b.writeUInt32LE(0x7fff0001, o)]])), /no code signature \(LC_CODE_SIGNATURE\): macOS kills an unsigned arm64 image/)
+    expectReject('a Mach-O changed after signing', mac(patched(arm, 'changed.node', [[0x4000 + 17, (b, o) => (b[o] ^= 0xff)]])), /the code signature does not match the file \(pages 4 changed since signing\)/)
+    expectReject('a Mach-O whose install name is a build path', mac(patched(arm, 'install-name.node', [['@rpath/perse-node.darwin-arm64.node', '/tmp/x/perse-node.darwin-arm64.node']])), /install name \(LC_ID_DYLIB\) is \/tmp\/x\/perse-node\.darwin-arm64\.node, want @rpath\/perse-node\.darwin-arm64\.node \(an absolute build path\)/)
+    expectReject('a Mach-O needing a newer macOS than the README says', mac(armFile, { macosFloor: '10.9' }), /needs macOS 11\.0, above the README's floor 10\.9/)
+    expectReject('a Mach-O over the size budget', mac(armFile, { maxBytes: 4096 }), /is not under the limit of 4096 bytes/)
+    expectReject('a truncated Mach-O', mac(patched(arm.subarray(0, 2000), 'cut-macho.node', [])), /cannot read as Mach-O: truncated Mach-O/)
+
+    // 10. PE: the same, on the Windows binary.
+    const winPath = path.join(ADDONS[0].artifacts, 'win32-x64-msvc', binaryFile('win32-x64-msvc'))
+    if (!fs.existsSync(winPath)) throw new Error(`self-test needs ${rel(winPath)}: npm run build:targets -- --only x86_64-pc-windows-gnu`)
+    const win = fs.readFileSync(winPath)
+    const pe = (file, opts, t = T['win32-x64-msvc']) => checkPe(file, t, opts)
+    const opt = win.readUInt32LE(0x3c) + 24 // the optional header
+    assert.deepStrictEqual(pe(winPath).problems, [], 'self-test: the unbroken win32-x64-msvc binary must pass')
+    expectReject('an AMD64 DLL as an ARM64 target', pe(winPath, {}, { ...T['win32-x64-msvc'], machine: 0xaa64, machineName: 'ARM64' }), /machine is AMD64, but x86_64-pc-windows-gnu needs ARM64/)
+    expectReject('a DLL without napi_register_module_v1', pe(patched(win, 'no-entry.dll', [['napi_register_module_v1\0', 'napi_register_module_v2\0']])), /napi_register_module_v1 is not exported/)
+    expectReject('a DLL importing from node.exe', pe(patched(win, 'node-exe.dll', [['ws2_32.dll\0', 'node.exe\0']])), /imports 19 function\(s\) from node\.exe .*fail to load in a host not named node\.exe/)
+    expectReject("a DLL needing MinGW's runtime", pe(patched(win, 'mingw.dll', [['api-ms-win-core-synch-l1-2-0.dll\0', 'libwinpthread-1.dll\0']])), /imports MinGW's runtime DLL libwinpthread-1\.dll/)
+    expectReject('a DLL importing a DLL outside the allow-list', pe(patched(win, 'other.dll', [['bcrypt.dll\0', 'evil32.dll\0']])), /imports evil32\.dll, outside the allow-list/)
+    expectReject('a DLL without DEP', pe(patched(win, 'no-nx.dll', [[opt + 70, (b, o) => b.writeUInt16LE(b.readUInt16LE(o) & ~0x100, o)]])), /DllCharacteristics lacks NX_COMPAT/)
+    expectReject('a DLL asking for a newer Windows than the README says', pe(patched(win, 'os11.dll', [[opt + 40, (b, o) => b.writeUInt16LE(11, o)]])), /its OS version 11\.0 is above the README's floor, Windows 10/)
+    expectReject('a DLL with a COFF symbol table', pe(patched(win, 'symbols.dll', [[win.readUInt32LE(0x3c) + 12, (b, o) => b.writeUInt32LE(1024, o)]])), /not stripped: it has a COFF symbol table/)
+    expectReject('a DLL over the size budget', pe(winPath, { maxBytes: 4096 }), /is not under the limit of 4096 bytes/)
+
     // 8. end to end: the CLI on a wrong layout (the gnu binary in the musl slot) exits 1.
     const layout = path.join(work, 'artifacts')
     fs.mkdirSync(path.join(layout, 'linux-x64-gnu'), { recursive: true })
@@ -483,4 +543,4 @@ if (require.main === module) {
   }
 }
 
-module.exports = { checkBinary, checkPackage, checkAll }
+module.exports = { checkBinary, checkPackage, checkAll, readmeFloors }
