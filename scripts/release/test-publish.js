@@ -195,7 +195,7 @@ console.log(JSON.stringify({ faces: r.totalFaces, box: r.faces[0].boundingBox, a
       const other = project(work, `app-${platform}`, registry)
       other.npm('install', '--ignore-scripts', `--os=${osName}`, `--cpu=${cpu}`, 'perse-node', 'perse-node-local')
       const names = installed(other.dir)
-      const expect = ['perse-node', `perse-node-${platform}`, 'perse-node-local', `perse-node-local-${platform}`]
+      const expect = ['perse-node', `perse-node-${platform}`, 'perse-node-local', `perse-node-local-${platform}`].sort()
       if (JSON.stringify(names) !== JSON.stringify(expect)) throw new Error(`--os=${osName} --cpu=${cpu} gave ${names.join(', ')}, want ${expect.join(', ')}`)
       const kinds = [`perse-node.${platform}.node`, `perse-node-local.${platform}.node`].map((f) => read(path.join(other.dir, 'node_modules', f.replace(/\.(.*)\.node$/, '-$1'), f)))
       const wantKind = platform.startsWith('darwin') ? 'Mach-O arm64' : 'PE AMD64'
