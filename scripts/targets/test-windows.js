@@ -100,6 +100,34 @@ function preflight() {
   if (!fs.existsSync(path.join(PREFIX, '.perse-ready'))) fail(`no Wine prefix at ${path.relative(ROOT, PREFIX)}. Run: bash scripts/targets/setup.sh windows`)
 }
 
+/**
+ * The specs' devDependencies with native parts of their own (sharp, which some specs use to
+ * make test images) were installed for Linux: add sharp's win32-x64 package, from the npm
+ * registry (cached in .cross/), to the snapshot's node_modules/@img, as npm would on Windows.
+ */
+function addWindowsDevBinaries() {
+  const sharp = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', 'sharp', 'package.json'), 'utf8'))
+  const name = '@img/sharp-win32-x64'
+  const version = sharp.optionalDependencies && sharp.optionalDependencies[name]
+  if (!version) return
+  const cache = path.join(ROOT, '.cross', `sharp-win32-x64-${version}`)
+  if (!fs.existsSync(path.join(cache, 'package.json'))) {
+    fs.mkdirSync(cache, { recursive: true })
+    const tgz = spawnSync('npm', ['pack', `${name}@${version}`, '--silent', '--pack-destination', cache], { encoding: 'utf8' }).stdout.trim().split('\n').pop()
+    if (!tgz) fail(`npm pack ${name}@${version} failed`)
+    const x = spawnSync('tar', ['xzf', path.join(cache, tgz), '-C', cache, '--strip-components=1'])
+    if (x.status !== 0) fail(`could not unpack ${tgz}`)
+    fs.rmSync(path.join(cache, tgz))
+  }
+  // node_modules/@img in the snapshot is a link to the shared folder: make it a folder of links.
+  const img = path.join(STAGE, 'node_modules', '@img')
+  const shared = fs.realpathSync(img)
+  fs.rmSync(img)
+  fs.mkdirSync(img)
+  for (const e of fs.readdirSync(shared)) fs.symlinkSync(path.join(shared, e), path.join(img, e))
+  fs.symlinkSync(cache, path.join(img, 'sharp-win32-x64'), 'dir')
+}
+
 /** A Windows path for a file on the Linux side (Wine maps / to Z:). */
 const winPath = (p) => `Z:${p.replace(/\//g, '\\')}`
 
@@ -177,6 +205,7 @@ async function main() {
   const started = Date.now()
   const from = opts.fromGit ? exportRev(opts.fromGit) : null
   stageSuite({ dir: STAGE, from: from ? from.dir : ROOT, platform: PLATFORM, binary: artifactOf(ADDONS[0], PLATFORM), localBinary: artifactOf(LOCAL, PLATFORM), nodeModules: path.join(ROOT, 'node_modules') })
+  addWindowsDevBinaries()
   const env = envFor()
   process.stdout.write(`test:windows: ${path.relative(ROOT, artifactOf(ADDONS[0], PLATFORM))} and ${path.relative(ROOT, artifactOf(LOCAL, PLATFORM))} in ${path.relative(ROOT, STAGE)}/ (specs from ${from ? `git ${from.sha}` : 'the working tree'}), PERSE_TEST_TIME_SCALE=${TIME_SCALE}\n`)
   await smoke(env)
