@@ -12,7 +12,7 @@ const LOCAL = ADDONS.find((a) => a.name === 'perse-node-local')
 
 /**
  * A snapshot of `from` (the working tree or a git export) in `dir`: the top-level files, the
- * folders the package publishes (package.json "files") and the folders holding the ava specs,
+ * folders the package publishes (package.json "files"), the folders holding the ava specs and scripts/,
  * with perse-node's `binary` as ./perse-node.<platform>.node and perse-node-local's
  * `localBinary` beside its own loader, exactly as the CI test jobs place downloaded binaries.
  * Never a .node file of another platform, never target/, the toolchains or the Rust sources.
@@ -23,7 +23,8 @@ function stageSuite({ dir, from, platform, binary, localBinary, nodeModules }) {
   fs.mkdirSync(dir, { recursive: true })
   const pkg = JSON.parse(fs.readFileSync(path.join(from, 'package.json'), 'utf8'))
   const avaFiles = (pkg.ava && pkg.ava.files) || ['test/**', '__test__/**']
-  const dirs = new Set([...(pkg.files || []), ...avaFiles].map((f) => f.replace(/^\.\//, '').split('/')[0]).filter((d) => d && !d.includes('*')))
+  // scripts/ too: some specs run a script of it (the hostile-input fuzz target).
+  const dirs = new Set([...(pkg.files || []), ...avaFiles, 'scripts'].map((f) => f.replace(/^\.\//, '').split('/')[0]).filter((d) => d && !d.includes('*')))
   const skip = (name) => name.endsWith('.node') || name.endsWith('.tgz')
   for (const e of fs.readdirSync(from, { withFileTypes: true })) {
     if (skip(e.name) || e.name === 'node_modules') continue
