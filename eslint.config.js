@@ -16,6 +16,11 @@ module.exports = [
     languageOptions: { globals: { ...globals.node, ...globals.jest } },
   },
   {
+    // The vitest example is an ES module package ("type": "module").
+    files: ['examples/vitest/**/*.js'],
+    languageOptions: { sourceType: 'module' },
+  },
+  {
     files: ['**/*.mjs'],
     languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: { ...globals.node } },
   },

@@ -69,9 +69,13 @@ it('serve listens on loopback and answers /login', async (t) => {
   const res = await fetch(`${url}/login`, { method: 'POST', body: JSON.stringify({ privateKey: 'sk_cli_test' }), headers: { 'content-type': 'application/json' } })
   t.is(res.status, 200)
   t.truthy((await res.json()).token)
-  const exited = new Promise((resolve) => child.on('exit', resolve))
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
   child.kill('SIGINT')
-  t.is(await exited, 0)
+  const { code, signal } = await exited
+  // Windows has no signals: kill() ends the process at once (Node's docs), so serve's own clean
+  // exit on Ctrl+C can only be seen on POSIX systems.
+  if (process.platform === 'win32') t.is(signal, 'SIGINT')
+  else t.is(code, 0)
 })
 
 it('enroll, list, update, delete and quality against one server; --prepare', async (t) => {

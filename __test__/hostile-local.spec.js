@@ -173,11 +173,13 @@ test.serial('a local server whose object is garbage-collected keeps serving unti
 test.serial('a server started in a worker that ends without close() stops with the worker', async (t) => {
   const r = await runChild(`
     const { Worker } = require('node:worker_threads');
+    // The package path goes in as workerData: spliced into the worker's source, a Windows
+    // path's backslashes would be read as escapes.
     const w = new Worker(\`
-      const { parentPort } = require('node:worker_threads');
+      const { parentPort, workerData } = require('node:worker_threads');
       setInterval(() => {}, 1000); // the worker lives until terminated
-      require(${JSON.stringify(ROOT)}).startLocalServer().then((s) => parentPort.postMessage({ url: s.url, key: s.privateKey }));
-    \`, { eval: true });
+      require(workerData).startLocalServer().then((s) => parentPort.postMessage({ url: s.url, key: s.privateKey }));
+    \`, { eval: true, workerData: ${JSON.stringify(ROOT)} });
     const { url, key } = await new Promise((r) => w.once('message', r));
     const c = new perse.PerseClient({ baseUrl: url, privateKey: key, maxRetries: 0, timeoutMs: 2000 });
     const before = await c.enrollment.list().then(() => 'ok', (e) => e.code);

@@ -7,6 +7,7 @@ const test = require('ava')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { pathToFileURL } = require('node:url')
 const { spawnSync } = require('node:child_process')
 
 test('a missing binary gives an actionable error, not a bare loader failure', (t) => {
@@ -32,7 +33,8 @@ test('require() is cheap: it does not load the binary', (t) => {
 test('every export is a named ESM import', (t) => {
   const root = path.join(__dirname, '..')
   const names = Object.keys(require('..'))
-  const script = `import * as m from ${JSON.stringify(path.join(root, 'index.js'))}; console.log(JSON.stringify(Object.keys(m).filter((k) => k !== 'default' && k !== 'module.exports')))`
+  // A file: URL, not a path: on Windows an absolute path is no valid ESM specifier.
+  const script = `import * as m from ${JSON.stringify(pathToFileURL(path.join(root, 'index.js')).href)}; console.log(JSON.stringify(Object.keys(m).filter((k) => k !== 'default' && k !== 'module.exports')))`
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
   t.deepEqual(JSON.parse(r.stdout).sort(), names.sort(), r.stderr)
 })

@@ -238,7 +238,8 @@ const FLAGS = { timeoutMs: '--timeout', baseUrl: '--base-url', token: '--token',
  */
 function inWords(e, cmd, [a, b], client) {
   if (!perse.isPerseError(e)) return e
-  const arg = (v) => (typeof v !== 'string' ? '' : v.length > 60 ? `${v.slice(0, 60)}…` : v)
+  // A long path keeps its end, where the file name is (deep Windows paths are long).
+  const arg = (v) => (typeof v !== 'string' ? '' : v.length > 60 ? `…${v.slice(-59)}` : v)
   const fields =
     cmd === 'compare'
       ? { image_file1: `the first image (${arg(a)})`, image_file2: `the second image (${arg(b)})`, image_token1: `the first user token (${arg(a)})`, image_token2: `the second user token (${arg(b)})` }

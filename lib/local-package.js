@@ -49,7 +49,7 @@ function localPackage() {
   try {
     native = pkg.native()
   } catch (e) {
-    throw unavailable(`${NAME} is installed but has no native binary for this platform. ${e.message}`, e)
+    throw unavailable(require('./native.js').denoFfiDenied(e, NAME) || `${NAME} is installed but has no native binary for this platform. ${e.message}`, e)
   }
   loaded = { native, weightsDir: pkg.weightsDir }
   return loaded

@@ -34,10 +34,32 @@ function tried(err) {
   return [...names].filter((n) => !/wasi/.test(n))
 }
 
+/**
+ * Deno loads Node-API addons only with FFI permission; without it, the loader's own error
+ * ("Cannot find native binding", after a wasm32-wasi fallback) hides the real cause. Returns
+ * the message naming the flag when `err`'s chain holds Deno's permission refusal, else null.
+ */
+function denoFfiDenied(err, what) {
+  if (typeof globalThis.Deno === 'undefined') return null
+  for (let e = err; e; e = e.cause) {
+    const m = /Requires ffi access to "([^"]+)"/.exec(String(e.message))
+    if (m) {
+      return `${what}: Deno refused to load the native addon ${m[1]} because FFI is not allowed. Run with --allow-ffi (perse-node is a Node-API addon; it also needs --allow-read and --allow-env: deno run --allow-ffi --allow-read --allow-env your-script.mjs).`
+    }
+  }
+  return null
+}
+
 function load() {
   try {
     return require('../binding.js')
   } catch (err) {
+    const deno = denoFfiDenied(err, 'perse-node')
+    if (deno) {
+      const e = new Error(deno, { cause: err })
+      e.code = 'ERR_PERSE_NATIVE_BINDING'
+      throw e
+    }
     const platform = platformName()
     const list = tried(err)
     const supported = SUPPORTED.includes(platform)
@@ -59,3 +81,4 @@ module.exports = function native() {
   if (binding === null) binding = load()
   return binding
 }
+module.exports.denoFfiDenied = denoFfiDenied

@@ -7,10 +7,14 @@
 //    startLocalServer says what to install; then adds perse-node-local,
 // 4. there: require('perse-node'), named ESM imports, `tsc --noEmit --strict` on a typed
 //    usage file, the CLI, and a detect call against the local server.
+// Also, in both tarballs: LICENSE (the repository's), the weights' licences in perse-node-local,
+// and README links that work in node_modules: every relative link in a packed Markdown file
+// resolves inside the tarball (scripts/packed-links.js).
 
 const fs = require('node:fs')
 const path = require('node:path')
 const { packTarballs, run, ROOT, npm } = require('./pack.js')
+const { checkPackedLinks } = require('./packed-links.js')
 
 const { work, mainTgz, platformTgz, binarySize, local } = packTarballs('perse-pack-')
 try {
@@ -19,8 +23,16 @@ try {
   if (/weights|packages\//m.test(listing)) throw new Error('the main package must not contain perse-node-local or its weights')
   const localListing = run('tar', ['-tzf', local.mainTgz])
   if (/\.node$/m.test(localListing)) throw new Error('perse-node-local must not contain a .node binary')
-  for (const f of ['package/weights/centerface.safetensors', 'package/weights/dlib_resnet_v1.f16.safetensors', 'package/weights/PROVENANCE.md', 'package/index.js', 'package/binding.js']) {
+  for (const f of ['package/weights/centerface.safetensors', 'package/weights/dlib_resnet_v1.f16.safetensors', 'package/weights/PROVENANCE.md', 'package/weights/LICENSE-centerface', 'package/weights/LICENSE-dlib-resnet', 'package/LICENSE', 'package/index.js', 'package/binding.js']) {
     if (!localListing.split('\n').includes(f)) throw new Error(`perse-node-local must contain ${f}`)
+  }
+  const license = fs.readFileSync(path.join(ROOT, 'LICENSE'), 'utf8')
+  for (const tgz of [mainTgz, local.mainTgz]) {
+    const packed = run('tar', ['-xzOf', tgz, 'package/LICENSE'])
+    if (packed !== license) throw new Error(`${path.basename(tgz)}: package/LICENSE differs from the repository's LICENSE (packages/local/LICENSE is a copy of it)`)
+    const links = checkPackedLinks(tgz)
+    if (links.problems.length) throw new Error(`links that do not resolve from the installed package:\n  ${links.problems.join('\n  ')}`)
+    process.stdout.write(`${path.basename(tgz)}: LICENSE, and ${links.checked} links in ${links.markdown} Markdown files resolve inside the package or in the repository: ok\n`)
   }
   const MB = (f) => `${(fs.statSync(f).size / 2 ** 20).toFixed(2)} MiB`
   process.stdout.write(

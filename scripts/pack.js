@@ -10,6 +10,7 @@ const os = require('node:os')
 const path = require('node:path')
 
 const ROOT = path.join(__dirname, '..')
+const { ADDONS, artifactOf } = require('./targets/targets.js')
 const TARGET = 'x86_64-unknown-linux-gnu'
 const PLATFORM = 'linux-x64-gnu'
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
@@ -21,13 +22,19 @@ function run(cmd, args, opts = {}) {
 
 const napiCli = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'napi.cmd' : 'napi')
 
-/** Builds (unless PACK_CHECK_SKIP_BUILD) and packs the package in `dir` and its platform package. */
+/**
+ * Builds (unless PACK_CHECK_SKIP_BUILD or PACK_FROM_ARTIFACTS) and packs the package in `dir` and
+ * its platform package. PACK_FROM_ARTIFACTS=1 packs build:targets' linux-x64-gnu binary (the one
+ * that ships, built with zig) instead of building a host release binary: .ci/run sets it after
+ * build:targets, which saves a second release build of both addons.
+ */
 function packOne(work, dir, binaryName) {
-  if (!process.env.PACK_CHECK_SKIP_BUILD) {
+  const fromArtifacts = process.env.PACK_FROM_ARTIFACTS === '1'
+  if (!process.env.PACK_CHECK_SKIP_BUILD && !fromArtifacts) {
     run(napiCli, ['build', '--platform', '--release', '--target', TARGET, '--js', 'binding.js', '--dts', 'binding.d.ts'], { cwd: dir, stdio: 'inherit' })
   }
-  const binary = path.join(dir, `${binaryName}.${PLATFORM}.node`)
-  if (!fs.existsSync(binary)) throw new Error(`no ${binary}: build it first`)
+  const binary = fromArtifacts ? artifactOf(ADDONS.find((a) => a.binaryName === binaryName), PLATFORM) : path.join(dir, `${binaryName}.${PLATFORM}.node`)
+  if (!fs.existsSync(binary)) throw new Error(`no ${binary}: build it first${fromArtifacts ? ' (npm run build:targets -- --only x86_64-unknown-linux-gnu)' : ''}`)
   // npm/ is generated from package.json's napi targets (napi create-npm-dirs), never committed.
   if (!fs.existsSync(path.join(dir, 'npm', PLATFORM, 'package.json'))) run(napiCli, ['create-npm-dirs'], { cwd: dir, stdio: 'inherit' })
   const platformDir = path.join(work, `${binaryName}-platform`)

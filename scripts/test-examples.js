@@ -5,6 +5,9 @@
 // server posts phone-style photos as a browser would (multipart field "photo", no options on
 // the server side): a 3 MB JPEG stored sideways (EXIF orientation 6), a WebP and a 4 MB PNG.
 // Each must come back with its face, boxed where the face is in the photo as displayed.
+// Deployment shapes: Next.js's standalone output and Nuxt's .output, each moved away from the
+// app and its node_modules before it is started; the test suites run under jest, ava, vitest
+// (threads and forks pools) and node --test.
 // EXAMPLES=express,jest limits the set.
 
 const { spawn } = require('node:child_process')
@@ -122,6 +125,13 @@ async function freePort() {
   return port
 }
 
+/** Moves a build output to a new folder of its own under the temp dir, away from the app and its node_modules. */
+function moveAway(from, prefix) {
+  const to = path.join(fs.mkdtempSync(path.join(require('node:os').tmpdir(), prefix)), path.basename(from))
+  fs.renameSync(from, to)
+  return to
+}
+
 /** Runs `fn(env)` with a local Perse server whose URL and key are in `env`. */
 async function withLocalPerse(fn) {
   const { startLocalServer } = require(ROOT)
@@ -136,28 +146,43 @@ async function withLocalPerse(fn) {
 const examples = {
   express: async (dir) => serveAndPost(dir, process.execPath, ['server.js'], '/api/detect', multipart),
   nextjs: async (dir) => {
+    // next.config.mjs sets output: 'standalone'. Deployed as Next.js documents it: the
+    // .next/standalone folder (server.js and the node_modules it traced), moved away from the
+    // app and its node_modules, started with node server.js.
     run(npm, ['run', 'build'], { cwd: dir, stdio: 'inherit', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } })
+    const deploy = moveAway(path.join(dir, '.next', 'standalone'), 'perse-nextjs-standalone-')
+    const traced = fs.readdirSync(path.join(deploy, 'node_modules')).filter((n) => n.startsWith('perse-node'))
+    process.stdout.write(`standalone output moved to ${deploy}; traced: ${traced.join(', ')}\n`)
+    if (!traced.includes('perse-node-linux-x64-gnu')) throw new Error(`the standalone output lacks perse-node's platform package (traced: ${traced.join(', ')})`)
     const port = await freePort()
-    await withLocalPerse((env) =>
-      serveAndPost(dir, process.execPath, [path.join(dir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', '127.0.0.1'], '/api/detect', multipart, { ...env, NEXT_TELEMETRY_DISABLED: '1' }),
-    )
+    try {
+      await withLocalPerse((env) => serveAndPost(deploy, process.execPath, ['server.js'], '/api/detect', multipart, { ...env, PORT: String(port), HOSTNAME: '127.0.0.1', NEXT_TELEMETRY_DISABLED: '1' }))
+    } finally {
+      fs.rmSync(deploy, { recursive: true, force: true })
+    }
   },
   nuxt: async (dir) => {
     run(npm, ['run', 'build'], { cwd: dir, stdio: 'inherit', env: { ...process.env, NUXT_TELEMETRY_DISABLED: '1' } })
     // Run the build output from elsewhere: only what Nitro traced into .output is there.
-    const deploy = `${dir}-deploy`
-    fs.cpSync(path.join(dir, '.output'), deploy, { recursive: true })
+    const deploy = moveAway(path.join(dir, '.output'), 'perse-nuxt-output-')
     const traced = fs.readdirSync(path.join(deploy, 'server', 'node_modules')).filter((n) => n.startsWith('perse-node'))
-    process.stdout.write(`traced into .output: ${traced.join(', ')}\n`)
+    process.stdout.write(`.output moved to ${deploy}; traced: ${traced.join(', ')}\n`)
     fs.mkdirSync(path.join(deploy, 'fixtures'))
     fs.copyFileSync(path.join(dir, 'fixtures', 'astronaut.jpg'), path.join(deploy, 'fixtures', 'astronaut.jpg'))
     const port = await freePort()
-    await withLocalPerse((env) =>
-      serveAndPost(deploy, process.execPath, ['server/index.mjs'], '/api/detect', multipart, { ...env, PORT: String(port), HOST: '127.0.0.1', NITRO_HOST: '127.0.0.1', NITRO_PORT: String(port) }),
-    )
+    try {
+      await withLocalPerse((env) =>
+        serveAndPost(deploy, process.execPath, ['server/index.mjs'], '/api/detect', multipart, { ...env, PORT: String(port), HOST: '127.0.0.1', NITRO_HOST: '127.0.0.1', NITRO_PORT: String(port) }),
+      )
+    } finally {
+      fs.rmSync(deploy, { recursive: true, force: true })
+    }
   },
   jest: async (dir) => run(npm, ['test'], { cwd: dir, stdio: 'inherit' }),
   ava: async (dir) => run(npm, ['test'], { cwd: dir, stdio: 'inherit' }),
+  // vitest under both pools (its npm test runs --pool=threads, then --pool=forks).
+  vitest: async (dir) => run(npm, ['test'], { cwd: dir, stdio: 'inherit' }),
+  'node-test': async (dir) => run(npm, ['test'], { cwd: dir, stdio: 'inherit' }),
 }
 
 async function main() {

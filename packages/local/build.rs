@@ -1,3 +1,2 @@
-fn main() {
-    napi_build::setup();
-}
+// The same build script as perse-node's (napi set-up, the macOS install name).
+include!("../../build.rs");

@@ -1,9 +1,10 @@
 'use strict'
 
-// npm run build:targets — release binaries for the four Linux targets, cross-built on an x64
-// Linux host with zig (cargo-zigbuild, driven by `napi build -x`). Set-up: scripts/targets/setup.sh.
+// npm run build:targets — release binaries for all seven targets, cross-built on an x64 Linux
+// host: Linux and macOS with zig (cargo-zigbuild, driven by `napi build -x`), Windows with
+// MinGW (Debian's gcc-mingw-w64). Set-up: scripts/targets/setup.sh.
 //
-//   node scripts/targets/build.js                       all four
+//   node scripts/targets/build.js                       all seven
 //   node scripts/targets/build.js --only aarch64-unknown-linux-gnu,x86_64-unknown-linux-musl
 //   node scripts/targets/build.js --glibc 2.28          another glibc floor for the gnu targets
 //   node scripts/targets/build.js --from-git HEAD       build a clean export of a commit, not the working tree
@@ -15,6 +16,10 @@
 // The gnu targets are built as `<triple>.<glibc>` (cargo-zigbuild links them against zig's
 // stub glibc of that version, so the binary cannot require anything newer). Musl cdylibs get
 // `-C target-feature=-crt-static` from napi build itself (a cdylib needs the dynamic CRT).
+// macOS: zig links against its own libSystem stubs, no Apple SDK; MACOSX_DEPLOYMENT_TARGET is
+// the target's floor from targets.js, and build.rs sets the install name. Windows:
+// x86_64-pc-windows-gnu linked by x86_64-w64-mingw32-gcc, written as perse-node.win32-x64-msvc.node
+// (the name napi-rs's loader looks for on the official Node; targets.js says why).
 //
 // Cargo output goes to target/cross (CARGO_TARGET_DIR), never target/, so the host build and
 // `npm test` are untouched; each binary is copied to target/cross/artifacts/<platform>/<name>.node,
@@ -26,7 +31,9 @@
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const { ROOT, CROSS_DIR, EXPORTS_TARGET_DIR, ZIG_BIN, GLIBC_FLOOR, LINUX_TARGETS, ADDONS, artifactOf, exportRev, lockedCommand, lockPrefix } = require('./targets.js')
+const { ROOT, CROSS_DIR, EXPORTS_TARGET_DIR, ZIG_BIN, GLIBC_FLOOR, TARGETS, ADDONS, artifactOf, exportRev, lockedCommand, lockPrefix } = require('./targets.js')
+
+const MINGW_GCC = 'x86_64-w64-mingw32-gcc'
 
 function parseArgs(argv) {
   const opts = { only: null, glibc: GLIBC_FLOOR, fromGit: null }
@@ -44,12 +51,13 @@ function parseArgs(argv) {
   return opts
 }
 
-function preflight() {
+function preflight(targets) {
   const problems = []
   if (!fs.existsSync(path.join(ZIG_BIN, 'zig'))) problems.push('no .zig/bin/zig')
   if (!fs.existsSync(path.join(ZIG_BIN, 'cargo-zigbuild'))) problems.push('no .zig/bin/cargo-zigbuild')
-  const installed = spawnSync('rustup', ['target', 'list', '--installed'], { encoding: 'utf8' }).stdout || ''
-  for (const t of LINUX_TARGETS) if (!installed.split('\n').includes(t.triple)) problems.push(`rust target ${t.triple} not installed`)
+  const installed = spawnSync('rustup', ['target', 'list', '--installed'], { encoding: 'utf8', cwd: ROOT }).stdout || ''
+  for (const t of targets) if (!installed.split('\n').includes(t.triple)) problems.push(`rust target ${t.triple} not installed`)
+  if (targets.some((t) => t.format === 'pe') && spawnSync(MINGW_GCC, ['--version']).status !== 0) problems.push(`no ${MINGW_GCC} (Debian's gcc-mingw-w64-x86-64)`)
   if (process.env.PERSE_HEAVY_LOCK && spawnSync('flock', ['--version']).status !== 0) problems.push('PERSE_HEAVY_LOCK is set but there is no flock (util-linux)')
   if (problems.length) {
     process.stderr.write(`build:targets: the cross toolchain is not set up (${problems.join('; ')}).\nRun: bash scripts/targets/setup.sh\n`)
@@ -57,8 +65,26 @@ function preflight() {
   }
 }
 
+/** napi's platform name for a Rust triple it builds (only needed where it differs from the shipped one). */
+const napiPlatformOf = (triple) => ({ 'x86_64-pc-windows-gnu': 'win32-x64-gnu' })[triple] || triple
+
 const fmtSize = (n) => `${(n / 2 ** 20).toFixed(2)} MiB (${n} bytes)`
 const fmtTime = (s) => (s >= 60 ? `${Math.floor(Math.round(s) / 60)} min ${Math.round(s) % 60} s` : `${s.toFixed(1)} s`)
+
+/**
+ * napi-build links a windows-gnu addon against `-lnode` and insists on a folder (LIBNODE_PATH)
+ * holding a file named libnode.dll. The addon imports nothing from it (the napi functions are
+ * looked up in the host process at load time: the dyn-symbols feature in Cargo.toml), so an
+ * empty archive satisfies the linker; if a napi function were ever imported statically again,
+ * the link fails instead of producing a DLL that depends on "node.exe".
+ */
+function libnodeStub() {
+  const dir = path.join(CROSS_DIR, 'libnode-stub')
+  fs.mkdirSync(dir, { recursive: true })
+  fs.writeFileSync(path.join(dir, 'libnode.a'), '!<arch>\n')
+  fs.writeFileSync(path.join(dir, 'libnode.dll'), '')
+  return dir
+}
 
 function buildOne(t, glibc, src, addon) {
   const requested = t.libc === 'gnu' ? `${t.triple}.${glibc}` : t.triple
@@ -67,11 +93,12 @@ function buildOne(t, glibc, src, addon) {
   fs.rmSync(outDir, { recursive: true, force: true })
   fs.mkdirSync(outDir, { recursive: true })
   const dest = artifactOf(addon, t.platform)
-  const built = path.join(outDir, path.basename(dest))
+  // napi names the file after the compiled triple (win32-x64-gnu for Windows).
+  const built = path.join(outDir, `${addon.binaryName}.${t.triple === t.napiTriple ? t.platform : napiPlatformOf(t.triple)}.node`)
   const napi = path.join(ROOT, 'node_modules', '.bin', 'napi')
   const args = [
     napi, 'build', '--release', '--platform', '--no-js',
-    '--target', requested, '-x',
+    '--target', requested, ...(t.format === 'pe' ? [] : ['-x']),
     '--target-dir', src.targetDir,
     '--output-dir', outDir,
     '--dts', path.relative(outDir, path.join(CROSS_DIR, 'dts', `${addon.name}.${t.platform}.d.ts`)),
@@ -81,6 +108,11 @@ function buildOne(t, glibc, src, addon) {
     PATH: `${ZIG_BIN}${path.delimiter}${process.env.PATH}`,
     CARGO_TARGET_DIR: src.targetDir,
     CARGO_TERM_COLOR: process.env.CARGO_TERM_COLOR || 'never',
+  }
+  if (t.format === 'macho') env.MACOSX_DEPLOYMENT_TARGET = t.macos
+  if (t.format === 'pe') {
+    env[`CARGO_TARGET_${t.triple.toUpperCase().replace(/-/g, '_')}_LINKER`] = MINGW_GCC
+    env.LIBNODE_PATH = libnodeStub()
   }
   fs.mkdirSync(path.join(CROSS_DIR, 'dts'), { recursive: true })
   process.stdout.write(`\n== ${addon.name} ${t.triple} (${requested}) -> ${path.relative(ROOT, dest)}\n$ ${lockPrefix()}${args.map((a) => path.isAbsolute(a) ? path.relative(ROOT, a) || '.' : a).join(' ')}\n`)
@@ -106,14 +138,14 @@ function buildOne(t, glibc, src, addon) {
   fs.rmSync(outDir, { recursive: true, force: true })
   const size = fs.statSync(dest).size
   process.stdout.write(`== ${addon.name} ${t.platform}: ${fmtSize(size)}, built in ${fmtTime(seconds)}${waited >= 1 ? ` (after ${fmtTime(waited)} waiting for the lock)` : ''}\n`)
-  return { addon: addon.name, triple: t.triple, requested, platform: t.platform, source: src.label, file: path.relative(addon.artifacts, dest), size, seconds: Math.round(seconds * 10) / 10, glibcFloor: t.libc === 'gnu' ? glibc : null, builtAt: new Date().toISOString() }
+  return { addon: addon.name, triple: t.triple, requested, platform: t.platform, source: src.label, file: path.relative(addon.artifacts, dest), size, seconds: Math.round(seconds * 10) / 10, glibcFloor: t.libc === 'gnu' ? glibc : null, macosFloor: t.macos || null, builtAt: new Date().toISOString() }
 }
 
 function main() {
   const opts = parseArgs(process.argv.slice(2))
-  preflight()
-  const targets = opts.only ? LINUX_TARGETS.filter((t) => opts.only.includes(t.triple) || opts.only.includes(t.platform)) : LINUX_TARGETS
-  if (opts.only && targets.length !== opts.only.length) throw new Error(`--only: unknown target in ${opts.only.join(',')}; known: ${LINUX_TARGETS.map((t) => t.triple).join(', ')}`)
+  const targets = opts.only ? TARGETS.filter((t) => [t.triple, t.napiTriple, t.platform].some((n) => opts.only.includes(n))) : TARGETS
+  if (opts.only && targets.length !== opts.only.length) throw new Error(`--only: unknown target in ${opts.only.join(',')}; known: ${TARGETS.map((t) => t.triple).join(', ')}`)
+  preflight(targets)
   const src = opts.fromGit
     ? (({ dir, sha }) => ({ dir, label: `git ${sha}`, targetDir: EXPORTS_TARGET_DIR }))(exportRev(opts.fromGit, { fresh: true }))
     : { dir: ROOT, label: 'working tree', targetDir: CROSS_DIR }

@@ -1,7 +1,7 @@
 'use strict'
 
-// npm run check:artifacts — judges every Linux binary that build:targets produced, and the
-// platform package each one would ship in, before anything could be published.
+// npm run check:artifacts — judges every binary that build:targets produced (Linux, macOS and
+// Windows), and the platform package each one would ship in, before anything could be published.
 //
 //   node scripts/targets/check.js                        target/cross/artifacts/<platform>/*.node
 //   node scripts/targets/check.js --artifacts <dir>      another folder of the same layout (CI)
@@ -18,6 +18,25 @@
 //     --floor or PERSE_GLIBC_FLOOR to change it), and no GLIBC_PRIVATE;
 //   - napi_register_module_v1 is a defined, exported (GLOBAL, DEFAULT) function in .dynsym;
 //   - stripped (no .symtab, no .debug_*) and under 8 MB, 8,000,000 bytes (--max-bytes).
+// Per macOS binary (pure-JS Mach-O reader, scripts/targets/macho.js):
+//   - a thin 64-bit MH_DYLIB of the target's architecture (x86_64 / arm64);
+//   - _napi_register_module_v1 is an exported symbol;
+//   - undefined symbols: Node-API and libuv ones (napi_*, node_api_*, uv_*) by dynamic lookup
+//     (Node provides them), every other one bound to an allowed dylib (libSystem);
+//   - LC_LOAD_DYLIB only from a short allow-list (libSystem, libiconv, libcharset);
+//   - a code signature (LC_CODE_SIGNATURE) on arm64, where macOS kills an unsigned image, and
+//     on either architecture a signature must match the file (its page hashes are recomputed);
+//   - the install name (LC_ID_DYLIB) is @rpath/<the shipped file name>, not a build path;
+//   - the minimum macOS (LC_BUILD_VERSION) is at or below the floor the README's platform table
+//     states for the target;
+//   - under the size budget.
+// Per Windows binary (pure-JS PE reader, scripts/targets/pe.js):
+//   - a PE32+ DLL for AMD64 exporting napi_register_module_v1;
+//   - imports only from Windows' own DLLs: not from node.exe (the Node-API functions are looked
+//     up in the host process, so a renamed host works) and not from MinGW's runtime DLLs
+//     (libgcc_s_seh-1.dll, libwinpthread-1.dll, ...), which users do not have;
+//   - ASLR and DEP (DYNAMIC_BASE, HIGH_ENTROPY_VA, NX_COMPAT), stripped, no OS version above
+//     the README's Windows floor, under the size budget.
 // Per platform package (the folder `napi create-npm-dirs` generates from package.json, made in
 // a temp dir, with the binary copied in): package.json has the name, main, os, cpu and libc
 // that npm selects it by, and `npm pack --dry-run --json` lists exactly package.json, the
@@ -29,7 +48,9 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { parseElf, compareVersions } = require('./elf.js')
-const { ROOT, GLIBC_FLOOR, LINUX_TARGETS, ADDONS, addonNamed } = require('./targets.js')
+const { parseMachO } = require('./macho.js')
+const { parsePe } = require('./pe.js')
+const { ROOT, GLIBC_FLOOR, TARGETS, ADDONS, addonNamed } = require('./targets.js')
 
 // The addon under check (--addon; default perse-node): its binary name, artifacts, package.json.
 let ADDON = ADDONS[0]
@@ -48,6 +69,130 @@ const MUSL_ALLOWED = (machine) => new Set(['libc.so', `libc.musl-${ARCH[machine]
 
 /** Facts about one binary and the problems that make it unshippable for target `t`. */
 function checkBinary(file, t, opts = {}) {
+  if (t.format === 'macho') return checkMachO(file, t, opts)
+  if (t.format === 'pe') return checkPe(file, t, opts)
+  return checkElf(file, t, opts)
+}
+
+/**
+ * The floors the README's platform table states for `t` (its row names the Rust target):
+ * { macos: '10.15' } from "macOS >= 10.15", { windows: '10' } from "Windows 10".
+ */
+function readmeFloors(t, readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')) {
+  const row = readme.split('\n').find((l) => l.startsWith('|') && l.includes(`\`${t.triple}\``))
+  if (!row) throw new Error(`README.md's platform table has no row for \`${t.triple}\``)
+  const mac = /macOS >= (\d+(?:\.\d+)*)/.exec(row)
+  const win = /Windows (\d+)/.exec(row)
+  return { macos: mac && mac[1], windows: win && win[1], row }
+}
+
+// What a macOS addon may link: the C library (libSystem) and what Rust's standard library adds.
+const MACHO_ALLOWED_DYLIBS = ['/usr/lib/libSystem.B.dylib', '/usr/lib/libiconv.2.dylib', '/usr/lib/libcharset.1.dylib']
+// Undefined symbols bound to these are fine; the Node-API and libuv ones Node provides.
+const MACHO_BOUND_OK = new Set(['/usr/lib/libSystem.B.dylib'])
+const NODE_PROVIDED = /^_(napi_|node_api_|uv_)/
+
+function checkMachO(file, t, opts = {}) {
+  const maxBytes = opts.maxBytes || MAX_BYTES
+  const problems = []
+  const facts = {}
+  let m
+  try {
+    m = parseMachO(file)
+  } catch (e) {
+    return { facts, problems: [`cannot read as Mach-O: ${e.message}`] }
+  }
+  facts.macho = `Mach-O 64-bit ${m.fileTypeName} ${m.arch}`
+  facts.size = m.size
+  if (m.cputype !== t.cputype) problems.push(`architecture is ${m.arch}, but ${t.triple} needs ${t.machineName}`)
+  if (m.fileTypeName !== 'DYLIB') problems.push(`file type is ${m.fileTypeName}, want DYLIB (a dynamic library)`)
+
+  if (!m.exports.includes('_napi_register_module_v1')) problems.push('_napi_register_module_v1 is not an exported symbol')
+  else facts.napiEntry = 'exported'
+
+  facts.dylibs = m.dylibs.map((d) => d.name)
+  const badDylibs = facts.dylibs.filter((d) => !MACHO_ALLOWED_DYLIBS.includes(d))
+  if (badDylibs.length) problems.push(`links ${list(badDylibs)}, outside the allow-list (${MACHO_ALLOWED_DYLIBS.join(', ')})`)
+
+  const nodeSyms = m.undefined.filter((u) => NODE_PROVIDED.test(u.name))
+  const notLookedUp = nodeSyms.filter((u) => u.library !== '(dynamic lookup)')
+  if (notLookedUp.length) problems.push(`Node-API/libuv symbols not left to dynamic lookup: ${list(notLookedUp.map((u) => `${u.name} from ${u.library}`))}`)
+  const others = m.undefined.filter((u) => !NODE_PROVIDED.test(u.name))
+  const unbound = others.filter((u) => !MACHO_BOUND_OK.has(u.library))
+  if (unbound.length) problems.push(`undefined symbols neither Node-API/libuv nor from libSystem: ${list(unbound.map((u) => `${u.name} from ${u.library}`))}`)
+  facts.undefinedSymbols = `${nodeSyms.length} Node-API/libuv (dynamic lookup), ${others.length - unbound.length} from libSystem`
+
+  const cd = m.codeDirectory
+  if (!m.codeSignature) {
+    if (t.cpu === 'arm64') problems.push('no code signature (LC_CODE_SIGNATURE): macOS kills an unsigned arm64 image')
+    facts.signature = 'none'
+  } else if (cd.error) problems.push(`code signature unreadable: ${cd.error}`)
+  else {
+    facts.signature = `${cd.adhoc ? 'ad-hoc' : 'signed'}, ${cd.hash}, ${cd.pages} pages of ${cd.pageSize} B, identifier ${cd.identifier}`
+    if (!cd.pagesOk) problems.push(`the code signature does not match the file (${cd.badPages.length ? `pages ${list(cd.badPages.map(String))} changed since signing` : `${cd.pages} page hashes for ${cd.expectedSlots} pages`}): macOS would refuse to load it`)
+  }
+
+  const wantName = `@rpath/${ADDON.binaryName}.${t.platform}.node`
+  facts.installName = m.installName || 'none'
+  if (m.installName !== wantName) problems.push(`install name (LC_ID_DYLIB) is ${m.installName || 'missing'}, want ${wantName}${m.installName && m.installName.startsWith('/') ? ' (an absolute build path)' : ''}`)
+
+  const floor = opts.macosFloor || readmeFloors(t).macos
+  facts.minos = `${m.platform || 'no platform'} ${m.minos || '?'} (README: macOS >= ${floor}; SDK ${m.sdk || '?'})`
+  if (!floor) problems.push(`README.md's row for ${t.triple} states no "macOS >= X" floor`)
+  else if (m.platform !== 'macos' || !m.minos) problems.push('no LC_BUILD_VERSION / LC_VERSION_MIN_MACOSX for macOS')
+  else if (compareVersions(m.minos, floor) > 0) problems.push(`needs macOS ${m.minos}, above the README's floor ${floor}`)
+
+  if (m.segments.some((x) => x.name === '__DWARF')) problems.push('not stripped: it has a __DWARF segment')
+  if (m.size >= maxBytes) problems.push(`${fmtSize(m.size)} (${m.size} bytes) is not under the limit of ${maxBytes} bytes`)
+  return { facts, problems }
+}
+
+// Windows' own DLLs (lower case) that a Rust addon may import from. Everything else, in
+// particular node.exe and MinGW's runtime DLLs, is refused.
+const PE_ALLOWED_DLLS = new Set(['kernel32.dll', 'ntdll.dll', 'advapi32.dll', 'bcrypt.dll', 'bcryptprimitives.dll', 'ws2_32.dll', 'userenv.dll', 'msvcrt.dll', 'secur32.dll', 'crypt32.dll', 'iphlpapi.dll', 'shell32.dll', 'ole32.dll', 'synchronization.dll', 'api-ms-win-core-synch-l1-2-0.dll'])
+const MINGW_RUNTIME = /^(libgcc_s_.*|libwinpthread-\d+|libstdc\+\+-\d+)\.dll$/i
+
+function checkPe(file, t, opts = {}) {
+  const maxBytes = opts.maxBytes || MAX_BYTES
+  const problems = []
+  const facts = {}
+  let p
+  try {
+    p = parsePe(file)
+  } catch (e) {
+    return { facts, problems: [`cannot read as PE: ${e.message}`] }
+  }
+  facts.pe = `PE32+ ${p.isDll ? 'DLL' : 'not a DLL'} ${p.machineName}`
+  facts.size = p.size
+  if (p.machine !== t.machine) problems.push(`machine is ${p.machineName}, but ${t.triple} needs ${t.machineName}`)
+  if (!p.isDll) problems.push('not a DLL (IMAGE_FILE_DLL is not set)')
+  if (!p.exports.includes('napi_register_module_v1')) problems.push('napi_register_module_v1 is not exported')
+  else facts.napiEntry = 'exported'
+
+  facts.imports = p.imports.map((i) => `${i.dll}${i.delay ? ' (delay-load)' : ''}`)
+  for (const imp of p.imports) {
+    const dll = imp.dll.toLowerCase()
+    if (dll === 'node.exe' || dll.startsWith('libnode')) problems.push(`imports ${imp.functions.length} function(s) from ${imp.dll} (${list(imp.functions)}): it would fail to load in a host not named node.exe; the Node-API functions must be looked up at load time (napi's dyn-symbols feature)`)
+    else if (MINGW_RUNTIME.test(dll)) problems.push(`imports MinGW's runtime DLL ${imp.dll}, which Windows users do not have`)
+    else if (!PE_ALLOWED_DLLS.has(dll)) problems.push(`imports ${imp.dll}, outside the allow-list of Windows' own DLLs`)
+  }
+  const missingChars = ['DYNAMIC_BASE', 'HIGH_ENTROPY_VA', 'NX_COMPAT'].filter((c) => !p.dllCharacteristics.includes(c))
+  if (missingChars.length) problems.push(`DllCharacteristics lacks ${missingChars.join(', ')} (ASLR/DEP)`)
+  facts.security = p.dllCharacteristics.join(', ')
+
+  const floor = opts.windowsFloor || readmeFloors(t).windows
+  facts.versions = `OS ${p.osVersion}, subsystem ${p.subsystemVersion} (README: Windows ${floor})`
+  if (!floor) problems.push(`README.md's row for ${t.triple} states no "Windows N" floor`)
+  else for (const [what, v] of [['OS', p.osVersion], ['subsystem', p.subsystemVersion]]) {
+    if (Number(v.split('.')[0]) > Number(floor)) problems.push(`its ${what} version ${v} is above the README's floor, Windows ${floor}`)
+  }
+  if (p.symbolTable || p.symbolCount) problems.push('not stripped: it has a COFF symbol table')
+  if (p.hasDebug) problems.push('not stripped: it has debug information')
+  if (p.size >= maxBytes) problems.push(`${fmtSize(p.size)} (${p.size} bytes) is not under the limit of ${maxBytes} bytes`)
+  return { facts, problems }
+}
+
+function checkElf(file, t, opts = {}) {
   const floor = opts.floor || GLIBC_FLOOR
   const maxBytes = opts.maxBytes || MAX_BYTES
   const problems = []
@@ -142,12 +287,13 @@ function checkPackage(pkgDir, t) {
     return { facts, problems: [`no readable package.json in ${pkgDir}: ${e.message}`] }
   }
   const same = (a, b) => Array.isArray(a) && a.length === b.length && a.every((x, i) => x === b[i])
-  const wantLibc = t.libc === 'gnu' ? 'glibc' : 'musl'
-  facts.selects = `os=${JSON.stringify(pkg.os)} cpu=${JSON.stringify(pkg.cpu)} libc=${JSON.stringify(pkg.libc)}`
+  const wantLibc = t.libc === 'gnu' ? 'glibc' : t.libc === 'musl' ? 'musl' : undefined
+  facts.selects = `os=${JSON.stringify(pkg.os)} cpu=${JSON.stringify(pkg.cpu)}${pkg.libc ? ` libc=${JSON.stringify(pkg.libc)}` : ''}`
   if (pkg.name !== `${ADDON.binaryName}-${t.platform}`) problems.push(`package name is ${pkg.name}, want ${ADDON.binaryName}-${t.platform}`)
   if (!same(pkg.os, [t.os])) problems.push(`package.json "os" is ${JSON.stringify(pkg.os)}, want ["${t.os}"]`)
   if (!same(pkg.cpu, [t.cpu])) problems.push(`package.json "cpu" is ${JSON.stringify(pkg.cpu)}, want ["${t.cpu}"]`)
-  if (!same(pkg.libc, [wantLibc])) problems.push(`package.json "libc" is ${JSON.stringify(pkg.libc)}, want ["${wantLibc}"] (without it npm installs this package on ${t.libc === 'gnu' ? 'musl' : 'glibc'} systems too)`)
+  if (wantLibc && !same(pkg.libc, [wantLibc])) problems.push(`package.json "libc" is ${JSON.stringify(pkg.libc)}, want ["${wantLibc}"] (without it npm installs this package on ${t.libc === 'gnu' ? 'musl' : 'glibc'} systems too)`)
+  if (!wantLibc && pkg.libc !== undefined) problems.push(`package.json "libc" is ${JSON.stringify(pkg.libc)}, but ${t.os} has no libc field`)
   if (pkg.main !== want) problems.push(`package.json "main" is ${pkg.main}, want ${want}`)
   if (pkg.scripts && Object.keys(pkg.scripts).some((k) => /install|prepare|prepack/.test(k))) problems.push(`package.json has lifecycle scripts: ${Object.keys(pkg.scripts).join(', ')}`)
 
@@ -190,6 +336,8 @@ function checkAll({ artifacts, targets, floor, maxBytes, npmDir, quiet }) {
       if (f.linkage) out(`  linkage   ${f.linkage}; symbol versions: ${f.symbolVersions}\n`)
       if (f.glibcMax) out(`  glibc     requires up to GLIBC_${f.glibcMax} (floor ${f.glibcFloor}); libgcc_s up to ${f.libgccMax}\n`)
       if (f.napiEntry) out(`  napi      napi_register_module_v1 ${f.napiEntry}\n`)
+      if (f.macho) out(`  macho     ${f.macho}\n  dylibs    ${f.dylibs.join(', ')}\n  symbols   ${f.undefinedSymbols}\n  install   ${f.installName}\n  minos     ${f.minos}\n  signature ${f.signature}\n`)
+      if (f.pe) out(`  pe        ${f.pe}\n  imports   ${f.imports.join(', ')}\n  security  ${f.security}\n  versions  ${f.versions}\n`)
       if (f.size !== undefined) out(`  size      ${fmtSize(f.size)} (${f.size} bytes; limit ${fmtSize(maxBytes || MAX_BYTES)})\n`)
 
       // The platform package: the generated folder (or --npm-dir's), copied, plus the binary.
@@ -237,14 +385,14 @@ function parseArgs(argv) {
   }
   opts.artifacts = opts.artifacts || ADDON.artifacts
   opts.maxBytes = opts.maxBytes || ADDON.maxBytes
-  opts.targets = opts.only ? LINUX_TARGETS.filter((t) => opts.only.includes(t.platform) || opts.only.includes(t.triple)) : LINUX_TARGETS
+  opts.targets = opts.only ? TARGETS.filter((t) => [t.platform, t.triple, t.napiTriple].some((n) => opts.only.includes(n))) : TARGETS
   return opts
 }
 
 // --self-test: wrong layouts in a temp dir, each of which the checker must reject.
 function selfTest() {
   const assert = require('node:assert')
-  const T = Object.fromEntries(LINUX_TARGETS.map((t) => [t.platform, t]))
+  const T = Object.fromEntries(TARGETS.map((t) => [t.platform, t]))
   const gnuSources = [path.join(ADDONS[0].artifacts, 'linux-x64-gnu', binaryFile('linux-x64-gnu')), path.join(ROOT, binaryFile('linux-x64-gnu'))]
   const gnu = gnuSources.find((f) => fs.existsSync(f))
   if (!gnu) throw new Error(`self-test needs an x86_64 gnu .node file: build one (npm run build:targets, or npm run build) first; looked at ${gnuSources.join(', ')}`)
@@ -296,6 +444,66 @@ function selfTest() {
     fs.cpSync(path.join(pkgRoot, 'linux-arm64-gnu'), empty, { recursive: true })
     expectReject('a platform package without its binary', checkPackage(empty, T['linux-arm64-gnu']), /npm pack leaves out perse-node\.linux-arm64-gnu\.node/)
 
+    // 9. Mach-O: one real binary per rule, each broken in a copy (same-length byte patches).
+    const darwin = (p) => {
+      const f = path.join(ADDONS[0].artifacts, p, binaryFile(p))
+      if (!fs.existsSync(f)) throw new Error(`self-test needs ${rel(f)}: npm run build:targets -- --only ${T[p].triple}`)
+      return fs.readFileSync(f)
+    }
+    const patched = (buf, name, edits) => {
+      const copy = Buffer.from(buf)
+      for (const [from, to] of edits) {
+        if (typeof from === 'number') {
+          to(copy, from)
+          continue
+        }
+        const a = Buffer.from(from, 'latin1')
+        const b = Buffer.concat([Buffer.from(to, 'latin1'), Buffer.alloc(a.length)]).subarray(0, a.length)
+        let hits = 0
+        for (let i = copy.indexOf(a); i >= 0; i = copy.indexOf(a, i + a.length), hits++) b.copy(copy, i)
+        assert.ok(hits > 0, `self-test: no ${from} in ${name}`)
+      }
+      const file = path.join(work, name)
+      fs.writeFileSync(file, copy)
+      return file
+    }
+    const loadCommand = (buf, cmd) => {
+      for (let i = 0, off = 32; i < buf.readUInt32LE(16); i++, off += buf.readUInt32LE(off + 4)) if (buf.readUInt32LE(off) === cmd) return off
+      throw new Error(`self-test: no load command 0x${cmd.toString(16)}`)
+    }
+    const arm = darwin('darwin-arm64')
+    const mac = (file, opts) => checkMachO(file, T['darwin-arm64'], opts)
+    const armFile = patched(arm, `${binaryFile('darwin-arm64')}`, [])
+    assert.deepStrictEqual(mac(armFile).problems, [], 'self-test: the unbroken darwin-arm64 binary must pass')
+    expectReject('an arm64 Mach-O as darwin-x64', checkMachO(armFile, T['darwin-x64']), /architecture is arm64, but x86_64-apple-darwin needs x86_64/)
+    expectReject('a Mach-O without _napi_register_module_v1', mac(patched(arm, 'no-entry.node', [['_napi_register_module_v1\0', '_napi_register_module_v2\0']])), /_napi_register_module_v1 is not an exported symbol/)
+    const napiImport = parseMachO(arm).undefined.find((u) => u.name.startsWith('_napi_')).name
+    expectReject(`a Mach-O whose ${napiImport.replace('_napi', '_xapi')} is left to flat lookup`, mac(patched(arm, 'flat.node', [[`${napiImport}\0`, `${napiImport.replace('_napi', '_xapi')}\0`]])), /undefined symbols neither Node-API\/libuv nor from libSystem: _xapi_/)
+    expectReject('a Mach-O linking a dylib outside the allow-list', mac(patched(arm, 'dylib.node', [['/usr/lib/libiconv.2.dylib', '/opt/lib/libiconv.2.dylib']])), /links \/opt\/lib\/libiconv\.2\.dylib, outside the allow-list/)
+    expectReject('an arm64 Mach-O without LC_CODE_SIGNATURE', mac(patched(arm, 'unsigned.node', [[loadCommand(arm, 0x1d), (b, o) => b.writeUInt32LE(0x7fff0001, o)]])), /no code signature \(LC_CODE_SIGNATURE\): macOS kills an unsigned arm64 image/)
+    expectReject('a Mach-O changed after signing', mac(patched(arm, 'changed.node', [[0x4000 + 17, (b, o) => (b[o] ^= 0xff)]])), /the code signature does not match the file \(pages 4 changed since signing\)/)
+    expectReject('a Mach-O whose install name is a build path', mac(patched(arm, 'install-name.node', [['@rpath/perse-node.darwin-arm64.node', '/tmp/x/perse-node.darwin-arm64.node']])), /install name \(LC_ID_DYLIB\) is \/tmp\/x\/perse-node\.darwin-arm64\.node, want @rpath\/perse-node\.darwin-arm64\.node \(an absolute build path\)/)
+    expectReject('a Mach-O needing a newer macOS than the README says', mac(armFile, { macosFloor: '10.9' }), /needs macOS 11\.0, above the README's floor 10\.9/)
+    expectReject('a Mach-O over the size budget', mac(armFile, { maxBytes: 4096 }), /is not under the limit of 4096 bytes/)
+    expectReject('a truncated Mach-O', mac(patched(arm.subarray(0, 2000), 'cut-macho.node', [])), /cannot read as Mach-O: truncated Mach-O/)
+
+    // 10. PE: the same, on the Windows binary.
+    const winPath = path.join(ADDONS[0].artifacts, 'win32-x64-msvc', binaryFile('win32-x64-msvc'))
+    if (!fs.existsSync(winPath)) throw new Error(`self-test needs ${rel(winPath)}: npm run build:targets -- --only x86_64-pc-windows-gnu`)
+    const win = fs.readFileSync(winPath)
+    const pe = (file, opts, t = T['win32-x64-msvc']) => checkPe(file, t, opts)
+    const opt = win.readUInt32LE(0x3c) + 24 // the optional header
+    assert.deepStrictEqual(pe(winPath).problems, [], 'self-test: the unbroken win32-x64-msvc binary must pass')
+    expectReject('an AMD64 DLL as an ARM64 target', pe(winPath, {}, { ...T['win32-x64-msvc'], machine: 0xaa64, machineName: 'ARM64' }), /machine is AMD64, but x86_64-pc-windows-gnu needs ARM64/)
+    expectReject('a DLL without napi_register_module_v1', pe(patched(win, 'no-entry.dll', [['napi_register_module_v1\0', 'napi_register_module_v2\0']])), /napi_register_module_v1 is not exported/)
+    expectReject('a DLL importing from node.exe', pe(patched(win, 'node-exe.dll', [['ws2_32.dll\0', 'node.exe\0']])), /imports 19 function\(s\) from node\.exe .*fail to load in a host not named node\.exe/)
+    expectReject("a DLL needing MinGW's runtime", pe(patched(win, 'mingw.dll', [['api-ms-win-core-synch-l1-2-0.dll\0', 'libwinpthread-1.dll\0']])), /imports MinGW's runtime DLL libwinpthread-1\.dll/)
+    expectReject('a DLL importing a DLL outside the allow-list', pe(patched(win, 'other.dll', [['bcrypt.dll\0', 'evil32.dll\0']])), /imports evil32\.dll, outside the allow-list/)
+    expectReject('a DLL without DEP', pe(patched(win, 'no-nx.dll', [[opt + 70, (b, o) => b.writeUInt16LE(b.readUInt16LE(o) & ~0x100, o)]])), /DllCharacteristics lacks NX_COMPAT/)
+    expectReject('a DLL asking for a newer Windows than the README says', pe(patched(win, 'os11.dll', [[opt + 40, (b, o) => b.writeUInt16LE(11, o)]])), /its OS version 11\.0 is above the README's floor, Windows 10/)
+    expectReject('a DLL with a COFF symbol table', pe(patched(win, 'symbols.dll', [[win.readUInt32LE(0x3c) + 12, (b, o) => b.writeUInt32LE(1024, o)]])), /not stripped: it has a COFF symbol table/)
+    expectReject('a DLL over the size budget', pe(winPath, { maxBytes: 4096 }), /is not under the limit of 4096 bytes/)
+
     // 8. end to end: the CLI on a wrong layout (the gnu binary in the musl slot) exits 1.
     const layout = path.join(work, 'artifacts')
     fs.mkdirSync(path.join(layout, 'linux-x64-gnu'), { recursive: true })
@@ -335,4 +543,4 @@ if (require.main === module) {
   }
 }
 
-module.exports = { checkBinary, checkPackage, checkAll }
+module.exports = { checkBinary, checkPackage, checkAll, readmeFloors }

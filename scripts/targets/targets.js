@@ -1,6 +1,6 @@
 'use strict'
 
-// The Linux targets that this machine kind builds (scripts/targets/build.js) and checks
+// The targets that this machine kind builds (scripts/targets/build.js) and checks
 // (scripts/targets/check.js), and the paths they share. Plain data, no side effects.
 
 const path = require('node:path')
@@ -22,16 +22,38 @@ const NODE_ARM64 = path.join(ROOT, '.cross', 'node-arm64', 'bin', 'node')
 const GLIBC_FLOOR = process.env.PERSE_GLIBC_FLOOR || '2.17'
 
 /**
- * triple: the Rust target; platform: napi's platformArchABI, which names both the
- * npm/<platform>/ folder and the binary (perse-node.<platform>.node); os/cpu: the npm fields;
- * libc: 'gnu' | 'musl'; machine: the ELF e_machine (62 x86-64, 183 AArch64).
+ * triple: the Rust target that is compiled; platform: napi's platformArchABI, which names both
+ * the npm/<platform>/ folder and the binary (perse-node.<platform>.node); napiTriple: the
+ * package.json napi.targets entry that platform comes from (the triple itself, except for
+ * Windows); os/cpu: the npm fields; format: 'elf' | 'macho' | 'pe'.
+ * ELF: libc 'gnu' | 'musl'; machine: the ELF e_machine (62 x86-64, 183 AArch64).
+ * Mach-O: cputype (CPU_TYPE_X86_64 0x01000007, CPU_TYPE_ARM64 0x0100000c); macos: the
+ * deployment target the build asks for (MACOSX_DEPLOYMENT_TARGET), at most the README's floor.
+ * PE: machine 0x8664 (AMD64). Windows is built with MinGW as x86_64-pc-windows-gnu and shipped
+ * as win32-x64-msvc, the package napi-rs's loader picks on the official (MSVC-built) Node: the
+ * binary a Windows user installs is the one the suite ran on under Wine (scripts/targets/README.md).
  */
-const LINUX_TARGETS = [
-  { triple: 'x86_64-unknown-linux-gnu', platform: 'linux-x64-gnu', os: 'linux', cpu: 'x64', libc: 'gnu', machine: 62, machineName: 'x86-64' },
-  { triple: 'x86_64-unknown-linux-musl', platform: 'linux-x64-musl', os: 'linux', cpu: 'x64', libc: 'musl', machine: 62, machineName: 'x86-64' },
-  { triple: 'aarch64-unknown-linux-gnu', platform: 'linux-arm64-gnu', os: 'linux', cpu: 'arm64', libc: 'gnu', machine: 183, machineName: 'AArch64' },
-  { triple: 'aarch64-unknown-linux-musl', platform: 'linux-arm64-musl', os: 'linux', cpu: 'arm64', libc: 'musl', machine: 183, machineName: 'AArch64' },
-]
+const TARGETS = [
+  { triple: 'x86_64-unknown-linux-gnu', platform: 'linux-x64-gnu', os: 'linux', cpu: 'x64', format: 'elf', libc: 'gnu', machine: 62, machineName: 'x86-64' },
+  { triple: 'x86_64-unknown-linux-musl', platform: 'linux-x64-musl', os: 'linux', cpu: 'x64', format: 'elf', libc: 'musl', machine: 62, machineName: 'x86-64' },
+  { triple: 'aarch64-unknown-linux-gnu', platform: 'linux-arm64-gnu', os: 'linux', cpu: 'arm64', format: 'elf', libc: 'gnu', machine: 183, machineName: 'AArch64' },
+  { triple: 'aarch64-unknown-linux-musl', platform: 'linux-arm64-musl', os: 'linux', cpu: 'arm64', format: 'elf', libc: 'musl', machine: 183, machineName: 'AArch64' },
+  { triple: 'x86_64-apple-darwin', platform: 'darwin-x64', os: 'darwin', cpu: 'x64', format: 'macho', cputype: 0x01000007, machineName: 'x86_64', macos: '10.15' },
+  { triple: 'aarch64-apple-darwin', platform: 'darwin-arm64', os: 'darwin', cpu: 'arm64', format: 'macho', cputype: 0x0100000c, machineName: 'arm64', macos: '11.0' },
+  { triple: 'x86_64-pc-windows-gnu', napiTriple: 'x86_64-pc-windows-msvc', platform: 'win32-x64-msvc', os: 'win32', cpu: 'x64', format: 'pe', machine: 0x8664, machineName: 'AMD64' },
+].map((t) => ({ napiTriple: t.triple, ...t }))
+// package.json's napi.targets (both addons) is what napi create-npm-dirs, napi artifacts and the
+// generated loader know; this table must name exactly those.
+for (const dir of ['.', 'packages/local']) {
+  const listed = require(path.join(ROOT, dir, 'package.json')).napi.targets
+  const known = TARGETS.map((t) => t.napiTriple)
+  if (listed.length !== known.length || listed.some((x) => !known.includes(x))) {
+    throw new Error(`scripts/targets/targets.js knows ${known.join(', ')}, but ${path.join(dir, 'package.json')} napi.targets lists ${listed.join(', ')}: update both together`)
+  }
+}
+const LINUX_TARGETS = TARGETS.filter((t) => t.os === 'linux')
+/** A target by its triple, napi triple or platform name; `null` when there is none. */
+const targetNamed = (name) => TARGETS.find((t) => [t.triple, t.napiTriple, t.platform].includes(name)) || null
 
 const BINARY_NAME = require(path.join(ROOT, 'package.json')).napi.binaryName
 
@@ -102,4 +124,4 @@ function lockedCommand(stamp, argv) {
 /** How the command is shown in logs. */
 const lockPrefix = () => (process.env.PERSE_HEAVY_LOCK ? `flock ${process.env.PERSE_HEAVY_LOCK} ` : '')
 
-module.exports = { ROOT, CROSS_DIR, EXPORTS_TARGET_DIR, ARTIFACTS, MANIFEST, ZIG_BIN, NODE_ARM64, GLIBC_FLOOR, LINUX_TARGETS, BINARY_NAME, ADDONS, addonNamed, artifactOf, binaryFile, exportRev, lockedCommand, lockPrefix }
+module.exports = { ROOT, CROSS_DIR, EXPORTS_TARGET_DIR, ARTIFACTS, MANIFEST, ZIG_BIN, NODE_ARM64, GLIBC_FLOOR, TARGETS, LINUX_TARGETS, targetNamed, BINARY_NAME, ADDONS, addonNamed, artifactOf, binaryFile, exportRev, lockedCommand, lockPrefix }

@@ -42,6 +42,7 @@ const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const { ROOT, CROSS_DIR, ARTIFACTS, NODE_ARM64, ADDONS, artifactOf, binaryFile, exportRev, lockedCommand, lockPrefix } = require('./targets.js')
+const { stageSuite, summarizeTap } = require('./suite.js')
 const LOCAL = ADDONS.find((a) => a.name === 'perse-node-local')
 
 const HOST = process.argv.includes('--host')
@@ -95,36 +96,8 @@ function preflight(opts) {
   if (!registered) fail(`qemu-aarch64 is not registered with binfmt_misc (${binfmt}), so the emulated Node could not spawn process.execPath. Run (as root): bash scripts/targets/setup.sh`)
 }
 
-/**
- * A snapshot of the working tree's JS side, with the arm64 binary where binding.js looks:
- * the top-level files, the folders the package publishes (package.json "files"), and the
- * folders holding the ava specs. Never a .node file of another platform, never target/,
- * the toolchains, or the Rust sources.
- */
 function stage(binary, localBinary, from) {
-  fs.rmSync(STAGE, { recursive: true, force: true })
-  fs.mkdirSync(STAGE, { recursive: true })
-  const pkg = JSON.parse(fs.readFileSync(path.join(from, 'package.json'), 'utf8'))
-  const avaFiles = (pkg.ava && pkg.ava.files) || ['test/**', '__test__/**']
-  const dirs = new Set([...(pkg.files || []), ...avaFiles].map((f) => f.replace(/^\.\//, '').split('/')[0]).filter((d) => d && !d.includes('*')))
-  const skip = (name) => name.endsWith('.node') || name.endsWith('.tgz')
-  for (const e of fs.readdirSync(from, { withFileTypes: true })) {
-    if (skip(e.name) || e.name === 'node_modules') continue
-    if (e.isDirectory() && !dirs.has(e.name)) continue
-    fs.cpSync(path.join(from, e.name), path.join(STAGE, e.name), { recursive: true, verbatimSymlinks: true, filter: (src) => !skip(src) })
-  }
-  fs.copyFileSync(binary, path.join(STAGE, binaryFile(PLATFORM)))
-  // perse-node-local (the workspace package): its JS files and weights, with its own binary,
-  // and a node_modules of links to the shared one in which perse-node-local is this copy.
-  const local = path.join(STAGE, LOCAL.dir)
-  fs.cpSync(path.join(from, LOCAL.dir), local, { recursive: true, filter: (src) => !skip(src) && !/[/\\](src|npm)$|Cargo\.toml$|build\.rs$/.test(src) })
-  fs.copyFileSync(localBinary, path.join(local, path.basename(localBinary)))
-  const modules = path.join(STAGE, 'node_modules')
-  fs.mkdirSync(modules)
-  for (const e of fs.readdirSync(NODE_MODULES)) {
-    if (e !== LOCAL.name) fs.symlinkSync(path.join(NODE_MODULES, e), path.join(modules, e))
-  }
-  fs.symlinkSync(local, path.join(modules, LOCAL.name), 'dir')
+  stageSuite({ dir: STAGE, from, platform: PLATFORM, binary, localBinary, nodeModules: NODE_MODULES })
 }
 
 function envFor() {
@@ -163,21 +136,6 @@ function smoke(env) {
   if (!s.child.startsWith(`${s.arch} `)) problems.push(`a child spawned with process.execPath did not run arm64 node: ${s.child || s.childError}`)
   if (problems.length) fail(`smoke run: ${problems.join('; ')}`)
   process.stdout.write(`smoke (${((Date.now() - t0) / 1000).toFixed(1)} s): node ${s.version} ${s.arch} ${HOST ? 'natively' : 'under qemu'}, addon ${path.basename(s.addon.find((f) => f.endsWith(binaryFile(PLATFORM))))}, local server detect -> ${s.faces} face ${JSON.stringify(s.box)}, execPath child: ${s.child}\n`)
-}
-
-/** Counts from ava's TAP output. */
-function summarize(tap) {
-  const count = (re) => Number((tap.match(re) || [])[1] || 0)
-  const failed = [...tap.matchAll(/^not ok \d+ - (.*)$/gm)].map((m) => m[1])
-  return {
-    tests: count(/^# tests (\d+)/m),
-    pass: count(/^# pass (\d+)/m),
-    fail: count(/^# fail (\d+)/m),
-    skip: count(/^# skip (\d+)/m),
-    todo: count(/^# todo (\d+)/m),
-    failed,
-    timeouts: [...tap.matchAll(/^# (Timed out.*)$/gm)].map((m) => m[1]),
-  }
 }
 
 async function main() {
@@ -224,7 +182,7 @@ async function main() {
   const suiteSeconds = (ended - acquired) / 1000
   const waited = (acquired - suiteStart) / 1000
   const wall = (ended - started) / 1000 - waited
-  const s = summarize(tap)
+  const s = summarizeTap(tap)
   const fmt = (x) => (x >= 60 ? `${Math.floor(Math.round(x) / 60)} min ${Math.round(x) % 60} s` : `${x.toFixed(1)} s`)
   process.stdout.write(`\ntest:arm64 summary: ${s.pass} passed, ${s.fail} failed, ${s.skip} skipped, ${s.todo} todo (of ${s.tests}); ava exit ${code}\n`)
   for (const f of s.failed) process.stdout.write(`  failed: ${f}\n`)
