@@ -66,9 +66,6 @@ export declare class NativeClient {
   start(id: number, call: Call, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null, a?: unknown | undefined | null, b?: unknown | undefined | null, c?: unknown | undefined | null, d?: unknown | undefined | null): ErrorInfo | null
 }
 
-/** Internal: the layout samples for `__test__/layout.spec.js`. */
-export declare function __layoutSamples(): LayoutSamples
-
 /** A call `NativeClient::start` can launch (JS: `Call.Detect`, ...). */
 export declare const enum Call {
   Login = 0,
@@ -144,17 +141,6 @@ export interface ErrorInfo {
   attempts: number
   /** For `token_refresh_failed`: the refresh callback's own message. */
   cause?: string
-}
-
-/** A batch of every outcome shape and what each must decode to. */
-export interface LayoutSamples {
-  nums: Array<number>
-  strs: Array<string>
-  /**
-   * JSON: `[{ id, ok, value }]`, `value` being the model's serde JSON (snake_case) for
-   * results, and `{ code, message, httpStatus, retryable, attempts, cause }` for failures.
-   */
-  expected: string
 }
 
 /**

@@ -838,7 +838,6 @@ module.exports = nativeBinding
 module.exports.CompletionWaker = nativeBinding.CompletionWaker
 module.exports.NativeAbort = nativeBinding.NativeAbort
 module.exports.NativeClient = nativeBinding.NativeClient
-module.exports.__layoutSamples = nativeBinding.__layoutSamples
 module.exports.Call = nativeBinding.Call
 module.exports.normalizeBaseUrl = nativeBinding.normalizeBaseUrl
 module.exports.optionSpecs = nativeBinding.optionSpecs

@@ -1,6 +1,6 @@
 'use strict'
 
-// The completion queue (src/completion.rs, src/encode.rs, lib/decode.js): outcomes come back
+// The completion queue (src/queue/, lib/decode.js and its generated readers): outcomes come back
 // in batches through one threadsafe function per client. These tests check that every
 // outcome reaches its own call, that an in-flight call keeps the process alive while an idle
 // client does not, that close() settles calls in flight, and that buffers lent to calls are

@@ -3,18 +3,13 @@
 // Finished calls arrive in batches as one Float64Array of numbers plus a list of strings
 // (src/queue/batch.rs) and become result objects here. Object literals give V8 one fixed
 // shape per result type, which is far cheaper than setting properties one napi call at a
-// time. The layout is written in src/queue/batch.rs and src/error.rs; __test__/layout.spec.js
-// proves this reader agrees with them for every field of every model.
+// time. The readers of each result and of a failure are generated from the Rust declarations
+// that also write them (lib/decode.generated.js, `npm run generate`); this file holds the
+// cursor they read through and the settling of the calls. __test__/layout.spec.js proves the
+// two halves agree for every field of every model.
 
 const { fromInfo } = require('./errors')
-
-const FAILED = 0
-const DETECT = 1
-const COMPARE = 2
-const ENROLL = 3
-const LIST = 4
-const DELETE = 5
-const LOGIN = 6
+const { FAILED, readResult, readFailure } = require('./decode.generated.js')
 
 const NO_NUMS = new Float64Array(0)
 const NO_STRS = []
@@ -62,137 +57,16 @@ class Cursor {
 
 const cursor = new Cursor()
 
-// @hot
-// Optional fields are written as separate object literals, not added afterwards: a shape
-// reached by adding a property lives only as long as some object has it (see Cursor).
-function metrics(c) {
-  const underexposure = c.num()
-  const overexposure = c.num()
-  const sharpness = c.num()
-  const color = c.num()
-  const rotation = c.num()
-  if (Number.isNaN(color)) {
-    if (Number.isNaN(rotation)) return { underexposure, overexposure, sharpness }
-    return { underexposure, overexposure, sharpness, rotation }
-  }
-  if (Number.isNaN(rotation)) return { underexposure, overexposure, sharpness, color }
-  return { underexposure, overexposure, sharpness, color, rotation }
-}
-
-// @hot
-function face(c) {
-  const boundingBox = [c.num(), c.num(), c.num(), c.num()]
-  const livenessScore = c.num()
-  const faceMetrics = metrics(c)
-  if (c.num() === 1) {
-    const landmarks = {
-      rightEye: [c.num(), c.num()],
-      leftEye: [c.num(), c.num()],
-      nose: [c.num(), c.num()],
-      mouthRight: [c.num(), c.num()],
-      mouthLeft: [c.num(), c.num()],
-    }
-    return { boundingBox, landmarks, faceMetrics, livenessScore }
-  }
-  return { boundingBox, faceMetrics, livenessScore }
-}
-
-// Each result ends with the server's message when it sent one (otherwise the default here),
-// then, for image calls, what each image was uploaded as.
-
-// @hot
-/** `{ width, height, format, bytes, scale, orientationApplied }`, or null (flag 0). */
-function uploaded(c) {
-  if (c.num() !== 1) return null
-  const width = c.num()
-  const height = c.num()
-  const format = c.num() === 1 ? 'png' : 'jpeg'
-  const bytes = c.num()
-  const scale = c.num()
-  const orientationApplied = c.num() === 1
-  return { width, height, format, bytes, scale, orientationApplied }
-}
-
-// @hot
-function detect(c) {
-  const totalFaces = c.num()
-  const timeTaken = c.num()
-  const defaultThresholds = { underexposure: c.num(), overexposure: c.num(), sharpness: c.num(), liveness: c.num() }
-  const imageMetrics = metrics(c)
-  const faces = new Array(c.num())
-  for (let i = 0; i < faces.length; i++) faces[i] = face(c)
-  const message = c.optStr() ?? 'Face detection completed'
-  return { status: true, code: 'success', message, totalFaces, faces, imageMetrics, timeTaken, defaultThresholds, uploaded: uploaded(c) }
-}
-
-// @hot
-function compare(c) {
-  const similarity = c.num()
-  const timeTaken = c.num()
-  const defaultThresholds = { similarity: c.num() }
-  const message = c.optStr() ?? 'Face comparison completed'
-  const a = uploaded(c)
-  return { status: true, code: 'success', message, similarity, timeTaken, defaultThresholds, uploaded: { a, b: uploaded(c) } }
-}
-
-// @hot
-function enroll(c) {
-  const timeTaken = c.num()
-  const userToken = c.str()
-  const message = c.optStr() ?? 'Enrollment completed'
-  return { status: true, code: 'success', message, userToken, timeTaken, uploaded: uploaded(c) }
-}
-
-// @hot
-function list(c) {
-  const totalUsers = c.num()
-  const timeTaken = c.num()
-  const userTokens = new Array(c.num())
-  for (let i = 0; i < userTokens.length; i++) userTokens[i] = c.str()
-  const message = c.optStr() ?? 'Enrollment list retrieved'
-  return { status: true, code: 'success', message, userTokens, totalUsers, timeTaken }
-}
-
-// @hot
-function remove(c) {
-  const timeTaken = c.num()
-  const message = c.optStr() ?? 'Enrollment deleted'
-  return { status: true, code: 'success', message, timeTaken }
-}
-
-/** The fields src/error.rs encode() writes after the FAILED tag. */
-function failure(c) {
-  const httpStatus = c.num()
-  const retryable = c.num() === 1
-  const attempts = c.num()
-  const hasCause = c.num() === 1
-  const code = c.str()
-  const message = c.str()
-  const cause = hasCause ? c.str() : undefined
-  return fromInfo({ code, message, retryable, attempts, httpStatus: Number.isNaN(httpStatus) ? undefined : httpStatus, cause })
+/** A tag no reader knows: the two halves disagree (a bug). */
+function corrupt() {
+  throw new Error('perse-node: corrupt completion batch (a bug; please report it)')
 }
 
 // @hot
 /** Reads one finished call's outcome after its id and tag: a result, or a PerseError. */
 function outcome(tag, c) {
-  switch (tag) {
-    case FAILED:
-      return failure(c)
-    case DETECT:
-      return detect(c)
-    case COMPARE:
-      return compare(c)
-    case ENROLL:
-      return enroll(c)
-    case LIST:
-      return list(c)
-    case DELETE:
-      return remove(c)
-    case LOGIN:
-      return { status: true, code: 'success', message: 'Logged in', token: c.str() }
-    default:
-      throw new Error('perse-node: corrupt completion batch (a bug; please report it)')
-  }
+  if (tag === FAILED) return fromInfo(readFailure(c))
+  return readResult(tag, c) ?? corrupt()
 }
 
 /** Every call in a batch as `{ id, ok, value }` (for tests; the completer settles in place). */

@@ -13,8 +13,12 @@ const ROOT = path.join(__dirname, '..')
 const napi = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'napi.cmd' : 'napi')
 const extra = process.argv.slice(2)
 
+// A debug build of perse-node carries the layout round-trip samples (__test__/layout.spec.js);
+// a release build never does.
+const samples = extra.includes('--release') ? [] : ['--features', 'layout-samples']
+
 for (const dir of [ROOT, path.join(ROOT, 'packages', 'local')]) {
-  const args = ['build', '--platform', '--js', 'binding.js', '--dts', 'binding.d.ts', ...extra]
+  const args = ['build', '--platform', '--js', 'binding.js', '--dts', 'binding.d.ts', ...extra, ...(dir === ROOT ? samples : [])]
   process.stdout.write(`$ (${path.relative(ROOT, dir) || '.'}) napi ${args.join(' ')}\n`)
   const r = spawnSync(napi, args, { cwd: dir, stdio: 'inherit', shell: process.platform === 'win32' })
   if (r.status !== 0) process.exit(r.status ?? 1)

@@ -11,7 +11,9 @@ const extra = process.argv.slice(2)
 // where napi's symbols may stay unresolved in a test binary that never calls them; elsewhere
 // they are left to the Linux run.
 const addon = process.platform === 'linux' ? [] : ['--exclude', 'perse-node', '--exclude', 'perse-node-local']
-const scope = extra.includes('-p') ? [] : ['--workspace', ...addon]
+// The workspace's tests build perse-node with the features `build:debug` gives it, so both
+// share perse-core's compiled artifacts (a feature set of their own would compile it twice).
+const scope = extra.includes('-p') ? [] : ['--workspace', ...addon, '--features', 'perse-node/layout-samples']
 const args = ['test', ...scope, '--target', host, ...extra]
 const r = spawnSync('cargo', args, { stdio: 'inherit' })
 process.exit(r.status ?? 1)

@@ -7,7 +7,8 @@ use std::pin::Pin;
 use napi::bindgen_prelude::Unknown;
 use napi::ValueType;
 use napi_derive::napi;
-use perse_core::{CompareInput, Error, ImageSource};
+use perse_core::models::LoginResponse;
+use perse_core::{CallResult, CompareInput, Error, ImageSource, Uploaded};
 
 use crate::client::Started;
 use crate::image_arg::image_source;
@@ -33,34 +34,59 @@ pub fn make(call: Call, s: Started, [a, b, c, d]: [Option<Unknown<'_>>; 4]) -> p
         // (privateKey)
         Call::Login => {
             let key = text(a, "privateKey")?;
-            Box::pin(async move { s.client.login(&key, &s.opts).await.map(Done::Login) })
+            Box::pin(async move {
+                s.client
+                    .login(&key, &s.opts)
+                    .await
+                    .map(|token| CallResult::Login(Uploaded::bare(LoginResponse { token })).into())
+            })
         }
         // (image)
         Call::Detect => {
             let i = image(a, &s)?;
-            Box::pin(async move { s.client.detect(i, &s.opts).await.map(Done::Detect) })
+            Box::pin(async move { s.client.detect(i, &s.opts).await.map(|r| CallResult::Detect(r).into()) })
         }
         // (imageA, userTokenA, imageB, userTokenB): one of each pair is null
         Call::Compare => {
             let (x, y) = (side(a, b, &s)?, side(c, d, &s)?);
-            Box::pin(async move { s.client.compare(x, y, &s.opts).await.map(Done::Compare) })
+            Box::pin(async move {
+                s.client
+                    .compare(x, y, &s.opts)
+                    .await
+                    .map(|r| CallResult::Compare(r).into())
+            })
         }
         // (image)
         Call::Enroll => {
             let i = image(a, &s)?;
-            Box::pin(async move { s.client.enroll(i, &s.opts).await.map(Done::Enroll) })
+            Box::pin(async move { s.client.enroll(i, &s.opts).await.map(|r| CallResult::Enroll(r).into()) })
         }
         // ()
-        Call::List => Box::pin(async move { s.client.list(&s.opts).await.map(Done::List) }),
+        Call::List => Box::pin(async move {
+            s.client
+                .list(&s.opts)
+                .await
+                .map(|r| CallResult::List(Uploaded::bare(r)).into())
+        }),
         // (userToken, image)
         Call::Update => {
             let (t, i) = (text(a, "userToken")?, image(b, &s)?);
-            Box::pin(async move { s.client.update(&t, i, &s.opts).await.map(Done::Enroll) })
+            Box::pin(async move {
+                s.client
+                    .update(&t, i, &s.opts)
+                    .await
+                    .map(|r| CallResult::Enroll(r).into())
+            })
         }
         // (userToken)
         Call::Delete => {
             let t = text(a, "userToken")?;
-            Box::pin(async move { s.client.delete(&t, &s.opts).await.map(Done::Delete) })
+            Box::pin(async move {
+                s.client
+                    .delete(&t, &s.opts)
+                    .await
+                    .map(|r| CallResult::Delete(Uploaded::bare(r)).into())
+            })
         }
     })
 }

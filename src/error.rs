@@ -1,7 +1,8 @@
 //! Every failure on its way to JS, in one place. A refused input or a failed call reaches JS
 //! as data, never as a napi throw, because napi-rs async rejections cannot carry a custom
 //! `code`: an [`ErrorInfo`] object (returned by setters and call starts, resolved by the
-//! promise-returning exports) or the same fields in a completion batch ([`encode`]).
+//! promise-returning exports) or the same fields in a completion batch (perse-core's
+//! `Failure`, see `src/queue/batch.rs`).
 //! `lib/errors.js` alone turns either into a `PerseError`. A napi throw means a bug: a caught
 //! panic, or a value napi could not convert.
 
@@ -43,21 +44,6 @@ impl From<perse_core::Error> for ErrorInfo {
             cause: e.cause().map(str::to_string),
         }
     }
-}
-
-/// The fields of a failed call in a completion batch, after its `FAILED` tag: the numbers
-/// `httpStatus` (NaN when none), `retryable`, `attempts`, has-cause, then the strings `code`,
-/// `message` and the cause. `failure()` in `lib/decode.js` reads them in this order.
-pub fn encode(e: &perse_core::Error, nums: &mut Vec<f64>, strs: &mut Vec<String>) {
-    let flag = |b: bool| if b { 1.0 } else { 0.0 };
-    nums.extend([
-        e.http_status().map_or(f64::NAN, f64::from),
-        flag(e.retryable),
-        f64::from(e.attempts),
-        flag(e.cause().is_some()),
-    ]);
-    strs.extend([e.code().to_string(), e.to_string()]);
-    strs.extend(e.cause().map(str::to_string));
 }
 
 /// `None` when it worked, the reason when it did not (for setters).

@@ -17,7 +17,8 @@
 //   - gnu builds: the highest GLIBC_x.y in .gnu.version_r is <= the floor (2.17 by default,
 //     --floor or PERSE_GLIBC_FLOOR to change it), and no GLIBC_PRIVATE;
 //   - napi_register_module_v1 is a defined, exported (GLOBAL, DEFAULT) function in .dynsym;
-//   - stripped (no .symtab, no .debug_*) and under 8 MB, 8,000,000 bytes (--max-bytes).
+//   - stripped (no .symtab, no .debug_*) and under 8 MB, 8,000,000 bytes (--max-bytes);
+//   - (every format) no test-only export such as `__layoutSamples`.
 // Per macOS binary (pure-JS Mach-O reader, scripts/targets/macho.js):
 //   - a thin 64-bit MH_DYLIB of the target's architecture (x86_64 / arm64);
 //   - _napi_register_module_v1 is an exported symbol;
@@ -69,10 +70,14 @@ const MUSL_ALLOWED = (machine) => new Set(['libc.so', `libc.musl-${ARCH[machine]
 
 /** Facts about one binary and the problems that make it unshippable for target `t`. */
 function checkBinary(file, t, opts = {}) {
-  if (t.format === 'macho') return checkMachO(file, t, opts)
-  if (t.format === 'pe') return checkPe(file, t, opts)
-  return checkElf(file, t, opts)
+  const r = t.format === 'macho' ? checkMachO(file, t, opts) : t.format === 'pe' ? checkPe(file, t, opts) : checkElf(file, t, opts)
+  // Test-only exports (the layout samples of a debug build, feature layout-samples) never ship.
+  for (const name of TEST_ONLY_EXPORTS) if (fs.readFileSync(file).includes(name)) r.problems.push(`exports the test-only ${name} (a debug or layout-samples build)`)
+  return r
 }
+
+/** Names only a test build of perse-node exports (Cargo.toml feature layout-samples). */
+const TEST_ONLY_EXPORTS = ['__layoutSamples']
 
 /**
  * The floors the README's platform table states for `t` (its row names the Rust target):

@@ -12,6 +12,7 @@ use napi::bindgen_prelude::*;
 use napi::sys;
 use napi::threadsafe_function::{ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode};
 mod batch;
+#[cfg(feature = "layout-samples")]
 mod samples;
 mod waker;
 
@@ -97,8 +98,8 @@ impl Hub {
             crate::priority::background();
             let done = match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(Ok(done)) => done,
-                Ok(Err(e)) => Done::Failed(e),
-                Err(panic) => Done::Failed(crate::error::panic_error(&*panic)),
+                Ok(Err(e)) => Done::from(e),
+                Err(panic) => Done::from(crate::error::panic_error(&*panic)),
             };
             hub.finish(id, done);
         };
@@ -126,7 +127,7 @@ impl Hub {
             for id in ids {
                 let e =
                     perse_core::Error::from(perse_core::ErrorKind::Internal("the async runtime is shut down".into()));
-                self.finish(id, Done::Failed(e));
+                self.finish(id, Done::from(e));
             }
         }
     }

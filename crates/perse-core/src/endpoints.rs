@@ -13,6 +13,7 @@ use crate::image::ImageSource;
 use crate::models::*;
 use crate::multipart::Multipart;
 use crate::prepare::Upload;
+use crate::results::Uploaded;
 use crate::transport::{Body, Request};
 
 const CONSENT_FIELD: &str = "client_declaration_enduser_consent";
@@ -157,14 +158,6 @@ impl Client {
         })
         .await
     }
-}
-
-/// A call's result and what each of its images was uploaded as, in the call's order (`None`
-/// where a compare side was a user token).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Uploaded<T> {
-    pub result: T,
-    pub uploads: Vec<Option<Upload>>,
 }
 
 /// A form field of an upload: an image, or a user token (with its name for error messages).

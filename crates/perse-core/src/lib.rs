@@ -19,7 +19,9 @@ mod prepare;
 mod retry;
 mod transport;
 
+pub mod layout;
 pub mod models;
+pub mod results;
 
 pub use auth::{check_token, jwt_expiry, TokenFuture, TokenProvider, HELD_SECRETS, MAX_TOKEN_BYTES};
 pub use cancel::CancelToken;
@@ -28,7 +30,6 @@ pub use config::{
     normalize_base_url, Config, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_UPLOAD_BYTES,
     MAX_ERROR_BODY_BYTES,
 };
-pub use endpoints::Uploaded;
 pub use error::{one_line, Error, ErrorKind, Result, KNOWN_SERVER_CODES, MAX_MESSAGE_CHARS};
 pub use image::{check_input_size, sniff, validate_upload, ImageFormat, ImageSource};
 pub use multipart::{Multipart, MultipartBody};
@@ -36,5 +37,6 @@ pub use prepare::{
     decode_shrunk, plan, prepare, prepare_source, DecodeJob, Plan, PrepareMode, PrepareOptions, Prepared, Source,
     Upload, DECODE_BUDGET_BYTES, DEFAULT_MAX_INPUT_BYTES,
 };
+pub use results::{CallResult, Failure, Uploaded};
 pub use retry::RetryPolicy;
 pub use transport::{Attempt, AttemptFuture, Body, Exchange, HttpTransport, Limits, Request, Transport};

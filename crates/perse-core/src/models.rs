@@ -1,122 +1,162 @@
 //! Response bodies as they travel on the wire (snake_case). Unknown fields are ignored, so
 //! the API can add fields without breaking old clients; `color` and `rotation` are optional
 //! because older servers omit them. The local server serialises the same types, which keeps
-//! it and the client in step.
+//! it and the client in step. Each is declared with `wire_model!` (see `layout.rs`): the
+//! same field list gives the completion-batch encoder, the JS decoder and the TypeScript
+//! types (`npm run generate`), so a field is added here and nowhere else by hand.
 
 use serde::{Deserialize, Serialize};
 
-/// Quality metrics of a face crop or a whole image.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Metrics {
-    /// 0..1, loss of shadow detail (closer to 0 is better).
-    pub underexposure: f64,
-    /// 0..1, loss of highlight detail (closer to 0 is better).
-    pub overexposure: f64,
-    /// 0..1, absence of blur (closer to 1 is better).
-    pub sharpness: f64,
-    /// 0..1, colour degradation; newer API versions only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub color: Option<f64>,
-    /// 0..360, head rotation; newer API versions only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rotation: Option<f64>,
+use crate::wire_model;
+
+wire_model! {
+    /// Quality metrics of a face crop or of the whole image.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct Metrics {
+        /// 0..1, loss of shadow detail (closer to 0 is better).
+        pub underexposure: f64,
+        /// 0..1, loss of highlight detail (closer to 0 is better).
+        pub overexposure: f64,
+        /// 0..1, absence of blur (closer to 1 is better).
+        pub sharpness: f64,
+        /// 0..1, colour degradation (newer API versions only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub color: Option<f64>,
+        /// 0..360, head rotation away from the camera (newer API versions only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub rotation: Option<f64>,
+    }
 }
 
-/// Five facial points, each `[x, y]` in pixels of the uploaded image.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Landmarks {
-    pub right_eye: [f64; 2],
-    pub left_eye: [f64; 2],
-    pub nose: [f64; 2],
-    pub mouth_right: [f64; 2],
-    pub mouth_left: [f64; 2],
+wire_model! {
+    /// Five facial points, each `[x, y]` in pixels of the photo the caller passed, as a viewer
+    /// displays it (EXIF orientation applied, full resolution).
+    // On the wire they are in pixels of the uploaded image; `endpoints.rs` maps them back.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Landmarks {
+        pub right_eye: [f64; 2],
+        pub left_eye: [f64; 2],
+        pub nose: [f64; 2],
+        pub mouth_right: [f64; 2],
+        pub mouth_left: [f64; 2],
+    }
 }
 
-/// One detected face.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Face {
-    /// `[x, y, width, height]` in pixels of the uploaded image.
-    pub bounding_box: [f64; 4],
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub landmarks: Option<Landmarks>,
-    pub face_metrics: Metrics,
-    /// 0..1, confidence that the face is live (1 = live).
-    pub liveness_score: f64,
+wire_model! {
+    /// One detected face.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Face {
+        /// `[x, y, width, height]` in pixels of the photo the caller passed, as a viewer displays
+        /// it (EXIF orientation applied, full resolution), whatever was uploaded: draw it on that
+        /// photo.
+        pub bounding_box: [f64; 4],
+        /// Absent when the server does not compute landmarks.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub landmarks: Option<Landmarks>,
+        pub face_metrics: Metrics,
+        /// 0..1, confidence that the face is a live person (1 = live).
+        pub liveness_score: f64,
+    }
 }
 
-/// Recommended limits returned with a detection.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DetectThresholds {
-    pub underexposure: f64,
-    pub overexposure: f64,
-    pub sharpness: f64,
-    pub liveness: f64,
+wire_model! {
+    /// Recommended limits for a detection.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct DetectThresholds {
+        pub underexposure: f64,
+        pub overexposure: f64,
+        pub sharpness: f64,
+        pub liveness: f64,
+    }
 }
 
-/// `POST /face/detect`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DetectResponse {
-    pub total_faces: u32,
-    #[serde(default)]
-    pub faces: Vec<Face>,
-    pub image_metrics: Metrics,
-    pub time_taken: f64,
-    pub default_thresholds: DetectThresholds,
-    /// The server's human-readable message, when it sends one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+wire_model! {
+    /// `POST /face/detect`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct DetectResponse {
+        pub total_faces: u32,
+        #[serde(default)]
+        pub faces: Vec<Face>,
+        pub image_metrics: Metrics,
+        /// Seconds the server spent.
+        pub time_taken: f64,
+        pub default_thresholds: DetectThresholds,
+        /// The server's human-readable message, when it sends one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub message: Option<String>,
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CompareThresholds {
-    pub similarity: f64,
+wire_model! {
+    /// Recommended similarity limit.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct CompareThresholds {
+        pub similarity: f64,
+    }
 }
 
-/// `POST /face/compare`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CompareResponse {
-    pub similarity: f64,
-    pub time_taken: f64,
-    pub default_thresholds: CompareThresholds,
-    /// The server's human-readable message, when it sends one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+wire_model! {
+    /// `POST /face/compare`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct CompareResponse {
+        /// 0..1; compare with `defaultThresholds.similarity`.
+        pub similarity: f64,
+        /// Seconds the server spent.
+        pub time_taken: f64,
+        pub default_thresholds: CompareThresholds,
+        /// The server's human-readable message, when it sends one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub message: Option<String>,
+    }
 }
 
-/// `POST /face/enrollment` and `PUT /face/enrollment`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EnrollResponse {
-    pub user_token: String,
-    pub time_taken: f64,
-    /// The server's human-readable message, when it sends one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+wire_model! {
+    /// `POST /face/enrollment` and `PUT /face/enrollment`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct EnrollResponse {
+        /// The enrolled user's token; store it to compare, update or delete later.
+        pub user_token: String,
+        /// Seconds the server spent.
+        pub time_taken: f64,
+        /// The server's human-readable message, when it sends one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub message: Option<String>,
+    }
 }
 
-/// `GET /face/enrollment/list`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ListResponse {
-    pub user_tokens: Vec<String>,
-    pub total_users: u32,
-    pub time_taken: f64,
-    /// The server's human-readable message, when it sends one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+wire_model! {
+    /// `GET /face/enrollment/list`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct ListResponse {
+        pub user_tokens: Vec<String>,
+        pub total_users: u32,
+        /// Seconds the server spent.
+        pub time_taken: f64,
+        /// The server's human-readable message, when it sends one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub message: Option<String>,
+    }
 }
 
-/// `DELETE /face/enrollment/{user_token}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DeleteResponse {
-    pub time_taken: f64,
-    /// The server's human-readable message, when it sends one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+wire_model! {
+    /// `DELETE /face/enrollment/{user_token}`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct DeleteResponse {
+        /// Seconds the server spent.
+        pub time_taken: f64,
+        /// The server's human-readable message, when it sends one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub message: Option<String>,
+    }
 }
 
-/// `POST /login`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LoginResponse {
-    pub token: String,
+wire_model! {
+    /// `POST /login`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct LoginResponse {
+        /// The session token (JWT).
+        pub token: String,
+    }
 }
 
 /// The error body `{message, code, status: false}`.

@@ -28,24 +28,45 @@ impl Source {
     }
 }
 
-/// What was uploaded for one image. Serialised (snake_case) as the JS `uploaded` object.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct Upload {
-    /// Pixel dimensions of the uploaded image.
-    pub width: u32,
-    pub height: u32,
-    /// `"jpeg"` or `"png"`.
-    #[serde(serialize_with = "format_name")]
-    pub format: ImageFormat,
-    /// Size of the uploaded file in bytes.
-    pub bytes: usize,
-    /// Uploaded pixels per displayed pixel of the original photo (1 when sent as it is).
-    pub scale: f64,
-    /// The photo's EXIF orientation was applied to the uploaded pixels.
-    pub orientation_applied: bool,
-    /// The photo it came from.
-    #[serde(skip)]
-    pub source: Source,
+crate::wire_model! {
+    /// What was uploaded for one image (after `prepare`).
+    #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+    pub struct Upload as "Uploaded" {
+        /// Pixel width of the uploaded image.
+        pub width: u32,
+        /// Pixel height of the uploaded image.
+        pub height: u32,
+        #[serde(serialize_with = "format_name")]
+        pub format: ImageFormat,
+        /// Size of the uploaded file.
+        pub bytes: usize,
+        /// Uploaded pixels per displayed pixel of the original photo (1 when sent as it is).
+        pub scale: f64,
+        /// The photo's EXIF orientation was applied to the uploaded pixels.
+        pub orientation_applied: bool,
+        /// The photo it came from (not sent to JavaScript).
+        #[serde(skip)]
+        pub source: Source,
+    }
+}
+
+impl crate::layout::Wire for Source {
+    fn kind() -> crate::layout::Kind {
+        crate::layout::Kind::Skip
+    }
+    fn put(&self, _: &mut crate::layout::Sink) {}
+}
+
+#[cfg(feature = "samples")]
+impl crate::layout::Sample for Source {
+    fn sample(_: &mut crate::layout::Samples) -> Self {
+        Source {
+            stored_width: 1,
+            stored_height: 1,
+            orientation: 1,
+            format: ImageFormat::Jpeg,
+        }
+    }
 }
 
 fn format_name<S: serde::Serializer>(f: &ImageFormat, s: S) -> Result<S::Ok, S::Error> {

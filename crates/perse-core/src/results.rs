@@ -1,0 +1,160 @@
+//! The calls' results as they reach JavaScript: each one's tag in a completion batch, its
+//! TypeScript name, its default message and how many images it reports, declared once in
+//! [`call_results!`] below; and [`Failure`], a failed call. The fields themselves are the
+//! models' (`models.rs`), encoded and described by `layout.rs`.
+
+use crate::layout::{Model, Shape, Sink, Wire};
+#[cfg(feature = "samples")]
+use crate::layout::{Sample, Samples};
+use crate::models::*;
+use crate::prepare::Upload;
+
+/// A call's result and what each of its images was uploaded as, in the call's order (`None`
+/// where a compare side was a user token; empty for calls without images).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Uploaded<T> {
+    pub result: T,
+    pub uploads: Vec<Option<Upload>>,
+}
+
+impl<T> Uploaded<T> {
+    /// A result of a call without images.
+    pub fn bare(result: T) -> Self {
+        Uploaded {
+            result,
+            uploads: Vec::new(),
+        }
+    }
+}
+
+/// Declares the calls' results: each one's batch tag, JS type, default message and how many
+/// images it reports, and the [`CallResult`] enum that carries them.
+macro_rules! call_results {
+    ($( $tag:literal $variant:ident($model:ty) $ts:literal $doc:literal, uploads $uploads:literal, message $message:literal; )*) => {
+        /// A call's result, as the completion queue encodes it.
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum CallResult {
+            $( $variant(Uploaded<$model>), )*
+        }
+
+        /// Every call result: what the generator needs to decode and type it.
+        pub fn results() -> Vec<ResultInfo> {
+            vec![$(
+                ResultInfo {
+                    tag: $tag,
+                    name: stringify!($variant),
+                    ts: $ts,
+                    doc: $doc,
+                    uploads: $uploads,
+                    message: $message,
+                    shape: <$model as Model>::shape(),
+                },
+            )*]
+        }
+
+        impl CallResult {
+            /// Writes the tag, the model's fields, then the uploads.
+            pub fn put(&self, out: &mut Sink) {
+                match self {
+                    $( CallResult::$variant(e) => {
+                        out.num($tag as f64);
+                        Model::put_fields(&e.result, out);
+                        put_uploads(&e.uploads, $uploads, out);
+                    } )*
+                }
+            }
+        }
+
+        #[cfg(feature = "samples")]
+        impl CallResult {
+            /// One sample of every result, with its model's serde JSON.
+            pub fn samples(s: &mut Samples) -> Vec<(CallResult, serde_json::Value)> {
+                let mut out = Vec::new();
+                $(
+                    let e = Uploaded { result: <$model as Sample>::sample(s), uploads: upload_samples(s, $uploads) };
+                    let json = serde_json::json!({
+                        "result": serde_json::to_value(&e.result).unwrap_or_default(),
+                        "uploads": serde_json::to_value(&e.uploads).unwrap_or_default(),
+                    });
+                    out.push((CallResult::$variant(e), json));
+                )*
+                out
+            }
+        }
+    };
+}
+
+/// What the generator knows of one call result.
+pub struct ResultInfo {
+    /// Its tag in a batch (0 is a failure).
+    pub tag: u8,
+    /// Its variant in [`CallResult`] (`Detect`, ...).
+    pub name: &'static str,
+    /// The TypeScript type name.
+    pub ts: &'static str,
+    pub doc: &'static str,
+    /// Images it reports: 0, 1 (`uploaded`) or 2 (`uploaded: { a, b }`).
+    pub uploads: usize,
+    /// The message when the server sends none.
+    pub message: &'static str,
+    pub shape: Shape,
+}
+
+/// The tag of a failure in a batch, before the [`Failure`]'s fields.
+pub const FAILED: u8 = 0;
+
+call_results! {
+    1 Detect(DetectResponse) "DetectResult" "Result of `detect`.", uploads 1, message "Face detection completed";
+    2 Compare(CompareResponse) "CompareResult" "Result of `compare`.", uploads 2, message "Face comparison completed";
+    3 Enroll(EnrollResponse) "EnrollResult" "Result of `enroll` and `enrollment.update`.", uploads 1, message "Enrollment completed";
+    4 List(ListResponse) "ListResult" "Result of `enrollment.list`.", uploads 0, message "Enrollment list retrieved";
+    5 Delete(DeleteResponse) "DeleteResult" "Result of `enrollment.delete`.", uploads 0, message "Enrollment deleted";
+    6 Login(LoginResponse) "" "Result of `login` (which resolves with its token).", uploads 0, message "Logged in";
+}
+
+/// `n` optional uploads.
+fn put_uploads(uploads: &[Option<Upload>], n: usize, out: &mut Sink) {
+    for i in 0..n {
+        uploads.get(i).copied().flatten().put(out);
+    }
+}
+
+crate::wire_model! {
+    /// A failed call, as `lib/errors.js` builds its `PerseError`.
+    #[derive(Clone, Debug, PartialEq, serde::Serialize)]
+    pub struct Failure {
+        pub code: String,
+        pub message: String,
+        pub http_status: Option<u16>,
+        pub retryable: bool,
+        pub attempts: u32,
+        pub cause: Option<String>,
+    }
+}
+
+impl From<&crate::Error> for Failure {
+    fn from(e: &crate::Error) -> Self {
+        Failure {
+            code: e.code().to_string(),
+            message: e.to_string(),
+            http_status: e.http_status(),
+            retryable: e.retryable,
+            attempts: e.attempts,
+            cause: e.cause().map(str::to_string),
+        }
+    }
+}
+
+impl Failure {
+    /// Writes the failure tag, then the fields.
+    pub fn put(&self, out: &mut Sink) {
+        out.num(f64::from(FAILED));
+        self.put_fields(out);
+    }
+}
+
+/// `n` uploads: present, or absent (a compare side given by token).
+#[cfg(feature = "samples")]
+fn upload_samples(s: &mut Samples, n: usize) -> Vec<Option<Upload>> {
+    (0..n).map(|_| Option::<Upload>::sample(s)).collect()
+}
