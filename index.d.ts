@@ -21,6 +21,7 @@ export type { PrepareOptions, PreparedImage } from './binding'
 import type * as L from './local-server'
 export type { LocalServerOptions, FaultSpec, RecordedField, RecordedRequest } from './local-server'
 
+// <generated: error codes> (npm run generate, from crates/perse-core/src/error/codes.rs)
 /**
  * The code of a {@link PerseError}: client-side and server-side codes (docs/errors.md says
  * when each one happens). A server code the SDK does not know (from a newer server, say)
@@ -42,8 +43,15 @@ export type PerseErrorCode =
   | 'user_token_not_found'
   | 'no_face_biometric_data'
 
-/** An image refused before anything is uploaded: missing, empty, not a usable image, or over the byte budget. */
-export type ImageErrorCode = 'file_not_found' | 'empty_file' | 'invalid_file_type' | 'file_too_large'
+/**
+ * An image refused before anything is uploaded: missing, empty, not a usable image, or over
+ * the byte budget.
+ */
+export type ImageErrorCode =
+  | 'file_not_found'
+  | 'empty_file'
+  | 'invalid_file_type'
+  | 'file_too_large'
 
 /**
  * What any call that sends a request can reject with: the credentials were refused or could
@@ -54,19 +62,21 @@ export type ImageErrorCode = 'file_not_found' | 'empty_file' | 'invalid_file_typ
  * (`aborted`, `client_closed`), or a bug was caught (`internal_error`).
  */
 export type RequestErrorCode =
-  | 'unauthorized'
-  | 'token_refresh_failed'
   | 'network_error'
   | 'timeout'
-  | 'rate_limited'
-  | 'server_error'
-  | 'unexpected_error'
-  | 'response_too_large'
-  | 'content_type_header_missing'
-  | 'form_key_missing'
   | 'aborted'
+  | 'server_error'
+  | 'rate_limited'
+  | 'response_too_large'
+  | 'unexpected_error'
+  | 'token_refresh_failed'
   | 'client_closed'
   | 'internal_error'
+  | 'content_type_header_missing'
+  | 'form_key_missing'
+  | 'unauthorized'
+
+// </generated: error codes>
 
 /**
  * Every failure of this SDK: a rejected call, or a throw from the constructor, `configure`

@@ -4,6 +4,8 @@
 // or the same fields decoded from a completion batch) and become errors in fromInfo(); a
 // throw from native code is a bug or an unconvertible value (nativeError()).
 
+const { CODES } = require('./codes.generated.js')
+
 const BRAND = Symbol.for('perse-node.PerseError')
 
 /** Every failure of this SDK. `code` is stable; see the error codes in docs/errors.md. */
@@ -39,7 +41,13 @@ function fromInfo(info) {
   return new PerseError(info)
 }
 
+/**
+ * A PerseError raised by the JS side itself. `code` must be one of the table in
+ * crates/perse-core/src/error/codes.rs (lib/codes.generated.js); any other is a bug, reported
+ * as `internal_error` rather than shipped as a code no user can look up.
+ */
 function fail(code, message, extra) {
+  if (!CODES.has(code)) return new PerseError({ code: 'internal_error', message: `a bug in perse-node: unknown error code '${code}' (${message}); please report it`, attempts: 0, retryable: false })
   return new PerseError({ code, message, attempts: 0, retryable: false, ...extra })
 }
 

@@ -4,7 +4,9 @@
 //! - `lib/decode.generated.js`: the completion-batch decoder of every result and failure
 //!   (`layout.rs`, `results.rs`, the models), building each object from object literals with
 //!   fixed shapes, one literal per combination of optional fields (see `lib/decode.js`);
-//! - `results.d.ts`: the TypeScript types of the results, with the models' doc comments.
+//! - `results.d.ts`: the TypeScript types of the results, with the models' doc comments;
+//! - from the error codes (`error/codes.rs`): `lib/codes.generated.js`, the `PerseErrorCode`
+//!   types between the markers of `index.d.ts`, and the two code tables of `docs/errors.md`.
 //!
 //! `-- --check` writes nothing and fails, naming the files, when one is stale.
 //!
@@ -15,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use perse_core::layout::{Field, Kind, Model, Shape};
 use perse_core::results::{results, ResultInfo, FAILED};
-use perse_core::Failure;
+use perse_core::{Failure, Group, CODES, UNION_DOCS};
 
 /// The header of every generated file (`{}`: the comment marker).
 fn header(comment: &str) -> String {
@@ -367,13 +369,107 @@ fn types(results: &[ResultInfo]) -> String {
     ts
 }
 
+/// The error-code types of `index.d.ts`: `PerseErrorCode` and its groups.
+fn code_types() -> String {
+    let union = |group: Group| {
+        CODES
+            .iter()
+            .filter(move |c| c.group == group)
+            .map(|c| format!("'{}'", c.code))
+    };
+    let doc = |name: &str| UNION_DOCS.iter().find(|(n, _)| *n == name).map_or("", |(_, d)| d);
+    let mut members: Vec<String> = union(Group::None).collect();
+    members.splice(2..2, ["ImageErrorCode".to_string(), "RequestErrorCode".to_string()]);
+    let mut ts = String::new();
+    for (name, members) in [
+        ("PerseErrorCode", members),
+        ("ImageErrorCode", union(Group::Image).collect()),
+        ("RequestErrorCode", union(Group::Request).collect()),
+    ] {
+        ts.push_str(&jsdoc(doc(name), ""));
+        ts.push_str(&format!("export type {name} =\n"));
+        for m in members {
+            ts.push_str(&format!("  | {m}\n"));
+        }
+        ts.push('\n');
+    }
+    ts
+}
+
+/// The two tables of `docs/errors.md`.
+fn code_tables() -> (String, String) {
+    let mut server = "| Code | Meaning |\n|---|---|\n".to_string();
+    let mut client = "| Code | When | `retryable` |\n|---|---|---|\n".to_string();
+    for c in CODES {
+        if let Some(meaning) = c.server {
+            server.push_str(&format!("| `{}` | {meaning} |\n", c.code));
+        }
+        if let Some((when, retryable)) = c.client {
+            client.push_str(&format!("| `{}` | {when} | {retryable} |\n", c.code));
+        }
+    }
+    (server, client)
+}
+
+/// Every code, for `lib/errors.js`: `fail()` raises no other.
+fn code_list() -> String {
+    let mut js = header("//");
+    js.push_str("'use strict'\n\n/** Every PerseError code: `fail()` in lib/errors.js raises no other. */\n");
+    js.push_str("const CODES = new Set([\n");
+    for c in CODES {
+        js.push_str(&format!("  '{}',\n", c.code));
+    }
+    js.push_str("])\n\nmodule.exports = { CODES }\n");
+    js
+}
+
+/// `current` with the lines between the line holding `open` and the one holding `close`
+/// replaced by `body`.
+fn splice(current: &str, rel: &str, open: &str, close: &str, body: &str) -> String {
+    let (Some(a), Some(b)) = (current.find(open), current.find(close)) else {
+        eprintln!("generate: {rel} has lost its markers ({open} ... {close})");
+        std::process::exit(2);
+    };
+    let start = current[a..].find('\n').map_or(current.len(), |i| a + i + 1);
+    let end = current[..b].rfind('\n').map_or(0, |i| i + 1);
+    format!("{}{body}{}", &current[..start], &current[end..])
+}
+
 fn main() {
     let check = std::env::args().any(|a| a == "--check");
     let root: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let read = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap_or_default();
     let results = results();
+    let (server, client) = code_tables();
+    let errors_md = read("docs/errors.md");
+    let errors_md = splice(
+        &errors_md,
+        "docs/errors.md",
+        "<!-- generated: server codes",
+        "<!-- /generated: server codes",
+        &server,
+    );
+    let errors_md = splice(
+        &errors_md,
+        "docs/errors.md",
+        "<!-- generated: client codes",
+        "<!-- /generated: client codes",
+        &client,
+    );
+    let index = read("index.d.ts");
+    let index = splice(
+        &index,
+        "index.d.ts",
+        "// <generated: error codes>",
+        "// </generated: error codes>",
+        &code_types(),
+    );
     let files = [
         ("lib/decode.generated.js", decoder(&results)),
         ("results.d.ts", types(&results)),
+        ("lib/codes.generated.js", code_list()),
+        ("docs/errors.md", errors_md),
+        ("index.d.ts", index),
     ];
     let mut stale = Vec::new();
     for (rel, content) in files {

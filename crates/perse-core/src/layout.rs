@@ -211,7 +211,12 @@ pub fn doc_of(attrs: &[&str]) -> String {
             let raw = d.trim_start_matches('r').trim_matches('#');
             match d.starts_with('r') {
                 true => raw.trim_matches('"').trim().to_string(),
-                false => raw.trim_matches('"').replace("\\\"", "\"").replace("\\\\", "\\").trim().to_string(),
+                false => raw
+                    .trim_matches('"')
+                    .replace("\\\"", "\"")
+                    .replace("\\\\", "\\")
+                    .trim()
+                    .to_string(),
             }
         })
         .collect::<Vec<_>>()

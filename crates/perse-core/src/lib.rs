@@ -30,7 +30,9 @@ pub use config::{
     normalize_base_url, Config, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_UPLOAD_BYTES,
     MAX_ERROR_BODY_BYTES,
 };
-pub use error::{one_line, Error, ErrorKind, Result, KNOWN_SERVER_CODES, MAX_MESSAGE_CHARS};
+pub use error::{
+    is_server_code, one_line, Code, CodeInfo, Error, ErrorKind, Group, Result, CODES, MAX_MESSAGE_CHARS, UNION_DOCS,
+};
 pub use image::{check_input_size, sniff, validate_upload, ImageFormat, ImageSource};
 pub use multipart::{Multipart, MultipartBody};
 pub use prepare::{

@@ -1,25 +1,9 @@
 //! The one error type of the client. Every failure, local or remote, ends as an [`Error`]
 //! whose [`Error::code`] is a stable string that JavaScript users branch on.
 
-/// Error codes the Perse API documents; any other server code becomes `unexpected_error`.
-pub const KNOWN_SERVER_CODES: &[&str] = &[
-    "content_type_header_missing",
-    "no_face_detected",
-    "empty_file",
-    "invalid_file_type",
-    "form_key_missing",
-    "file_too_large",
-    "not_similar",
-    "bad_image_quality",
-    "image_underexposed",
-    "image_overexposed",
-    "user_token_not_found",
-    "no_face_biometric_data",
-    "unauthorized",
-    // Not in the contract's table, but what a server says when the consent field is missing;
-    // the SDK itself never sends a request without consent.
-    "consent_required",
-];
+mod codes;
+
+pub use codes::{is_server_code, Code, CodeInfo, Group, CODES, UNION_DOCS};
 
 /// What went wrong. Messages never contain a token or a private key.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -123,26 +107,27 @@ impl Error {
 
     /// The stable code string (`unauthorized`, `timeout`, ...).
     pub fn code(&self) -> &str {
-        match &self.kind {
-            ErrorKind::Api { code, .. } => code,
-            ErrorKind::ConsentRequired => "consent_required",
-            ErrorKind::InvalidArgument(_) => "invalid_argument",
-            ErrorKind::FileNotFound(_) => "file_not_found",
-            ErrorKind::EmptyFile(_) => "empty_file",
-            ErrorKind::InvalidFileType(_) => "invalid_file_type",
-            ErrorKind::FileTooLarge(_) => "file_too_large",
-            ErrorKind::Network(_) => "network_error",
-            ErrorKind::Timeout(_) => "timeout",
-            ErrorKind::Aborted => "aborted",
-            ErrorKind::Server { .. } => "server_error",
-            ErrorKind::RateLimited { .. } => "rate_limited",
-            ErrorKind::Unexpected { .. } => "unexpected_error",
-            ErrorKind::TokenRefreshFailed { .. } => "token_refresh_failed",
-            ErrorKind::ClientClosed => "client_closed",
-            ErrorKind::NoCredentials => "unauthorized",
-            ErrorKind::ResponseTooLarge { .. } => "response_too_large",
-            ErrorKind::Internal(_) => "internal_error",
-        }
+        let code = match &self.kind {
+            ErrorKind::Api { code, .. } => return code,
+            ErrorKind::ConsentRequired => Code::ConsentRequired,
+            ErrorKind::InvalidArgument(_) => Code::InvalidArgument,
+            ErrorKind::FileNotFound(_) => Code::FileNotFound,
+            ErrorKind::EmptyFile(_) => Code::EmptyFile,
+            ErrorKind::InvalidFileType(_) => Code::InvalidFileType,
+            ErrorKind::FileTooLarge(_) => Code::FileTooLarge,
+            ErrorKind::Network(_) => Code::NetworkError,
+            ErrorKind::Timeout(_) => Code::Timeout,
+            ErrorKind::Aborted => Code::Aborted,
+            ErrorKind::Server { .. } => Code::ServerError,
+            ErrorKind::RateLimited { .. } => Code::RateLimited,
+            ErrorKind::Unexpected { .. } => Code::UnexpectedError,
+            ErrorKind::TokenRefreshFailed { .. } => Code::TokenRefreshFailed,
+            ErrorKind::ClientClosed => Code::ClientClosed,
+            ErrorKind::NoCredentials => Code::Unauthorized,
+            ErrorKind::ResponseTooLarge { .. } => Code::ResponseTooLarge,
+            ErrorKind::Internal(_) => Code::InternalError,
+        };
+        code.as_str()
     }
 
     /// The HTTP status when a response came back.
@@ -180,20 +165,20 @@ impl Error {
         let detail = message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
         let kind = match http_status {
             401 => ErrorKind::Api {
-                code: "unauthorized".into(),
+                code: Code::Unauthorized.as_str().into(),
                 message: message
                     .unwrap_or_else(|| "unauthorized: the session token is missing, invalid or expired".into()),
                 http_status,
             },
             408 => ErrorKind::Api {
-                code: "timeout".into(),
+                code: Code::Timeout.as_str().into(),
                 message: "the server timed out waiting for the request (HTTP 408)".into(),
                 http_status,
             },
             429 => ErrorKind::RateLimited { detail },
             500..=599 => ErrorKind::Server { http_status, detail },
             _ => match code {
-                Some(c) if KNOWN_SERVER_CODES.contains(&c.as_str()) => ErrorKind::Api {
+                Some(c) if is_server_code(&c) => ErrorKind::Api {
                     message: message.unwrap_or_else(|| c.replace('_', " ")),
                     code: c,
                     http_status,
@@ -274,7 +259,7 @@ impl Error {
                 ErrorKind::InvalidArgument("login rejected the request: the private key is missing or malformed".into())
             }
             Some(401) => ErrorKind::Api {
-                code: "unauthorized".into(),
+                code: Code::Unauthorized.as_str().into(),
                 message: "login failed: the private key is invalid".into(),
                 http_status: 401,
             },

@@ -93,3 +93,48 @@ fn a_tidied_message_keeps_the_cap_with_its_wording() {
         assert!(n <= MAX_MESSAGE_CHARS && n > MAX_MESSAGE_CHARS - 10, "{n} characters");
     }
 }
+
+#[test]
+fn every_code_the_client_raises_is_in_the_table() {
+    let kinds = [
+        ErrorKind::ConsentRequired,
+        ErrorKind::InvalidArgument(String::new()),
+        ErrorKind::FileNotFound(String::new()),
+        ErrorKind::EmptyFile(String::new()),
+        ErrorKind::InvalidFileType(String::new()),
+        ErrorKind::FileTooLarge(String::new()),
+        ErrorKind::Network(String::new()),
+        ErrorKind::Timeout(1),
+        ErrorKind::Aborted,
+        ErrorKind::Server {
+            http_status: 500,
+            detail: String::new(),
+        },
+        ErrorKind::RateLimited { detail: String::new() },
+        ErrorKind::Unexpected {
+            http_status: None,
+            message: String::new(),
+        },
+        ErrorKind::TokenRefreshFailed { cause: String::new() },
+        ErrorKind::ClientClosed,
+        ErrorKind::NoCredentials,
+        ErrorKind::ResponseTooLarge {
+            http_status: 200,
+            limit: 1,
+        },
+        ErrorKind::Internal(String::new()),
+    ];
+    for kind in kinds {
+        let code = Error::from(kind).code().to_string();
+        assert!(CODES.iter().any(|c| c.code == code), "{code} is not in codes.rs");
+    }
+    // Every server code of the table passes through; anything else becomes unexpected_error.
+    for c in CODES.iter().filter(|c| c.server.is_some() && c.code != "unauthorized") {
+        let body = format!(r#"{{"code":"{}","message":"m"}}"#, c.code);
+        assert_eq!(Error::from_response(422, body.as_bytes()).code(), c.code);
+    }
+    assert_eq!(
+        Error::from_response(422, br#"{"code":"invalid_argument"}"#).code(),
+        "unexpected_error"
+    );
+}
