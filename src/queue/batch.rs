@@ -90,13 +90,7 @@ mod tests {
                 time_taken: 0.5,
                 message: None,
             };
-            b.push(
-                id,
-                Done::Ok(CallResult::Enroll(Uploaded {
-                    result,
-                    uploads: vec![None],
-                })),
-            );
+            b.push(id, Done::Ok(CallResult::Enroll(Uploaded::new(result, vec![None]))));
         }
         let front = b.take_front(2);
         assert_eq!((front.len(), b.len()), (2, 3));

@@ -16,6 +16,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use perse_core::layout::{Field, Kind, Model, Shape};
+use perse_core::results::Envelope;
 use perse_core::results::{results, ResultInfo, FAILED};
 use perse_core::{Failure, Group, CODES, UNION_DOCS};
 
@@ -111,42 +112,47 @@ fn present(f: &Field) -> String {
     }
 }
 
-/// `return { ... }` for the fields present, one literal per combination of the optional
-/// `fields` (a shape added to an object later lives only as long as some object has it).
-fn literal_returns(head: &[String], fields: &[&Field], tail: &[String], indent: &str, out: &mut String) {
-    let opts: Vec<&&Field> = fields.iter().filter(|f| optional(&f.kind)).collect();
-    fn go(
-        i: usize,
-        opts: &[&&Field],
-        chosen: &mut Vec<bool>,
-        head: &[String],
-        fields: &[&Field],
-        tail: &[String],
-        indent: &str,
-        out: &mut String,
-    ) {
+/// One member of an object literal: a fixed `key` or `key: value`, or a field (maybe optional).
+enum Item<'a> {
+    Key(String),
+    Field(&'a Field),
+}
+
+/// `return { ... }` for the members present, one literal per combination of the optional
+/// fields (a shape added to an object later lives only as long as some object has it).
+fn literal_returns(items: &[Item], indent: &str, out: &mut String) {
+    let opts: Vec<&Field> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Field(f) if optional(&f.kind) => Some(*f),
+            _ => None,
+        })
+        .collect();
+    fn go(i: usize, opts: &[&Field], chosen: &mut Vec<bool>, items: &[Item], indent: &str, out: &mut String) {
         if i == opts.len() {
-            let mut keys: Vec<String> = head.to_vec();
-            for f in fields {
-                let skip = opts.iter().position(|o| o.name == f.name).is_some_and(|j| !chosen[j]);
-                if !skip {
-                    keys.push(camel(f.name));
-                }
-            }
-            keys.extend(tail.iter().cloned());
+            let keys: Vec<String> = items
+                .iter()
+                .filter_map(|item| match item {
+                    Item::Key(k) => Some(k.clone()),
+                    Item::Field(f) => {
+                        let skip = opts.iter().position(|o| o.name == f.name).is_some_and(|j| !chosen[j]);
+                        (!skip).then(|| camel(f.name))
+                    }
+                })
+                .collect();
             out.push_str(&format!("{indent}return {{ {} }}\n", keys.join(", ")));
             return;
         }
         out.push_str(&format!("{indent}if ({}) {{\n", present(opts[i])));
         chosen.push(true);
-        go(i + 1, opts, chosen, head, fields, tail, &format!("{indent}  "), out);
+        go(i + 1, opts, chosen, items, &format!("{indent}  "), out);
         chosen.pop();
         out.push_str(&format!("{indent}}}\n"));
         chosen.push(false);
-        go(i + 1, opts, chosen, head, fields, tail, indent, out);
+        go(i + 1, opts, chosen, items, indent, out);
         chosen.pop();
     }
-    go(0, &opts, &mut Vec::new(), head, fields, tail, indent, out);
+    go(0, &opts, &mut Vec::new(), items, indent, out);
 }
 
 /// Every shape reachable from `k`, innermost first.
@@ -219,9 +225,11 @@ fn decoder(results: &[ResultInfo]) -> String {
         for f in &fields {
             read_field(f, &mut js);
         }
-        literal_returns(&[], &fields, &[], "  ", &mut js);
+        let items: Vec<Item> = fields.iter().map(|f| Item::Field(f)).collect();
+        literal_returns(&items, "  ", &mut js);
         js.push_str("}\n\n");
     }
+    let envelope = <Envelope as Model>::shape();
     for r in results {
         let name = format!("read{}Result", r.name);
         js.push_str(&format!("// @hot\n/** {} */\nfunction {name}(c) {{\n", r.doc));
@@ -235,26 +243,29 @@ fn decoder(results: &[ResultInfo]) -> String {
             false => js.push_str(&format!("  const message = {}\n", js_str(r.message))),
         }
         let upload = reader(&<perse_core::Upload as Model>::shape());
-        let mut tail = Vec::new();
+        let mut items: Vec<Item> = ["status: true", "code: 'success'", "message"]
+            .map(|k| Item::Key(k.into()))
+            .into();
+        items.extend(fields.iter().map(|f| Item::Field(f)));
         match r.uploads {
             0 => {}
             1 => {
                 js.push_str(&format!("  const uploaded = c.num() === 1 ? {upload}(c) : null\n"));
-                tail.push("uploaded".to_string());
+                items.push(Item::Key("uploaded".into()));
             }
             2 => {
                 js.push_str(&format!("  const a = c.num() === 1 ? {upload}(c) : null\n"));
                 js.push_str(&format!("  const b = c.num() === 1 ? {upload}(c) : null\n"));
-                tail.push("uploaded: { a, b }".to_string());
+                items.push(Item::Key("uploaded: { a, b }".into()));
             }
             n => panic!("{}: {n} uploads", r.ts),
         }
-        let head = vec![
-            "status: true".to_string(),
-            "code: 'success'".to_string(),
-            "message".to_string(),
-        ];
-        literal_returns(&head, &fields, &tail, "  ", &mut js);
+        // The envelope's fields come last, on the wire and in the object.
+        for f in &envelope.fields {
+            read_field(f, &mut js);
+            items.push(Item::Field(f));
+        }
+        literal_returns(&items, "  ", &mut js);
         js.push_str("}\n\n");
     }
     // The failure: an info object for lib/errors.js (not on the hot path: no literal per shape).
@@ -364,6 +375,8 @@ fn types(results: &[ResultInfo]) -> String {
                 upload.name
             )),
         }
+        let envelope = <Envelope as Model>::shape();
+        ts_fields(&envelope.fields.iter().collect::<Vec<_>>(), &mut ts);
         ts.push_str("}\n");
     }
     ts

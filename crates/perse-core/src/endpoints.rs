@@ -53,7 +53,7 @@ impl Client {
                 }
             }
         }
-        Ok(Uploaded { result, uploads })
+        Ok(Uploaded::new(result, uploads))
     }
 
     /// `POST /face/compare`; either side may be an enrolled user's token.
@@ -72,7 +72,7 @@ impl Client {
             side(b, "image_file2", "image_token2", "second userToken"),
         ];
         let (result, uploads) = self.upload(Method::POST, "/face/compare", parts, true, opts).await?;
-        Ok(Uploaded { result, uploads })
+        Ok(Uploaded::new(result, uploads))
     }
 
     /// `POST /face/enrollment`. Never resent once the server may have seen it.
@@ -81,7 +81,7 @@ impl Client {
         let (result, uploads) = self
             .upload(Method::POST, "/face/enrollment", parts, false, opts)
             .await?;
-        Ok(Uploaded { result, uploads })
+        Ok(Uploaded::new(result, uploads))
     }
 
     /// `GET /face/enrollment/list`.
@@ -103,7 +103,7 @@ impl Client {
         ];
         let (result, mut uploads) = self.upload(Method::PUT, "/face/enrollment", parts, false, opts).await?;
         uploads.truncate(1);
-        Ok(Uploaded { result, uploads })
+        Ok(Uploaded::new(result, uploads))
     }
 
     /// `DELETE /face/enrollment/{user_token}`.

@@ -253,6 +253,7 @@ macro_rules! wire_model {
                 }
             }
 
+            #[allow(unused_variables)] // a struct without fields (an empty envelope)
             fn put_fields(&self, out: &mut $crate::layout::Sink) {
                 $( $crate::layout::Wire::put(&self.$f, out); )*
             }
@@ -281,9 +282,8 @@ macro_rules! wire_model {
 
         #[cfg(feature = "samples")]
         impl $crate::layout::Sample for $name {
+            #[allow(unused_variables)] // a struct without fields
             fn sample(s: &mut $crate::layout::Samples) -> Self {
-                #[allow(unused_variables)]
-                let s = s;
                 $name { $( $f: <$t as $crate::layout::Sample>::sample(s) ),* }
             }
         }

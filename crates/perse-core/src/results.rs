@@ -10,21 +10,36 @@ use crate::models::*;
 use crate::prepare::Upload;
 
 /// A call's result and what each of its images was uploaded as, in the call's order (`None`
-/// where a compare side was a user token; empty for calls without images).
+/// where a compare side was a user token; empty for calls without images), with the
+/// [`Envelope`] every result carries.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Uploaded<T> {
     pub result: T,
     pub uploads: Vec<Option<Upload>>,
+    pub envelope: Envelope,
 }
 
 impl<T> Uploaded<T> {
-    /// A result of a call without images.
-    pub fn bare(result: T) -> Self {
+    /// A result and its uploads, with a default envelope.
+    pub fn new(result: T, uploads: Vec<Option<Upload>>) -> Self {
         Uploaded {
             result,
-            uploads: Vec::new(),
+            uploads,
+            envelope: Envelope::default(),
         }
     }
+
+    /// A result of a call without images.
+    pub fn bare(result: T) -> Self {
+        Uploaded::new(result, Vec::new())
+    }
+}
+
+crate::wire_model! {
+    /// What every result carries besides its own fields (after them and the uploads): a field
+    /// added here reaches every result of every call, its decoder and its TypeScript type.
+    #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+    pub struct Envelope {}
 }
 
 /// Declares the calls' results: each one's batch tag, JS type, default message and how many
@@ -53,13 +68,14 @@ macro_rules! call_results {
         }
 
         impl CallResult {
-            /// Writes the tag, the model's fields, then the uploads.
+            /// Writes the tag, the model's fields, the uploads, then the envelope.
             pub fn put(&self, out: &mut Sink) {
                 match self {
                     $( CallResult::$variant(e) => {
                         out.num($tag as f64);
                         Model::put_fields(&e.result, out);
                         put_uploads(&e.uploads, $uploads, out);
+                        e.envelope.put_fields(out);
                     } )*
                 }
             }
@@ -71,10 +87,15 @@ macro_rules! call_results {
             pub fn samples(s: &mut Samples) -> Vec<(CallResult, serde_json::Value)> {
                 let mut out = Vec::new();
                 $(
-                    let e = Uploaded { result: <$model as Sample>::sample(s), uploads: upload_samples(s, $uploads) };
+                    let e = Uploaded {
+                        result: <$model as Sample>::sample(s),
+                        uploads: upload_samples(s, $uploads),
+                        envelope: Envelope::sample(s),
+                    };
                     let json = serde_json::json!({
                         "result": serde_json::to_value(&e.result).unwrap_or_default(),
                         "uploads": serde_json::to_value(&e.uploads).unwrap_or_default(),
+                        "envelope": serde_json::to_value(&e.envelope).unwrap_or_default(),
                     });
                     out.push((CallResult::$variant(e), json));
                 )*
