@@ -25,14 +25,14 @@ function camelize(v) {
   return v
 }
 
-/** What a decoded success must be: `status`, `code`, the message, the model's fields and the uploads. */
-function expectedResult({ result, uploads }, message) {
+/** What a decoded success must be: `status`, `code`, the message, the model's fields, the uploads, then the envelope's fields. */
+function expectedResult({ result, uploads, envelope }, message) {
   const { message: sent, ...fields } = camelize(result)
   const upload = (u) => (u === null ? null : camelize(u))
   const out = { status: true, code: 'success', message: sent ?? message, ...fields }
   if (uploads.length === 1) out.uploaded = upload(uploads[0])
   if (uploads.length === 2) out.uploaded = { a: upload(uploads[0]), b: upload(uploads[1]) }
-  return out
+  return { ...out, ...camelize(envelope) }
 }
 
 const maybe = typeof samples === 'function' ? test : test.skip
