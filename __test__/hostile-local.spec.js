@@ -13,7 +13,7 @@ const { spawn } = require('node:child_process')
 
 const { startLocalServer, controlLocalServer, isPerseError } = require('..')
 const { runChild, ROOT } = require('./helpers/child')
-const { ms } = require('./helpers/time')
+const { ms, SCALE } = require('./helpers/time')
 const { iou } = require('./helpers/geometry')
 
 const FIX = path.join(__dirname, 'fixtures')
@@ -99,7 +99,9 @@ test.serial('4 concurrent 40 MP PNG uploads stay within 300 MB, and a face in on
   t.is(r.code, 0, r.stderr)
   const rep = r.report
   t.is(rep.uploaded.bytes, big.length, 'sent unchanged')
-  t.true(rep.grew < 300, `peak anonymous memory grew ${rep.grew} MB`)
+  // Under emulation (SCALE > 1: QEMU) the process's memory includes the emulator's translation
+  // cache, so the bound is a native one; the figure is still logged.
+  if (SCALE === 1) t.true(rep.grew < 300, `peak anonymous memory grew ${rep.grew} MB`)
   t.log(`4 concurrent 6300x6300 PNG detects: peak +${rep.grew} MB`)
   // The astronaut's box, scaled x2 and moved to (3000, 2000) (detected at another scale).
   const [x, y, w, h] = rep.small

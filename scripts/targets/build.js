@@ -21,7 +21,8 @@
 // x86_64-pc-windows-gnu linked by x86_64-w64-mingw32-gcc, written as perse-node.win32-x64-msvc.node
 // (the name napi-rs's loader looks for on the official Node; targets.js says why).
 //
-// Cargo output goes to target/cross (CARGO_TARGET_DIR), never target/, so the host build and
+// Cargo output goes to target/cross (CARGO_TARGET_DIR; PERSE_CROSS_CARGO_DIR moves cargo's own
+// output to a cache kept between runs, see targets.js), never target/, so the host build and
 // `npm test` are untouched; each binary is copied to target/cross/artifacts/<platform>/<name>.node,
 // the npm/<platform>/ layout, and never into npm/ or the repo root. A failed build leaves the
 // previous artifact in place (manifest.json says what each one was built from, and when). napi build does not write
@@ -31,7 +32,7 @@
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const { ROOT, CROSS_DIR, EXPORTS_TARGET_DIR, ZIG_BIN, GLIBC_FLOOR, TARGETS, ADDONS, artifactOf, exportRev, lockedCommand, lockPrefix } = require('./targets.js')
+const { ROOT, CROSS_DIR, CARGO_DIR, EXPORTS_TARGET_DIR, ZIG_BIN, GLIBC_FLOOR, TARGETS, ADDONS, artifactOf, exportRev, lockedCommand, lockPrefix } = require('./targets.js')
 
 const MINGW_GCC = 'x86_64-w64-mingw32-gcc'
 
@@ -148,7 +149,7 @@ function main() {
   preflight(targets)
   const src = opts.fromGit
     ? (({ dir, sha }) => ({ dir, label: `git ${sha}`, targetDir: EXPORTS_TARGET_DIR }))(exportRev(opts.fromGit, { fresh: true }))
-    : { dir: ROOT, label: 'working tree', targetDir: CROSS_DIR }
+    : { dir: ROOT, label: 'working tree', targetDir: CARGO_DIR }
   process.stdout.write(`source: ${src.label}${src.dir !== ROOT ? ` (${path.relative(ROOT, src.dir)}, cargo target dir ${path.relative(ROOT, src.targetDir)})` : ''}\n`)
   const results = []
   for (const t of targets) {

@@ -14,6 +14,13 @@ const MANIFEST = path.join(ARTIFACTS, 'manifest.json')
 // fingerprint, so a working-tree build after an export build could reuse crates compiled from
 // the export (and the other way round).
 const EXPORTS_TARGET_DIR = process.env.CARGO_TARGET_DIR_CROSS ? `${CROSS_DIR}-exports` : path.join(ROOT, 'target', 'cross-exports')
+// Cargo's target dir for working-tree builds: CROSS_DIR, unless PERSE_CROSS_CARGO_DIR names a
+// cache kept between runs (.ci/run does: the compiled dependencies of seven release targets
+// take most of build:targets' time and change only with Cargo.lock). Only cargo's own output
+// goes there; the artifacts, their manifest and the staging folders stay in CROSS_DIR, so a
+// cached dir can never hand check:artifacts a binary that this run did not build. A fresh
+// clone's sources are newer than anything in the cache, so cargo rebuilds the workspace crates.
+const CARGO_DIR = process.env.PERSE_CROSS_CARGO_DIR ? path.resolve(process.env.PERSE_CROSS_CARGO_DIR) : CROSS_DIR
 const ZIG_BIN = path.join(ROOT, '.zig', 'bin')
 const NODE_ARM64 = path.join(ROOT, '.cross', 'node-arm64', 'bin', 'node')
 
@@ -124,4 +131,4 @@ function lockedCommand(stamp, argv) {
 /** How the command is shown in logs. */
 const lockPrefix = () => (process.env.PERSE_HEAVY_LOCK ? `flock ${process.env.PERSE_HEAVY_LOCK} ` : '')
 
-module.exports = { ROOT, CROSS_DIR, EXPORTS_TARGET_DIR, ARTIFACTS, MANIFEST, ZIG_BIN, NODE_ARM64, GLIBC_FLOOR, TARGETS, LINUX_TARGETS, targetNamed, BINARY_NAME, ADDONS, addonNamed, artifactOf, binaryFile, exportRev, lockedCommand, lockPrefix }
+module.exports = { ROOT, CROSS_DIR, CARGO_DIR, EXPORTS_TARGET_DIR, ARTIFACTS, MANIFEST, ZIG_BIN, NODE_ARM64, GLIBC_FLOOR, TARGETS, LINUX_TARGETS, targetNamed, BINARY_NAME, ADDONS, addonNamed, artifactOf, binaryFile, exportRev, lockedCommand, lockPrefix }
