@@ -17,6 +17,11 @@ const { SCALE, ms } = require('./helpers/time')
 // emulated (npm run test:arm64) about 5 s, so there the tests run one at a time: at once,
 // their calls would queue behind each other past any per-call timeout.
 const it = SCALE > 1 ? test.serial : test
+// The server's own logic (store, tokens, faults, validation, the request log) is portable Rust
+// that these tests prove natively; under emulation only the engine's answers are checked,
+// since the engine is what differs per architecture (its NEON kernels) and each call there
+// costs seconds. They show as skipped in the emulated run's counts.
+const server = SCALE > 1 ? test.skip : it
 
 const FIX = path.join(__dirname, 'fixtures')
 const img = (name) => path.join(FIX, name)
@@ -141,7 +146,7 @@ it('enrollment lifecycle, compare by token, and user_token_not_found after delet
   t.deepEqual(update.fields.map((f) => f.name), ['image_file', 'user_token', 'client_declaration_enduser_consent'])
 })
 
-it('the request log has names and sizes, never image bytes or tokens', async (t) => {
+server('the request log has names and sizes, never image bytes or tokens', async (t) => {
   const { client, server } = t.context
   await client.detect(img('astronaut.jpg'), CONSENT)
   const [login, detect] = server.requests()
@@ -171,7 +176,7 @@ function form(fields) {
   return f
 }
 
-it('multipart validation: codes and statuses from the contract', async (t) => {
+server('multipart validation: codes and statuses from the contract', async (t) => {
   const { server } = t.context
   const jpeg = new Blob([fs.readFileSync(img('astronaut.jpg'))], { type: 'image/jpeg' })
   const cases = [
@@ -196,7 +201,7 @@ it('multipart validation: codes and statuses from the contract', async (t) => {
   t.true(Array.isArray(ok.body.faces[0].bounding_box))
 })
 
-it('bearer validation and login rules', async (t) => {
+server('bearer validation and login rules', async (t) => {
   const { server } = t.context
   const res = await fetch(`${server.url}/face/enrollment/list`)
   t.is(res.status, 401)
@@ -215,7 +220,7 @@ it('bearer validation and login rules', async (t) => {
 
 // ---- faults and tokens ------------------------------------------------------------------
 
-it('every injected fault reaches the caller as the right PerseError', async (t) => {
+server('every injected fault reaches the caller as the right PerseError', async (t) => {
   const { server } = t.context
   // A client with a manual token: a privateKey client would (rightly) refresh on the 401.
   const c = new PerseClient({ baseUrl: server.url, maxRetries: 0 })
@@ -245,7 +250,7 @@ it('every injected fault reaches the caller as the right PerseError', async (t) 
   c.close()
 })
 
-it('faults honour path and times; retried calls recover', async (t) => {
+server('faults honour path and times; retried calls recover', async (t) => {
   const { client, server } = t.context
   server.injectFault({ path: '/v0/face/detect', status: 503, times: 2 })
   t.is((await client.enrollment.list()).status, true, 'another path is unaffected')
@@ -259,7 +264,7 @@ it('faults honour path and times; retried calls recover', async (t) => {
   t.throws(() => server.injectFault({}), { code: 'invalid_argument' })
 })
 
-it('tokens expire on schedule; a private-key client logs in again', async (t) => {
+server('tokens expire on schedule; a private-key client logs in again', async (t) => {
   const server = await startLocalServer({ tokenTtlSeconds: 2 })
   const manual = new PerseClient({ baseUrl: server.url })
   await manual.setToken(await manual.login(server.privateKey))
@@ -275,7 +280,7 @@ it('tokens expire on schedule; a private-key client logs in again', async (t) =>
   await server.close()
 })
 
-it('expireTokens(): manual tokens fail, refreshing clients recover on the 401', async (t) => {
+server('expireTokens(): manual tokens fail, refreshing clients recover on the 401', async (t) => {
   const { client, server } = t.context
   const manual = new PerseClient({ baseUrl: server.url })
   await manual.setToken(await manual.login(server.privateKey))
@@ -290,7 +295,7 @@ it('expireTokens(): manual tokens fail, refreshing clients recover on the 401', 
 
 // ---- lifecycle and options --------------------------------------------------------------
 
-it('loopback by default; bad options and busy ports are clear errors', async (t) => {
+server('loopback by default; bad options and busy ports are clear errors', async (t) => {
   const { server } = t.context
   t.regex(server.url, /^http:\/\/127\.0\.0\.1:\d+\/v0$/)
   t.regex(server.privateKey, /^sk_local_[0-9a-f]{32}$/)
@@ -304,7 +309,7 @@ it('loopback by default; bad options and busy ports are clear errors', async (t)
   await keyed.close()
 })
 
-it('after close the port is released and calls fail with network_error', async (t) => {
+server('after close the port is released and calls fail with network_error', async (t) => {
   const server = await startLocalServer()
   const c = server.client({ maxRetries: 0 })
   await c.enrollment.list()

@@ -66,7 +66,8 @@ const TIME_SCALE = process.env.PERSE_TEST_TIME_SCALE || (HOST ? '1' : '4')
  * (hostile-local's memory bounds also measure QEMU's own translation cache, not the server).
  * What stays proves the arm64 binary: the loader, the completion queue and its threads
  * (arm64's weaker memory ordering), tokens under concurrency, TLS (ring's arm64 assembly),
- * uploads and prepare (the image code's NEON paths), the CLI and the local server's engine.
+ * uploads and prepare (the image code's NEON paths), the CLI and the local server's engine
+ * (local.spec.js itself skips its server-logic tests under emulation and keeps the engine's).
  */
 const HOST_ONLY = [
   ['hostile-inputs.spec.js', 'JS input attacks and a 6 s fuzz run of lib/inputs.js'],
