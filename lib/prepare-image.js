@@ -4,8 +4,9 @@
 
 const native = require('./native.js')
 const { fromInfo, invalid, nativeError } = require('./errors.js')
-const { options, imageArg, asPerseError } = require('./args.js')
-const { readKind, readImages } = require('./inputs.js')
+const { options, asPerseError } = require('./args.js')
+const { imageArg, readKind } = require('./images.js')
+const { readImages } = require('./inputs.js')
 
 /** How long prepareImage waits for a Blob, Response or stream to deliver its bytes, by default. */
 const READ_TIMEOUT_MS = 60_000
