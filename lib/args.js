@@ -148,10 +148,20 @@ function abortSignal(s) {
   throw invalid(`options.signal must be an AbortSignal (got ${describe(s)})`)
 }
 
+/**
+ * A time limit that JS itself applies (prepareImage reading a stream, controlLocalServer's
+ * requests): an integer from 1 to 600000 milliseconds. The native options' ranges are
+ * declared and checked in Rust (`js_options!`).
+ */
+function timeoutMsArg(v, name) {
+  if (Number.isInteger(v) && v >= 1 && v <= 600_000) return v
+  throw invalid(`${name} must be an integer between 1 and 600000 milliseconds (got ${typeof v === 'number' ? v : describe(v)})`)
+}
+
 /** Any failure as a PerseError: a caller's getter or Proxy that throws is an invalid argument. */
 function asPerseError(e) {
   if (isPerseError(e)) return e
   return invalid(`an argument could not be read: ${foreignMessage(e)}`, e)
 }
 
-module.exports = { options, clientOptions, callOptions, asPerseError }
+module.exports = { options, clientOptions, callOptions, timeoutMsArg, asPerseError }
