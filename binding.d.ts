@@ -84,9 +84,6 @@ export declare class NativeClient {
   start(id: number, call: Call, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null, a?: unknown | undefined | null, b?: unknown | undefined | null, c?: unknown | undefined | null, d?: unknown | undefined | null): ErrorInfo | null
 }
 
-/** Internal: the layout samples for `__test__/layout.spec.js`. */
-export declare function __layoutSamples(): LayoutSamples
-
 /** A call `NativeClient::start` can launch (JS: `Call.Detect`, ...). */
 export declare const enum Call {
   Login = 0,
@@ -144,17 +141,6 @@ export interface ClientOptions {
   allowInsecureHttp?: boolean
   /** More root certificates to trust, as PEM text (a corporate proxy's or a test server's private CA; `fs.readFileSync(path, 'utf8')`), on top of the bundled roots, the OS trust store and `NODE_EXTRA_CA_CERTS`. */
   ca?: string
-}
-
-/** A batch of every outcome shape and what each must decode to. */
-export interface LayoutSamples {
-  nums: Array<number>
-  strs: Array<string>
-  /**
-   * JSON: `[{ id, ok, value }]`, `value` being the model's serde JSON (snake_case) for
-   * results, and `{ code, message, httpStatus, retryable, attempts, cause }` for failures.
-   */
-  expected: string
 }
 
 /**
