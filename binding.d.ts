@@ -9,6 +9,24 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** A failed call, returned or resolved instead of thrown; `lib/errors.js` throws it as a `PerseError`. */
+export interface ErrorInfo {
+  /** Always `false`: distinguishes an error from a result (`status: true`). */
+  status: boolean
+  /** Stable machine-readable code, e.g. `unauthorized`, `timeout`, `no_face_detected`. */
+  code: string
+  /** Human-readable explanation, one line. Never contains a token or private key. */
+  message: string
+  /** The HTTP status when a response came back. */
+  httpStatus?: number
+  /** Whether the same call may succeed if repeated later. */
+  retryable: boolean
+  /** HTTP attempts made (0 when nothing was sent). */
+  attempts: number
+  /** For `token_refresh_failed`: the refresh callback's own message. */
+  cause?: string
+}
+
 /**
  * What the JS side calls to rearm the queue after each delivery (see the module comment).
  * It holds the hub weakly: the completion callback owns it, and the hub owns the callback.
@@ -31,7 +49,7 @@ export declare class NativeAbort {
 export declare class NativeClient {
   /**
    * A client with the default configuration; `configure` applies the caller's options.
-   * `on_complete` receives finished calls in batches (see `completion.rs`).
+   * `on_complete` receives finished calls in batches (see `queue/mod.rs`).
    */
   constructor(onComplete: (nums: Float64Array, strs: string[]) => void)
   /** Applies the given options on top of the current ones (token and key included). */
@@ -81,9 +99,9 @@ export declare const enum Call {
 export interface CallOptions {
   /** The end user consented to biometric processing. Required (`true`) on every biometric call. */
   enduserConsent?: boolean
-  /** Per-attempt time limit in milliseconds for this call. */
+  /** Per-attempt time limit in milliseconds for this call (1 to 86400000). */
   timeoutMs?: number
-  /** Extra attempts for this call. */
+  /** Extra attempts for this call (0 to 20). */
   maxRetries?: number
   /** Image preparation for this call (overrides the client's). */
   prepare?: 'validate' | 'fit' | 'auto'
@@ -109,38 +127,20 @@ export interface ClientOptions {
   privateKey?: string
   /** Refresh this many seconds before the token's `exp` (0 to 86400); default 60. */
   refreshSkewSeconds?: number
-  /** Upload limit in bytes, checked before sending; default 1000000. */
+  /** Upload limit in bytes (1 to 1073741824), checked before sending; default 1000000. */
   maxUploadBytes?: number
-  /** `'fit'` refuses inputs over this many bytes before reading them; default 50000000. */
+  /** `'fit'` refuses inputs over this many bytes (1 to 4294967296) before reading them; default 50000000. */
   maxInputBytes?: number
   /** Image preparation before upload: `'auto'` (default: an upright JPEG or PNG under `maxUploadBytes` goes byte for byte, anything else is oriented, converted or shrunk into a JPEG under it), `'fit'` (the same) or `'validate'` (send unchanged, or refuse). */
   prepare?: 'validate' | 'fit' | 'auto'
-  /** Images declaring more pixels are refused from their header; default 40000000. */
+  /** Images declaring more pixels (1 to 1000000000) are refused from their header; default 40000000. */
   maxPixels?: number
-  /** Success bodies larger than this are refused with `response_too_large`; default 16777216. */
+  /** Success bodies larger than this many bytes (1 to 4294967296) are refused with `response_too_large`; default 16777216. */
   maxResponseBytes?: number
   /** Accept a plain `http://` base URL off loopback (a docker-compose test setup; env `PERSE_ALLOW_INSECURE_HTTP=1`). Unsafe for real tokens: they cross the network in clear text. Default false. */
   allowInsecureHttp?: boolean
   /** More root certificates to trust, as PEM text (a corporate proxy's or a test server's private CA; `fs.readFileSync(path, 'utf8')`), on top of the bundled roots, the OS trust store and `NODE_EXTRA_CA_CERTS`. */
   ca?: string
-}
-
-/** A failed call, returned or resolved instead of thrown; `lib/errors.js` throws it as a `PerseError`. */
-export interface ErrorInfo {
-  /** Always `false`: distinguishes an error from a result (`status: true`). */
-  status: boolean
-  /** Stable machine-readable code, e.g. `unauthorized`, `timeout`, `no_face_detected`. */
-  code: string
-  /** Human-readable explanation, one line. Never contains a token or private key. */
-  message: string
-  /** The HTTP status when a response came back. */
-  httpStatus?: number
-  /** Whether the same call may succeed if repeated later. */
-  retryable: boolean
-  /** HTTP attempts made (0 when nothing was sent). */
-  attempts: number
-  /** For `token_refresh_failed`: the refresh callback's own message. */
-  cause?: string
 }
 
 /**
@@ -182,15 +182,15 @@ export declare function prepareImage(image?: unknown | undefined | null, options
 export interface PrepareOptions {
   /** `'auto'` (default) and `'fit'` pass an upright JPEG or PNG under the limit through and convert, orient or shrink anything else; `'validate'` checks and passes the bytes through. */
   prepare?: 'validate' | 'fit' | 'auto'
-  /** Upload limit in bytes; default 1000000. */
+  /** Upload limit in bytes (1 to 1073741824); default 1000000. */
   maxUploadBytes?: number
-  /** Images declaring more pixels are refused from their header; default 40000000. */
+  /** Images declaring more pixels (1 to 1000000000) are refused from their header; default 40000000. */
   maxPixels?: number
   /** `'fit'` re-encodes to at most this many pixels on the longer side (16 to 16384); default 1600. */
   maxDimension?: number
-  /** `'fit'` JPEG quality 1-100; default 85. */
+  /** `'fit'` JPEG quality (1 to 100); default 85. */
   quality?: number
-  /** `'fit'` refuses inputs over this many bytes before reading them; default 50000000. */
+  /** `'fit'` refuses inputs over this many bytes (1 to 4294967296) before reading them; default 50000000. */
   maxInputBytes?: number
 }
 
@@ -208,7 +208,7 @@ export interface ReadLimits {
 }
 
 /**
- * What the wrapper in `index.js` resolves with: it catches the user's callback errors and
+ * What the wrapper in `lib/client.js` (`wrapRefresh`) resolves with: it catches the user's callback errors and
  * checks the type, so the native side always gets data, never an exception.
  */
 export interface RefreshOutcome {

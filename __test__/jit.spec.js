@@ -1,7 +1,7 @@
 'use strict'
 
-// The JS hot path (lib/client.js → lib/args.js → lib/transport.js → lib/pending.js → the
-// native call → lib/decode.js) must keep its
+// The JS hot path (lib/client.js → lib/args.js and lib/images.js → lib/transport.js →
+// lib/pending.js → the native call → lib/decode.js) must keep its
 // optimized code across full GCs. V8 holds the shapes and objects that optimized code embeds
 // only weakly, and throws the code away when one of them dies. A shape that dies at every
 // full GC (an object per batch reached through transitions, a property added after the

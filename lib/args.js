@@ -1,21 +1,13 @@
 'use strict'
 
-// Argument normalisation: what can be checked about a caller's input before native code sees
-// it. Option keys and their JS types come from the Rust structs (`optionSpecs()`, see
+// Options objects: what can be checked about a caller's options before native code sees
+// them (image arguments: lib/images.js). Option keys and their JS types come from the Rust structs (`optionSpecs()`, see
 // src/options.rs), so this file names no option; numeric ranges are checked once, in Rust.
 // Everything here throws a PerseError (invalid_argument) that names the offending parameter.
-
-const { types } = require('node:util')
-const { fileURLToPath } = require('node:url')
 
 const { invalid, describe, isPerseError, foreignMessage } = require('./errors.js')
 const native = require('./native.js')
 const { localPackageIfInstalled } = require('./local-package.js')
-const { uploadedFile } = require('./inputs.js')
-
-const MAX_PATH = 4096
-const { isProxy, isAnyArrayBuffer, isSharedArrayBuffer, isArrayBufferView } = types
-const U8 = Uint8Array
 
 /** Options handled by JS itself, next to the native ones. */
 const JS_ONLY = { client: [['onTokenRefresh', 'function']], call: [['signal', 'object']], prepareImage: [['timeoutMs', 'number']] }
@@ -156,72 +148,14 @@ function abortSignal(s) {
   throw invalid(`options.signal must be an AbortSignal (got ${describe(s)})`)
 }
 
-// @hot
 /**
- * An image as the native side takes it: a file path string, or the caller's view or
- * ArrayBuffer itself. The native side copies the bytes while the call starts (see
- * src/image_arg.rs), and no user code runs between this check and that copy.
+ * A time limit that JS itself applies (prepareImage reading a stream, controlLocalServer's
+ * requests): an integer from 1 to 600000 milliseconds. The native options' ranges are
+ * declared and checked in Rust (`js_options!`).
  */
-function imageArg(value, name) {
-  if (isProxy(value)) throw invalid(`${name} is a Proxy; pass the Buffer, typed array or ArrayBuffer itself`)
-  if (isArrayBufferView(value)) {
-    if (value.byteLength === 0) checkAttached(value.buffer, name)
-    return value
-  }
-  if (isAnyArrayBuffer(value)) {
-    if (value.byteLength === 0) checkAttached(value, name)
-    return isSharedArrayBuffer(value) ? new U8(value) : value
-  }
-  if (value instanceof URL || (value != null && typeof value === 'object' && value.href && value.protocol === 'file:')) {
-    try {
-      return fileURLToPath(value)
-    } catch (e) {
-      throw invalid(`${name} is not a usable file URL: ${e.message}`)
-    }
-  }
-  if (typeof value === 'string') {
-    if (value.length === 0) throw invalid(`${name} must not be an empty path`)
-    if (value.length > MAX_PATH || value.includes('\0')) throw invalid(`${name} is not a usable file path${stringHint(value)}`)
-    return value
-  }
-  const file = uploadedFile(value)
-  if (file !== undefined) return imageArg(file, name)
-  throw invalid(`${name} must be a Buffer, typed array, ArrayBuffer, Blob or File, Response, stream, multer file or file path (got ${describe(value)})`)
-}
-
-/**
- * What a string that is not a file path probably is, and what to do with it (also used when
- * a path turns out not to exist: lib/client.js adds it to `file_not_found`).
- */
-function stringHint(s) {
-  if (/^https?:\/\//i.test(s)) return ': it looks like a URL; fetch it first and pass the Response (`await fetch(url)`)'
-  if (/^data:[^,]*;base64,/i.test(s)) return ": it looks like a data URL; pass `Buffer.from(s.slice(s.indexOf(',') + 1), 'base64')`"
-  if (/^usr_[\w-]+$/.test(s)) return ': it looks like an enrolled user token; pass `{ userToken }` to compare'
-  if (s.length > 200 && /^[A-Za-z0-9+/\r\n]+={0,2}$/.test(s)) return ": it looks like base64; pass `Buffer.from(s, 'base64')`"
-  return s.length > MAX_PATH ? ` (longer than ${MAX_PATH} characters)` : ' (it contains a NUL character)'
-}
-
-/** An empty buffer that was transferred away reads as empty; say what happened instead. */
-function checkAttached(buffer, name) {
-  try {
-    new U8(buffer)
-  } catch {
-    throw invalid(`${name} was detached (transferred to a worker or structuredClone) before the call could read it`)
-  }
-}
-
-/** One side of a compare as the two positional native arguments `[image, userToken]`. */
-function compareArgs(value, name) {
-  if (value != null && typeof value === 'object' && !isProxy(value) && !isArrayBufferView(value) && 'userToken' in value) {
-    return [null, userTokenArg(value.userToken, `${name}.userToken`)]
-  }
-  return [imageArg(value, name), null]
-}
-
-function userTokenArg(value, name) {
-  if (typeof value !== 'string' || value.trim() === '') throw invalid(`${name} must be a non-empty string (got ${describe(value)})`)
-  if (value.length > MAX_PATH) throw invalid(`${name} is too long to be a user token`)
-  return value
+function timeoutMsArg(v, name) {
+  if (Number.isInteger(v) && v >= 1 && v <= 600_000) return v
+  throw invalid(`${name} must be an integer between 1 and 600000 milliseconds (got ${typeof v === 'number' ? v : describe(v)})`)
 }
 
 /** Any failure as a PerseError: a caller's getter or Proxy that throws is an invalid argument. */
@@ -230,4 +164,4 @@ function asPerseError(e) {
   return invalid(`an argument could not be read: ${foreignMessage(e)}`, e)
 }
 
-module.exports = { options, clientOptions, callOptions, imageArg, compareArgs, userTokenArg, asPerseError, stringHint }
+module.exports = { options, clientOptions, callOptions, timeoutMsArg, asPerseError }

@@ -1,14 +1,15 @@
 'use strict'
 
-// PerseClient: the public class. Each method checks its arguments (lib/args.js) and starts
+// PerseClient: the public class. Each method checks its arguments (lib/args.js, lib/images.js) and starts
 // one native call through the transport (lib/transport.js), or calls a native setter.
 // Failures are always PerseErrors; calls reject rather than throw.
 
 const { inspect } = require('node:util')
 
 const { isPerseError, fail, invalid, describe, fromInfo, nativeSync } = require('./errors.js')
-const { clientOptions, callOptions, imageArg, compareArgs, userTokenArg, asPerseError, stringHint } = require('./args.js')
-const { readKind, readImages } = require('./inputs.js')
+const { clientOptions, callOptions, asPerseError } = require('./args.js')
+const { imageArg, readKind, compareArgs, userTokenArg, stringHint } = require('./images.js')
+const { readImages } = require('./inputs.js')
 const { Transport } = require('./transport.js')
 const { qualityVerdict, similarityVerdict, noFaceVerdict } = require('./verdicts.js')
 
@@ -233,7 +234,7 @@ const EMPTY = Buffer.alloc(0)
 /**
  * A string that is no file and looks like something else (a URL, a data URL, base64, a user
  * token) was a wrong argument, not a missing file: `invalid_argument` saying what it looks
- * like and what to pass, as for the strings too long to be a path (lib/args.js).
+ * like and what to pass, as for the strings too long to be a path (lib/images.js).
  */
 function hintMissing(e, path, name) {
   if (isPerseError(e) && e.code === 'file_not_found') {

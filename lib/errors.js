@@ -36,7 +36,7 @@ function isPerseError(e) {
   }
 }
 
-/** A PerseError from an ErrorInfo (src/error.rs) or the same fields decoded from a batch. */
+/** A PerseError from an ErrorInfo (crates/perse-napi-edge) or the same fields decoded from a batch. */
 function fromInfo(info) {
   return new PerseError(info)
 }

@@ -4,8 +4,8 @@
 // `request.formData()` gives in Next.js, Nuxt/h3, Remix, Hono and undici), a fetch Response,
 // a web ReadableStream and a Node Readable. They are read within the call's byte budget
 // (never buffering more than budget + one chunk) and before its deadline, and honour its
-// AbortSignal and the client's close(). multer and formidable file objects are resolved here
-// too, without reading.
+// AbortSignal and the client's close(). Which of these an argument is, lib/images.js
+// (`readKind`) says.
 //
 // Every object here is the caller's, and treated as hostile: each property read and method
 // call is guarded, a missing `destroy` or `cancel` is tolerated, nothing the caller's code
@@ -14,36 +14,6 @@
 
 const { types } = require('node:util')
 const { fail, invalid, describe, isPerseError, foreignMessage } = require('./errors.js')
-
-/** multer (memory storage: `.buffer`; disk storage: `.path`) and formidable (`.filepath`) file objects. */
-function uploadedFile(v) {
-  if (v === null || typeof v !== 'object') return undefined
-  const named = typeof v.originalname === 'string' || typeof v.fieldname === 'string' || typeof v.mimetype === 'string' || typeof v.originalFilename === 'string'
-  if (!named) return undefined
-  if (v.buffer instanceof Uint8Array) return v.buffer
-  if (typeof v.path === 'string') return v.path
-  if (typeof v.filepath === 'string') return v.filepath
-  return undefined
-}
-
-const fn = (v, key) => typeof v[key] === 'function'
-
-// @hot
-/**
- * How `v` must be read before the call can start: 'blob', 'response', 'web' (ReadableStream)
- * or 'node' (Readable); undefined when it needs no reading (bytes, paths, multer files...).
- * A getter that throws here propagates: the caller turns it into invalid_argument.
- */
-function readKind(v) {
-  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v) || types.isAnyArrayBuffer(v) || types.isProxy(v)) return undefined
-  if (fn(v, 'arrayBuffer')) {
-    if (typeof v.size === 'number' && typeof v.type === 'string' && fn(v, 'stream')) return 'blob'
-    if (typeof v.status === 'number' && v.headers !== undefined && 'bodyUsed' in v) return 'response'
-  }
-  if (fn(v, 'getReader')) return 'web'
-  if (fn(v, 'pipe') && fn(v, 'on') && fn(v, Symbol.asyncIterator)) return 'node'
-  return undefined
-}
 
 /** What stops a read, as a PerseError for the input `name`. */
 const STOPPED = {
@@ -359,4 +329,4 @@ function chunk(value, chunks) {
   return copy.length
 }
 
-module.exports = { readKind, readImages, uploadedFile, inert }
+module.exports = { readImages, inert }

@@ -7,7 +7,7 @@
 const { inspect } = require('node:util')
 const { fail, fromInfo, invalid, describe, foreignMessage, isPerseError, nativeError, nativeSync } = require('./errors.js')
 const native = require('./native.js')
-const { options, asPerseError } = require('./args.js')
+const { options, timeoutMsArg, asPerseError } = require('./args.js')
 const { localPackage } = require('./local-package.js')
 const { PerseClient } = require('./client.js')
 
@@ -132,7 +132,7 @@ function controlLocalServer(server) {
     throw invalid('controlLocalServer needs { url, privateKey } (or PERSE_BASE_URL and PERSE_PRIVATE_KEY)')
   }
   if (allowInsecureHttp !== undefined && typeof allowInsecureHttp !== 'boolean') throw invalid(`allowInsecureHttp must be a boolean (got ${describe(allowInsecureHttp)})`)
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) throw invalid(`timeoutMs must be an integer between 1 and 600000 (got ${describe(timeoutMs)})`)
+  timeoutMsArg(timeoutMs, 'timeoutMs')
   const insecure = allowInsecureHttp ?? /^(1|true)$/i.test(process.env.PERSE_ALLOW_INSECURE_HTTP ?? '')
   const base = nativeSync(() => native().normalizeBaseUrl(url, insecure))
   if (typeof base !== 'string') throw fromInfo({ ...base, message: `controlLocalServer: ${base.message.replace(/^baseUrl/, 'url')}` })

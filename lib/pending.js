@@ -11,7 +11,7 @@
 // took 1.5-3 ms on the JS thread; with these slots ~20-50 KB survive and they take 0.3-0.5 ms.
 //
 // Slots are array indexes. An id is a slot, reused once its call is settled: the native side
-// delivers each started call's outcome exactly once (src/completion.rs), so a late delivery
+// delivers each started call's outcome exactly once (src/queue/), so a late delivery
 // for a reused id cannot happen. Settled slots are overwritten, so nothing old points to a
 // finished call.
 

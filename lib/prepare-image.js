@@ -3,9 +3,10 @@
 // prepareImage(): what an upload would send for an image, without sending it.
 
 const native = require('./native.js')
-const { fromInfo, invalid, nativeError } = require('./errors.js')
-const { options, imageArg, asPerseError } = require('./args.js')
-const { readKind, readImages } = require('./inputs.js')
+const { fromInfo, nativeError } = require('./errors.js')
+const { options, timeoutMsArg, asPerseError } = require('./args.js')
+const { imageArg, readKind } = require('./images.js')
+const { readImages } = require('./inputs.js')
 
 /** How long prepareImage waits for a Blob, Response or stream to deliver its bytes, by default. */
 const READ_TIMEOUT_MS = 60_000
@@ -19,8 +20,8 @@ const READ_TIMEOUT_MS = 60_000
 async function prepareImage(image, opts) {
   let args
   try {
-    const { timeoutMs = READ_TIMEOUT_MS, ...o } = options(opts, 'prepareImage')
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) throw invalid(`options.timeoutMs must be an integer between 1 and 600000 (got ${timeoutMs})`)
+    const { timeoutMs: t = READ_TIMEOUT_MS, ...o } = options(opts, 'prepareImage')
+    const timeoutMs = timeoutMsArg(t, 'options.timeoutMs')
     const kind = readKind(image)
     if (kind !== undefined) {
       const budget = native().prepareReadBudget(o)

@@ -1,7 +1,8 @@
 'use strict'
 
 // The browser SDK's verdict helpers (isSimilar, quality, qualityWithSpoofCheck), as pure
-// functions over compare and detect results. See ../shared/perse-api.md's last section.
+// functions over compare and detect results. Their rules, as users read them: docs/api.md,
+// "Verdict helpers".
 
 /** compare's result with the verdict: `status` true and code `similar` at or above the threshold. */
 function similarityVerdict(r) {

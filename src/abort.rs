@@ -1,4 +1,4 @@
-//! The native half of `AbortSignal` support: `index.js` creates one per call that has a
+//! The native half of `AbortSignal` support: `lib/transport.js` creates one per call that has a
 //! signal and calls `abort()` from the signal's listener.
 
 use napi_derive::napi;

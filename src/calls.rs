@@ -3,16 +3,26 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use napi::bindgen_prelude::Unknown;
 use napi::ValueType;
 use napi_derive::napi;
 use perse_core::models::LoginResponse;
-use perse_core::{CallResult, CompareInput, Error, ImageSource, Uploaded};
+use perse_core::{CallOptions, CallResult, Client, CompareInput, Error, ImageSource, PrepareOptions, Uploaded};
 
-use crate::client::Started;
+use crate::byte_pool::BytePool;
 use crate::image_arg::image_source;
 use crate::queue::Done;
+
+/// What every call start needs (`NativeClient::start` makes it): the client, the core call
+/// options, the image budget and the buffers image bytes are copied into.
+pub struct Started {
+    pub client: Arc<Client>,
+    pub opts: CallOptions,
+    pub prep: PrepareOptions,
+    pub pool: Arc<BytePool>,
+}
 
 /// A call `NativeClient::start` can launch (JS: `Call.Detect`, ...).
 #[napi]

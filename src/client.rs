@@ -1,19 +1,19 @@
 //! `NativeClient`: one perse-core client per JS `PerseClient`. Methods take their inputs on
 //! the JS thread (copying image bytes, see `image_arg.rs`), then run entirely on napi's tokio
-//! runtime; outcomes come back through the client's completion queue (`completion.rs`).
+//! runtime; outcomes come back through the client's completion queue (`queue/`).
 //! Nothing here throws for a refused input: setters and call starts return an `ErrorInfo`,
-//! which `index.js` throws as a `PerseError`. Every export catches panics.
+//! which `lib/errors.js` throws as a `PerseError`. Every export catches panics.
 
 use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use perse_core::{CallOptions as CoreCallOptions, Client, Config, PrepareOptions};
+use perse_core::{Client, Config};
+use perse_napi_edge::{refused, ErrorInfo};
 
 use crate::abort::NativeAbort;
 use crate::byte_pool::BytePool;
-use crate::calls::Call;
-use crate::error::{refused, ErrorInfo};
+use crate::calls::{Call, Started};
 use crate::options::{CallOptions, ClientOptions};
 use crate::queue::Hub;
 use crate::token_callback::{JsTokenProvider, RefreshOutcome};
@@ -36,19 +36,10 @@ pub struct ReadLimits {
     pub timeout_ms: f64,
 }
 
-/// What every call start needs: the client, the core call options, the image budget and
-/// the buffers image bytes are copied into.
-pub struct Started {
-    pub client: Arc<Client>,
-    pub opts: CoreCallOptions,
-    pub prep: PrepareOptions,
-    pub pool: Arc<BytePool>,
-}
-
 #[napi]
 impl NativeClient {
     /// A client with the default configuration; `configure` applies the caller's options.
-    /// `on_complete` receives finished calls in batches (see `completion.rs`).
+    /// `on_complete` receives finished calls in batches (see `queue/mod.rs`).
     #[napi(constructor, catch_unwind)]
     pub fn new(
         #[napi(ts_arg_type = "(nums: Float64Array, strs: string[]) => void")] on_complete: Function<

@@ -1,6 +1,7 @@
 //! napi bindings for perse-core: conversions at the edge, one concept per file. Every
 //! decision about the wire, auth and retries is in `crates/perse-core`. API calls start
-//! through the completion queue (`queue/`), failures reach JS as data (`error.rs`), and
+//! through the completion queue (`queue/`), failures reach JS as data (`ErrorInfo` and the
+//! batch encoding, shared with perse-node-local in `crates/perse-napi-edge`), and
 //! ARCHITECTURE.md walks the path of one call.
 #![deny(clippy::all)]
 // napi-derive registers exports only outside `cfg(test)`, so test builds see them as unused.
@@ -10,9 +11,7 @@ mod abort;
 mod byte_pool;
 mod calls;
 mod client;
-mod error;
 mod image_arg;
-mod js_options;
 mod options;
 mod prepare;
 mod priority;

@@ -2,30 +2,11 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use perse_core::{Error, ImageFormat, PrepareOptions as CorePrepareOptions, Prepared};
+use perse_core::{ImageFormat, Prepared};
+use perse_napi_edge::{fail, spawn, ErrorInfo, Outcome};
 
-use crate::error::{fail, spawn, ErrorInfo, Outcome};
 use crate::image_arg::image_source;
-use crate::options::{apply_prepare, count};
-
-crate::js_options::js_options! {
-    #[doc = "Options of `prepareImage`."]
-    pub struct PrepareOptions [PREPARE_KEYS] {
-        #[doc = "`'auto'` (default) and `'fit'` pass an upright JPEG or PNG under the limit through and convert, orient or shrink anything else; `'validate'` checks and passes the bytes through."]
-        #[napi(ts_type = "'validate' | 'fit' | 'auto'")]
-        "prepare" prepare: Option<String>,
-        #[doc = "Upload limit in bytes; default 1000000."]
-        "maxUploadBytes" max_upload_bytes: Option<f64>,
-        #[doc = "Images declaring more pixels are refused from their header; default 40000000."]
-        "maxPixels" max_pixels: Option<f64>,
-        #[doc = "`'fit'` re-encodes to at most this many pixels on the longer side (16 to 16384); default 1600."]
-        "maxDimension" max_dimension: Option<f64>,
-        #[doc = "`'fit'` JPEG quality 1-100; default 85."]
-        "quality" quality: Option<f64>,
-        #[doc = "`'fit'` refuses inputs over this many bytes before reading them; default 50000000."]
-        "maxInputBytes" max_input_bytes: Option<f64>,
-    }
-}
+use crate::options::PrepareOptions;
 
 /// What would be uploaded.
 #[napi(object)]
@@ -62,7 +43,10 @@ pub fn prepare_image<'env>(
     image: Option<Unknown<'_>>,
     options: Option<PrepareOptions>,
 ) -> Result<PromiseRaw<'env, Outcome<PreparedImage>>> {
-    let prepared = convert(options.unwrap_or_default()).and_then(|opts| Ok((image_source(image, &opts, None)?, opts)));
+    let prepared = options
+        .unwrap_or_default()
+        .to_core()
+        .and_then(|opts| Ok((image_source(image, &opts, None)?, opts)));
     match prepared {
         Ok((src, opts)) => spawn(env, perse_core::prepare_source(src, opts)),
         Err(e) => fail(env, e),
@@ -73,26 +57,8 @@ pub fn prepare_image<'env>(
 /// (the same budget as a call's: `maxUploadBytes` for `'validate'`, else `maxInputBytes`).
 #[napi(catch_unwind)]
 pub fn prepare_read_budget(options: Option<PrepareOptions>) -> Either<f64, ErrorInfo> {
-    match convert(options.unwrap_or_default()) {
+    match options.unwrap_or_default().to_core() {
         Ok(p) => Either::A(p.input_budget() as f64),
         Err(e) => Either::B(e.into()),
     }
-}
-
-fn convert(o: PrepareOptions) -> std::result::Result<CorePrepareOptions, Error> {
-    let mut p = CorePrepareOptions::default(); // mode Auto
-    apply_prepare(
-        &mut p,
-        o.prepare.as_deref(),
-        o.max_upload_bytes,
-        o.max_input_bytes,
-        o.max_pixels,
-    )?;
-    if let Some(n) = o.max_dimension {
-        p.max_dimension = count("maxDimension", n)?;
-    }
-    if let Some(q) = o.quality {
-        p.quality = count("quality", q)?;
-    }
-    Ok(p)
 }

@@ -9,7 +9,7 @@ use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 use perse_core::{TokenFuture, TokenProvider};
 
-/// What the wrapper in `index.js` resolves with: it catches the user's callback errors and
+/// What the wrapper in `lib/client.js` (`wrapRefresh`) resolves with: it catches the user's callback errors and
 /// checks the type, so the native side always gets data, never an exception.
 #[napi(object)]
 pub struct RefreshOutcome {

@@ -9,6 +9,24 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** A failed call, returned or resolved instead of thrown; `lib/errors.js` throws it as a `PerseError`. */
+export interface ErrorInfo {
+  /** Always `false`: distinguishes an error from a result (`status: true`). */
+  status: boolean
+  /** Stable machine-readable code, e.g. `unauthorized`, `timeout`, `no_face_detected`. */
+  code: string
+  /** Human-readable explanation, one line. Never contains a token or private key. */
+  message: string
+  /** The HTTP status when a response came back. */
+  httpStatus?: number
+  /** Whether the same call may succeed if repeated later. */
+  retryable: boolean
+  /** HTTP attempts made (0 when nothing was sent). */
+  attempts: number
+  /** For `token_refresh_failed`: the refresh callback's own message. */
+  cause?: string
+}
+
 /** A running local server. */
 export declare class NativeLocalServer {
   /** Base URL to pass as `baseUrl` as it is (ends in `/v0`). */
@@ -27,24 +45,6 @@ export declare class NativeLocalServer {
   reset(): void
   /** Stops the server; resolves when it has stopped. */
   close(): Promise<void>
-}
-
-/** A failed call, returned or resolved instead of thrown; `lib/errors.js` throws it as a `PerseError`. */
-export interface ErrorInfo {
-  /** Always `false`: distinguishes an error from a result (`status: true`). */
-  status: boolean
-  /** Stable machine-readable code, e.g. `unauthorized`, `timeout`, `no_face_detected`. */
-  code: string
-  /** Human-readable explanation, one line. Never contains a token or private key. */
-  message: string
-  /** The HTTP status when a response came back. */
-  httpStatus?: number
-  /** Whether the same call may succeed if repeated later. */
-  retryable: boolean
-  /** HTTP attempts made (0 when nothing was sent). */
-  attempts: number
-  /** For `token_refresh_failed`: the refresh callback's own message. */
-  cause?: string
 }
 
 /** An answer to give instead of the real one, for the next `times` matching requests. */

@@ -99,7 +99,7 @@ impl Hub {
             let done = match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(Ok(done)) => done,
                 Ok(Err(e)) => Done::from(e),
-                Err(panic) => Done::from(crate::error::panic_error(&*panic)),
+                Err(panic) => Done::from(perse_napi_edge::panic_error(&*panic)),
             };
             hub.finish(id, done);
         };

@@ -7,10 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::auth::{check_token, Auth, TokenProvider, TokenSource};
+use crate::auth::{check_private_key, check_token, Auth, TokenProvider, TokenSource};
 use crate::cancel::CancelToken;
 use crate::config::Config;
-use crate::endpoints::check_private_key;
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::ImageSource;
 use crate::multipart::Multipart;

@@ -8,8 +8,6 @@ use crate::retry::RetryPolicy;
 
 /// Production API root; every path is relative to it.
 pub const DEFAULT_BASE_URL: &str = "https://api.getperse.com/v0";
-/// The SDK's reading of the API's "1 MB" limit: safe under both 10^6 and 2^20.
-pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 1_000_000;
 /// Largest success body read, by default: a detect result with thousands of faces or an
 /// enrollment list of a hundred thousand users fits many times over.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;

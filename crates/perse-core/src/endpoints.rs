@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use reqwest::Method;
 
-use crate::auth::MAX_TOKEN_BYTES;
+use crate::auth::check_private_key;
 use crate::client::{CallOptions, Client, CompareInput};
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::ImageSource;
@@ -175,25 +175,6 @@ fn bodiless(method: Method, path: String) -> Request {
     }
 }
 
-/// A private key as the caller gave it: a trailing line break (read from a file) would only
-/// show up later as a failed login.
-pub(crate) fn check_private_key(k: &str) -> Result<()> {
-    if k.is_empty() {
-        return Err(Error::invalid("privateKey must be a non-empty string"));
-    }
-    if k.len() > MAX_TOKEN_BYTES {
-        return Err(Error::invalid(format!(
-            "privateKey is longer than {MAX_TOKEN_BYTES} bytes"
-        )));
-    }
-    if k.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "privateKey contains a line break or control character (a key read from a file often ends in one: trim it)",
-        ));
-    }
-    Ok(())
-}
-
 /// A user token as it may appear in a form field or a path segment. `.` and `..` (also
 /// percent-encoded) are refused: as a path segment, URL parsers resolve them as "here" and
 /// "up", so `DELETE /face/enrollment/..` would address another resource.
@@ -242,13 +223,5 @@ mod tests {
         }
         assert!(check_user_token("...", "t").is_ok());
         assert!(check_user_token("usr_1.2", "t").is_ok());
-    }
-
-    #[test]
-    fn private_keys_with_line_breaks_are_refused() {
-        assert!(check_private_key("sk_live_x").is_ok());
-        let e = check_private_key("sk_live_x\n").unwrap_err();
-        assert!(e.to_string().contains("trim"));
-        assert!(!e.to_string().contains("sk_live_x"));
     }
 }

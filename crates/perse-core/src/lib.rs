@@ -26,18 +26,15 @@ pub mod results;
 pub use auth::{check_token, jwt_expiry, TokenFuture, TokenProvider, HELD_SECRETS, MAX_TOKEN_BYTES};
 pub use cancel::CancelToken;
 pub use client::{CallOptions, Client, CompareInput};
-pub use config::{
-    normalize_base_url, Config, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_UPLOAD_BYTES,
-    MAX_ERROR_BODY_BYTES,
-};
+pub use config::{normalize_base_url, Config, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY_BYTES};
 pub use error::{
     is_server_code, one_line, Code, CodeInfo, Error, ErrorKind, Group, Result, CODES, MAX_MESSAGE_CHARS, UNION_DOCS,
 };
-pub use image::{check_input_size, sniff, validate_upload, ImageFormat, ImageSource};
+pub use image::{sniff, validate_upload, ImageFormat, ImageSource};
 pub use multipart::{Multipart, MultipartBody};
 pub use prepare::{
-    decode_shrunk, plan, prepare, prepare_source, DecodeJob, Plan, PrepareMode, PrepareOptions, Prepared, Source,
-    Upload, DECODE_BUDGET_BYTES, DEFAULT_MAX_INPUT_BYTES,
+    check_input_size, decode_shrunk, plan, prepare, prepare_source, DecodeJob, Plan, PrepareMode, PrepareOptions,
+    Prepared, Source, Upload, DECODE_BUDGET_BYTES, DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_UPLOAD_BYTES,
 };
 pub use results::{CallResult, Failure, Uploaded};
 pub use retry::RetryPolicy;

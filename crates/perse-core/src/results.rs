@@ -79,6 +79,14 @@ macro_rules! call_results {
                     } )*
                 }
             }
+
+            /// The envelope, whatever the call: where a value for every result is set in one
+            /// place (the client addon's `Hub::launch` sees every call's outcome).
+            pub fn envelope_mut(&mut self) -> &mut Envelope {
+                match self {
+                    $( CallResult::$variant(e) => &mut e.envelope, )*
+                }
+            }
         }
 
         #[cfg(feature = "samples")]

@@ -44,49 +44,52 @@ pub struct Fault {
     pub bound: Option<String>,
 }
 
-/// A fault as a caller describes it (JS `injectFault`, or JSON to the HTTP controls).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FaultSpec {
-    pub path: Option<String>,
-    pub status: Option<f64>,
-    pub code: Option<String>,
-    pub body: Option<String>,
-    pub delay_ms: Option<f64>,
-    pub times: Option<f64>,
-    pub reach_caller: Option<bool>,
+/// Declares `FaultSpec`, a fault as a caller describes it, with the attributes given before
+/// the struct: this crate declares it for the JSON of the HTTP controls (serde), and
+/// perse-node-local for `injectFault` (`#[napi(object)]`), so both take the same fields, with
+/// the same docs and ranges, checked by the same `check()` ([`Fault::try_from`]).
+#[macro_export]
+macro_rules! fault_spec {
+    ($($attrs:tt)*) => {
+        $crate::__js_options! {
+            /// An answer to give instead of the real one, for the next `times` matching requests.
+            $($attrs)*
+            pub struct FaultSpec [FAULT_KEYS, "fault"] {
+                /// Path with or without `/v0` (e.g. `/face/detect`); default: any path.
+                path: Option<String>,
+                /// HTTP status to answer with ({range}); without it the fault only delays.
+                #[integer(100 ..= 599)]
+                status: Option<f64>,
+                /// Error code in the JSON body; default derived from the status.
+                code: Option<String>,
+                /// Raw body instead of the JSON error (HTML, truncated JSON...).
+                body: Option<String>,
+                /// Wait this many milliseconds first ({range}).
+                #[number(0 ..= 600_000, "milliseconds")]
+                delay_ms: Option<f64>,
+                /// How many requests it applies to ({range}; with `reachCaller`, how many calls); default 1.
+                #[integer(1 ..= 1_000_000_000)]
+                times: Option<f64>,
+                /// Answer every attempt of the next call (its retries and its refresh after a 401 too), so that the call itself fails with this answer. Default false.
+                reach_caller: Option<bool>,
+            }
+        }
+    };
 }
 
-impl TryFrom<FaultSpec> for Fault {
-    type Error = String;
+fault_spec!(#[derive(Deserialize)] #[serde(rename_all = "camelCase", deny_unknown_fields)]);
 
-    fn try_from(spec: FaultSpec) -> Result<Self, String> {
-        let int = |v: f64, min: f64, max: f64, what: &str| match v.is_finite()
-            && v.fract() == 0.0
-            && (min..=max).contains(&v)
-        {
-            true => Ok(v),
-            false => Err(format!("fault.{what} must be an integer between {min} and {max}")),
-        };
-        let status = spec
-            .status
-            .map(|s| int(s, 100.0, 599.0, "status"))
-            .transpose()?
-            .map(|s| s as u16);
-        let times = spec
-            .times
-            .map(|n| int(n, 1.0, 1e9, "times"))
-            .transpose()?
-            .map_or(1, |n| n as u32);
-        let delay = match spec.delay_ms {
-            Some(ms) if !ms.is_finite() || !(0.0..=600_000.0).contains(&ms) => {
-                return Err("fault.delayMs must be between 0 and 600000".into())
-            }
-            Some(ms) => Duration::from_millis(ms as u64),
-            None => Duration::ZERO,
-        };
+impl TryFrom<FaultSpec> for Fault {
+    type Error = perse_core::Error;
+
+    fn try_from(spec: FaultSpec) -> Result<Self, perse_core::Error> {
+        spec.check()?;
+        let status = spec.status.map(|s| s as u16);
+        let delay = spec
+            .delay_ms
+            .map_or(Duration::ZERO, |ms| Duration::from_millis(ms as u64));
         if status.is_none() && delay.is_zero() {
-            return Err("a fault needs a status, a delayMs, or both".into());
+            return Err(perse_core::Error::invalid("a fault needs a status, a delayMs, or both"));
         }
         Ok(Fault {
             path: spec.path,
@@ -94,7 +97,7 @@ impl TryFrom<FaultSpec> for Fault {
             code: spec.code,
             body: spec.body,
             delay,
-            times,
+            times: spec.times.map_or(1, |n| n as u32),
             reach_caller: spec.reach_caller.unwrap_or(false),
             bound: None,
         })

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::analysis::{self, descriptor, Engine};
+use crate::handlers::*;
 use crate::server::*;
 
 fn fixture_path(name: &str) -> PathBuf {

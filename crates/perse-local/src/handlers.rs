@@ -12,10 +12,17 @@ use crate::analysis::descriptor::MIN_FACE_PX;
 use crate::analysis::{self, descriptor, Analysis};
 use crate::form::Form;
 use crate::reply::{self, Reject};
-use crate::routes::{secs, token_not_found};
-use crate::server::*;
+use crate::reply::{secs, token_not_found};
+use crate::state::{lock, State};
 
 type Shared = Arc<State>;
+
+/// Thresholds that classify the bundled fixtures (see docs/local-server.md, "What it computes").
+pub const THRESHOLD_UNDEREXPOSURE: f64 = 0.5;
+pub const THRESHOLD_OVEREXPOSURE: f64 = 0.5;
+pub const THRESHOLD_SHARPNESS: f64 = 0.15;
+pub const THRESHOLD_LIVENESS: f64 = 0.5;
+pub const THRESHOLD_SIMILARITY: f64 = 0.7;
 
 /// Decodes and analyses on the blocking pool: detection is CPU work. An upload over
 /// `ANALYSIS_MAX_PIXELS` is decoded at a reduced scale, and concurrent analyses share the

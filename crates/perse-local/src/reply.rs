@@ -1,5 +1,7 @@
 //! Responses: contract-shaped JSON successes and `{message, code, status: false}` errors.
 
+use std::time::Instant;
+
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -51,4 +53,14 @@ pub fn json<T: Serialize>(status: u16, body: &T) -> Response {
 pub fn raw(status: u16, content_type: &str, body: Vec<u8>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, [(header::CONTENT_TYPE, content_type.to_string())], body).into_response()
+}
+
+/// The contract's refusal of an unknown user token (compare, update, delete).
+pub fn token_not_found() -> Reject {
+    Reject::new(404, "user_token_not_found", "the user token does not exist")
+}
+
+/// `timeTaken`: seconds since `started`, to 4 decimals.
+pub fn secs(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 10_000.0).round() / 10_000.0
 }

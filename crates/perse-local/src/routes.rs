@@ -15,8 +15,8 @@ use perse_core::models::*;
 use crate::controls::{clip, take_fault, Fault, RecordedField, RecordedRequest};
 use crate::form::Form;
 use crate::handlers::{compare, detect, enroll, store_write};
-use crate::reply::{self, Reject};
-use crate::server::*;
+use crate::reply::{self, secs, token_not_found, Reject};
+use crate::state::{lock, State};
 
 type Shared = Arc<State>;
 
@@ -29,7 +29,7 @@ pub async fn handle(AxState(state): AxState<Shared>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let has_authorization = req.headers().contains_key(header::AUTHORIZATION);
     if path.starts_with("/__perse/") {
-        return crate::control::serve(&state, req).await;
+        return crate::control_routes::serve(&state, req).await;
     }
     let mut fields = Vec::new();
     let call = req.headers().get("x-perse-call").and_then(|v| v.to_str().ok());
@@ -160,14 +160,6 @@ async fn read_body(body: Body) -> Result<Bytes, Reject> {
 
 fn not_found(path: &str) -> Reject {
     Reject::new(404, "not_found", &format!("no such endpoint: {path}"))
-}
-
-pub fn token_not_found() -> Reject {
-    Reject::new(404, "user_token_not_found", "the user token does not exist")
-}
-
-pub fn secs(started: Instant) -> f64 {
-    (started.elapsed().as_secs_f64() * 10_000.0).round() / 10_000.0
 }
 
 fn login(state: &State, body: &[u8]) -> Result<Response, Reject> {

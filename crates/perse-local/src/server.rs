@@ -12,9 +12,13 @@ use perse_core::{CancelToken, Error, ErrorKind};
 use crate::analysis::Engine;
 use crate::controls::{Fault, FaultSpec, Log, RecordedRequest};
 use crate::jwt::Issuer;
+use crate::state::{lock, reset, State};
 use crate::store::Store;
 
-/// How to run a local server.
+/// How to run a local server. The values are used as they are: the ranges a JS caller must
+/// keep to (a port, at least one connection, a liveness score from 0 to 1, ...) are declared
+/// and checked on perse-node-local's `LocalServerOptions` (`packages/local/src/server.rs`),
+/// which builds these.
 #[derive(Clone, Debug)]
 pub struct LocalServerOptions {
     /// Interface to bind; loopback unless the caller says otherwise.
@@ -66,48 +70,10 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// Documented constant: the local server has no liveness model.
 pub const DEFAULT_LIVENESS: f64 = 0.9;
 
-/// Thresholds that classify the bundled fixtures (see docs/local-server.md, "What it computes").
-pub const THRESHOLD_UNDEREXPOSURE: f64 = 0.5;
-pub const THRESHOLD_OVEREXPOSURE: f64 = 0.5;
-pub const THRESHOLD_SHARPNESS: f64 = 0.15;
-pub const THRESHOLD_LIVENESS: f64 = 0.5;
-pub const THRESHOLD_SIMILARITY: f64 = 0.7;
-
 /// The weights folder of this repository's `perse-node-local` package (tests, the bench
 /// server); the addon passes the installed package's folder instead.
 pub fn default_weights_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packages/local/weights")
-}
-
-pub struct State {
-    pub engine: std::sync::Arc<Engine>,
-    pub issuer: Issuer,
-    pub private_key: String,
-    pub token_ttl: Duration,
-    pub liveness: f64,
-    /// See [`LocalServerOptions::no_face_error`].
-    pub no_face_error: bool,
-    pub generation: AtomicU64,
-    pub store: Mutex<Store>,
-    pub faults: Mutex<Vec<Fault>>,
-    pub log: Mutex<Log>,
-    /// Analyses running at once are capped at the core count: more would only queue in the
-    /// blocking pool, each on its own thread and allocator arena.
-    pub analysis_slots: tokio::sync::Semaphore,
-    /// The memory of the analyses in progress, in KiB (see `analysis::MEMORY_BUDGET_BYTES`).
-    pub memory_budget: tokio::sync::Semaphore,
-}
-
-/// Forgets enrollments, faults and the request log (issued tokens stay valid).
-pub fn reset(state: &State) {
-    // A store that cannot be written keeps its users; the next write reports the failure.
-    let _ = lock(&state.store).clear();
-    lock(&state.faults).clear();
-    lock(&state.log).clear();
-}
-
-pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A running server.
@@ -127,9 +93,6 @@ impl LocalServer {
                 .parse()
                 .map_err(|_| Error::invalid(format!("host must be an IP address or 'localhost', not '{h}'")))?,
         };
-        if !(opts.liveness_score.is_finite() && (0.0..=1.0).contains(&opts.liveness_score)) {
-            return Err(Error::invalid("livenessScore must be between 0 and 1"));
-        }
         // Reading the weights (18 MB) and opening the store are file work: off the runtime.
         let (weights, data) = (opts.weights_dir.clone(), opts.data_dir.clone());
         let (engine, store) = tokio::task::spawn_blocking(move || {
@@ -172,9 +135,6 @@ impl LocalServer {
             .fallback(crate::routes::handle)
             .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
             .with_state(state.clone());
-        if opts.max_connections == 0 || opts.header_timeout.is_zero() {
-            return Err(Error::invalid("maxConnections and headerTimeoutMs must be positive"));
-        }
         let shutdown = CancelToken::new();
         let task = tokio::spawn(crate::accept::serve(
             listener,
@@ -238,7 +198,7 @@ impl LocalServer {
 
     /// A fault from a caller's description (checked).
     pub fn inject(&self, spec: FaultSpec) -> perse_core::Result<()> {
-        let fault = Fault::try_from(spec).map_err(Error::invalid)?;
+        let fault = Fault::try_from(spec)?;
         self.inject_fault(fault);
         Ok(())
     }

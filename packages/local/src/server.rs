@@ -7,53 +7,42 @@ use std::time::Duration;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use perse_core::Error;
+use perse_napi_edge::{fail, js_options, refused, spawn, spec_list, ErrorInfo, Outcome};
 
-use crate::error::{fail, refused, spawn, ErrorInfo, Outcome};
-
-crate::js_options::js_options! {
-    #[doc = "How to start the local server."]
+js_options! {
+    /// How to start the local server.
+    #[napi(object)]
     pub struct LocalServerOptions [LOCAL_SERVER_KEYS] {
-        #[doc = "TCP port (0 to 65535); 0 (the default) picks a free one."]
-        "port" port: Option<f64>,
-        #[doc = "Interface to bind; default `127.0.0.1`. Anything else must be asked for explicitly."]
-        "host" host: Option<String>,
-        #[doc = "The private key `/login` accepts; default a random `sk_local_...`."]
-        "privateKey" private_key: Option<String>,
-        #[doc = "Lifetime of issued session tokens in seconds (1 to 31536000); default 900 (15 minutes, as the API)."]
-        "tokenTtlSeconds" token_ttl_seconds: Option<f64>,
-        #[doc = "The `livenessScore` reported for every face (0 to 1); default 0.9 (there is no liveness model)."]
-        "livenessScore" liveness_score: Option<f64>,
-        #[doc = "A connection must send its request headers within this many milliseconds (1 to 3600000;"]
-        #[doc = "idle keep-alive connections are closed after it too); default 30000."]
-        "headerTimeoutMs" header_timeout_ms: Option<f64>,
-        #[doc = "Connections served at once (1 to 100000); more wait until one closes. Default 512."]
-        "maxConnections" max_connections: Option<f64>,
-        #[doc = "Keep enrollments in `<dataDir>/enrollments.redb`, so that they survive a restart (one server per folder). Default: in memory, forgotten on close."]
-        "dataDir" data_dir: Option<String>,
-        #[doc = "Answer a detect that finds no face with 422 `no_face_detected`, as the hosted API may, instead of `totalFaces: 0`. Default false."]
-        "noFaceError" no_face_error: Option<bool>,
+        /// TCP port ({range}); 0 (the default) picks a free one.
+        #[integer(0 ..= 65_535)]
+        port: Option<f64>,
+        /// Interface to bind; default `127.0.0.1`. Anything else must be asked for explicitly.
+        host: Option<String>,
+        /// The private key `/login` accepts; default a random `sk_local_...`.
+        private_key: Option<String>,
+        /// Lifetime of issued session tokens in seconds ({range}); default 900 (15 minutes, as the API).
+        #[number(1 ..= 31_536_000, "seconds")]
+        token_ttl_seconds: Option<f64>,
+        /// The `livenessScore` reported for every face ({range}); default 0.9 (there is no liveness model).
+        #[number(0 ..= 1)]
+        liveness_score: Option<f64>,
+        /// A connection must send its request headers within this many milliseconds ({range};
+        /// idle keep-alive connections are closed after it too); default 30000.
+        #[number(1 ..= 3_600_000, "milliseconds")]
+        header_timeout_ms: Option<f64>,
+        /// Connections served at once ({range}); more wait until one closes. Default 512.
+        #[integer(1 ..= 100_000)]
+        max_connections: Option<f64>,
+        /// Keep enrollments in `<dataDir>/enrollments.redb`, so that they survive a restart (one server per folder). Default: in memory, forgotten on close.
+        data_dir: Option<String>,
+        /// Answer a detect that finds no face with 422 `no_face_detected`, as the hosted API may, instead of `totalFaces: 0`. Default false.
+        no_face_error: Option<bool>,
     }
 }
 
-crate::js_options::js_options! {
-    #[doc = "An answer to give instead of the real one, for the next `times` matching requests."]
-    pub struct FaultSpec [FAULT_KEYS] {
-        #[doc = "Path with or without `/v0` (e.g. `/face/detect`); default: any path."]
-        "path" path: Option<String>,
-        #[doc = "HTTP status to answer with (100 to 599); without it the fault only delays."]
-        "status" status: Option<f64>,
-        #[doc = "Error code in the JSON body; default derived from the status."]
-        "code" code: Option<String>,
-        #[doc = "Raw body instead of the JSON error (HTML, truncated JSON...)."]
-        "body" body: Option<String>,
-        #[doc = "Wait this many milliseconds first (0 to 600000)."]
-        "delayMs" delay_ms: Option<f64>,
-        #[doc = "How many requests it applies to (1 to 1000000000; with `reachCaller`, how many calls); default 1."]
-        "times" times: Option<f64>,
-        #[doc = "Answer every attempt of the next call (its retries and its refresh after a 401 too), so that the call itself fails with this answer. Default false."]
-        "reachCaller" reach_caller: Option<bool>,
-    }
-}
+// `injectFault`'s argument: perse-local's declaration (shared with its HTTP controls), which
+// also checks it.
+perse_local::fault_spec!(#[napi(object)] #[into(perse_local::FaultSpec)]);
 
 /// One multipart field as the server saw it (no image bytes).
 #[napi(object)]
@@ -218,41 +207,33 @@ pub struct OptionSpecs {
 /// The keys and types of the options objects of this addon (see `js_options!`).
 #[napi(catch_unwind)]
 pub fn option_specs() -> OptionSpecs {
-    let list = |keys: &[(&str, &str)]| keys.iter().map(|(k, t)| vec![k.to_string(), t.to_string()]).collect();
     OptionSpecs {
-        local_server: list(LOCAL_SERVER_KEYS),
-        fault: list(FAULT_KEYS),
+        local_server: spec_list(LOCAL_SERVER_KEYS),
+        fault: spec_list(FAULT_KEYS),
     }
 }
 
+/// The server's settings from the JS options, each number checked against its range first.
 fn convert(o: LocalServerOptions) -> std::result::Result<perse_local::LocalServerOptions, Error> {
+    o.check()?;
     let mut opts = perse_local::LocalServerOptions::default();
     if let Some(p) = o.port {
-        opts.port = int(p, 0.0, 65535.0, "options.port must be an integer between 0 and 65535")? as u16;
+        opts.port = p as u16;
     }
     if let Some(h) = o.host {
         opts.host = h;
     }
     opts.private_key = o.private_key;
     if let Some(t) = o.token_ttl_seconds {
-        if !t.is_finite() || !(1.0..=86_400.0 * 365.0).contains(&t) {
-            return Err(Error::invalid("tokenTtlSeconds must be between 1 and 31536000"));
-        }
         opts.token_ttl = Duration::from_secs(t as u64);
     }
     if let Some(l) = o.liveness_score {
         opts.liveness_score = l;
     }
     if let Some(ms) = o.header_timeout_ms {
-        if !ms.is_finite() || !(1.0..=3_600_000.0).contains(&ms) {
-            return Err(Error::invalid("headerTimeoutMs must be between 1 and 3600000"));
-        }
         opts.header_timeout = Duration::from_millis(ms as u64);
     }
     if let Some(n) = o.max_connections {
-        if !n.is_finite() || n.fract() != 0.0 || !(1.0..=100_000.0).contains(&n) {
-            return Err(Error::invalid("maxConnections must be an integer between 1 and 100000"));
-        }
         opts.max_connections = n as usize;
     }
     opts.no_face_error = o.no_face_error.unwrap_or(false);
@@ -263,28 +244,6 @@ fn convert(o: LocalServerOptions) -> std::result::Result<perse_local::LocalServe
         d => opts.data_dir = d.map(Into::into),
     }
     Ok(opts)
-}
-
-/// `v` when it is an integer in `min..=max`, else `invalid_argument` with `message`.
-fn int(v: f64, min: f64, max: f64, message: &str) -> std::result::Result<f64, Error> {
-    match v.is_finite() && v.fract() == 0.0 && (min..=max).contains(&v) {
-        true => Ok(v),
-        false => Err(Error::invalid(message)),
-    }
-}
-
-impl From<FaultSpec> for perse_local::FaultSpec {
-    fn from(f: FaultSpec) -> Self {
-        perse_local::FaultSpec {
-            path: f.path,
-            status: f.status,
-            code: f.code,
-            body: f.body,
-            delay_ms: f.delay_ms,
-            times: f.times,
-            reach_caller: f.reach_caller,
-        }
-    }
 }
 
 impl From<perse_local::RecordedRequest> for RecordedRequest {

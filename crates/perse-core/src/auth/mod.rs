@@ -7,11 +7,14 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+mod credentials;
 mod jwt;
 mod refresh;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use credentials::check_private_key;
+pub use credentials::{check_token, MAX_TOKEN_BYTES};
 pub use jwt::jwt_expiry;
 use jwt::{effective_skew, expires_within, jwt_claims, now_secs};
 
@@ -149,42 +152,10 @@ impl Session {
     }
 }
 
-/// Longest token accepted, in bytes: far above any real JWT, far below header limits.
-pub const MAX_TOKEN_BYTES: usize = 8192;
-
 /// How many past secrets (tokens, private keys) are remembered for redaction. A server may
 /// echo an old token in an error long after a refresh; tokens older than this many
 /// refreshes (over 15 hours of 15-minute tokens) have long expired.
 pub const HELD_SECRETS: usize = 64;
-
-/// Why `token` cannot be sent as `Authorization: Bearer <token>`, if it cannot. Checked
-/// when a token is stored, so a bad one is refused at the source instead of failing every
-/// later call. The reason never quotes the token.
-pub fn check_token(token: &str) -> Result<(), String> {
-    if token.is_empty() {
-        return Err("the token is empty".into());
-    }
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(format!(
-            "the token is {} bytes, longer than the {MAX_TOKEN_BYTES}-byte limit",
-            token.len()
-        ));
-    }
-    if token.contains(['\r', '\n']) {
-        return Err("the token contains a line break (a token read from a file often ends in one: trim it)".into());
-    }
-    if let Some(c) = token.chars().find(|c| !c.is_ascii_graphic()) {
-        let what = match c {
-            ' ' | '\t' => "whitespace",
-            c if c.is_control() => "a control character",
-            _ => "a non-ASCII character",
-        };
-        return Err(format!(
-            "the token contains {what}, which cannot be sent in an HTTP header"
-        ));
-    }
-    Ok(())
-}
 
 /// Token state of one client. Secrets stay inside; `Debug` is not derived on purpose.
 #[derive(Default)]

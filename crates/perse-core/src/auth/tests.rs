@@ -122,3 +122,11 @@ fn clients_with_one_key_and_base_url_share_a_session_until_given_a_token() {
     e.bind("https://one.test/v0");
     assert!(e.current().is_none(), "an expired session with no client is dropped");
 }
+
+#[test]
+fn private_keys_with_line_breaks_are_refused() {
+    assert!(check_private_key("sk_live_x").is_ok());
+    let e = check_private_key("sk_live_x\n").unwrap_err();
+    assert!(e.to_string().contains("trim"));
+    assert!(!e.to_string().contains("sk_live_x"));
+}

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use image::metadata::Orientation;
 
+use super::shrink::dct_scale;
 use super::{plan, PrepareOptions, Prepared, Source};
 use crate::error::{ErrorKind, Result};
 use crate::image::ImageFormat;
@@ -31,7 +32,7 @@ pub(super) fn gate() -> &'static DecodeGate {
 /// Loads an image and prepares it for upload. Header checks run inline; decoding waits for a
 /// decode slot and its share of the memory budget, then runs on tokio's blocking pool.
 pub async fn prepare_source(src: crate::image::ImageSource, opts: PrepareOptions) -> Result<Prepared> {
-    let bytes = crate::image::load(src, &opts).await?;
+    let bytes = super::input::load(src, &opts).await?;
     let job = match plan(bytes, &opts)? {
         Plan::Ready(p) => return Ok(p),
         Plan::Decode(job) => job,
@@ -97,13 +98,4 @@ impl DecodeJob {
     pub fn run(self) -> Result<Prepared> {
         super::fit::fit(&self.bytes, self.source, self.orientation, &self.opts)
     }
-}
-
-/// The JPEG DCT scaling denominator (1, 2, 4 or 8) used for a long side of `long` pixels
-/// decoded for `target`: the largest that still leaves at least `target`.
-pub(super) fn dct_scale(long: u64, target: u64) -> u64 {
-    if long < 2 * target {
-        return 1;
-    }
-    [8, 4, 2].into_iter().find(|s| long / s >= target).unwrap_or(1)
 }

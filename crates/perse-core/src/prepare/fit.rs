@@ -89,7 +89,7 @@ fn decode_rgb(
     let long = dims.0.max(dims.1);
     if matches!(format, ImageFormat::Jpeg | ImageFormat::Png) && long >= 2 * target {
         let factor = match format {
-            ImageFormat::Jpeg => super::decode::dct_scale(u64::from(long), u64::from(target)) as u32,
+            ImageFormat::Jpeg => super::shrink::dct_scale(u64::from(long), u64::from(target)) as u32,
             _ => long / target,
         };
         return super::shrink::decode_shrunk(bytes, format, |_, _| Ok(factor));

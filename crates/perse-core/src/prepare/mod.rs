@@ -11,6 +11,7 @@
 
 mod decode;
 mod fit;
+mod input;
 mod shrink;
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,7 @@ use crate::image::{describe, validate_upload, ImageFormat};
 use crate::jpeg;
 
 pub use decode::{prepare_source, DecodeJob, Plan, DECODE_BUDGET_BYTES};
+pub use input::check_input_size;
 pub use shrink::decode_shrunk;
 pub use upload::{Source, Upload};
 
@@ -75,7 +77,7 @@ impl Default for PrepareOptions {
     fn default() -> Self {
         PrepareOptions {
             mode: PrepareMode::Auto,
-            max_upload_bytes: crate::config::DEFAULT_MAX_UPLOAD_BYTES,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             max_pixels: 40_000_000,
             max_dimension: 1600,
             quality: 85,
@@ -83,6 +85,10 @@ impl Default for PrepareOptions {
         }
     }
 }
+
+/// Default of [`PrepareOptions::max_upload_bytes`], the SDK's reading of the API's "1 MB"
+/// limit: safe under both 10^6 and 2^20.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 1_000_000;
 
 /// Default of [`PrepareOptions::max_input_bytes`]: a 48 MP phone JPEG or a large PNG fits.
 pub const DEFAULT_MAX_INPUT_BYTES: usize = 50_000_000;

@@ -12,6 +12,15 @@ use super::invalid;
 use crate::error::Result;
 use crate::image::ImageFormat;
 
+/// The JPEG DCT scaling denominator (1, 2, 4 or 8) used for a long side of `long` pixels
+/// decoded for `target`: the largest that still leaves at least `target`.
+pub(super) fn dct_scale(long: u64, target: u64) -> u64 {
+    if long < 2 * target {
+        return 1;
+    }
+    [8, 4, 2].into_iter().find(|s| long / s >= target).unwrap_or(1)
+}
+
 /// Decodes a JPEG or PNG to RGB (transparency composited onto white), shrunk on each side by
 /// about the factor that `factor(width, height)` returns for the stored dimensions (at least
 /// 1; called before any pixel buffer exists, so it may also refuse the image). A JPEG is

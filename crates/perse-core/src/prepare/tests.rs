@@ -1,6 +1,7 @@
 //! Tests of image preparation on the fixture photos.
 
-use super::decode::{dct_scale, gate};
+use super::decode::gate;
+use super::shrink::dct_scale;
 use super::*;
 
 fn fixture(name: &str) -> Bytes {

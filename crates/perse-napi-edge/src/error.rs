@@ -2,7 +2,7 @@
 //! as data, never as a napi throw, because napi-rs async rejections cannot carry a custom
 //! `code`: an [`ErrorInfo`] object (returned by setters and call starts, resolved by the
 //! promise-returning exports) or the same fields in a completion batch (perse-core's
-//! `Failure`, see `src/queue/batch.rs`).
+//! `Failure`, see the client addon's `src/queue/batch.rs`).
 //! `lib/errors.js` alone turns either into a `PerseError`. A napi throw means a bug: a caught
 //! panic, or a value napi could not convert.
 

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::controls::{Fault, FaultSpec};
 use crate::reply::{self, Reject};
-use crate::server::{lock, State};
+use crate::state::{lock, reset, State};
 
 pub async fn serve(state: &Arc<State>, req: Request) -> Response {
     let bearer = req
@@ -36,14 +36,14 @@ pub async fn serve(state: &Arc<State>, req: Request) -> Response {
                 Err(_) => return Reject::new(413, "file_too_large", "the fault is too large").into_response(),
             };
             let fault = serde_json::from_slice::<FaultSpec>(&body)
-                .map_err(|e| e.to_string())
+                .map_err(|e| perse_core::Error::invalid(e.to_string()))
                 .and_then(Fault::try_from);
             match fault {
                 Ok(f) => {
                     lock(&state.faults).push(f);
                     reply::json(200, &serde_json::json!({ "status": true }))
                 }
-                Err(e) => Reject::new(400, "invalid_argument", &e).into_response(),
+                Err(e) => Reject::new(400, "invalid_argument", &e.to_string()).into_response(),
             }
         }
         (Method::POST, "/__perse/expire-tokens") => {
@@ -51,7 +51,7 @@ pub async fn serve(state: &Arc<State>, req: Request) -> Response {
             reply::json(200, &serde_json::json!({ "status": true }))
         }
         (Method::POST, "/__perse/reset") => {
-            crate::server::reset(state);
+            reset(state);
             reply::json(200, &serde_json::json!({ "status": true }))
         }
         (Method::GET, "/__perse/requests") => reply::json(200, &lock(&state.log).to_vec()),
