@@ -11,7 +11,7 @@
 // `node scripts/types.js --write` from PerseClient's methods: edit those instead.
 
 import type * as N from './binding'
-import type { CompareResult, DeleteResult, DetectResult, DetectThresholds, EnrollResult, Face, ListResult, Metrics } from './results'
+import type { CallTrace, CompareResult, DeleteResult, DetectResult, DetectThresholds, EnrollResult, Face, ListResult, Metrics } from './results'
 
 export * from './results'
 
@@ -99,6 +99,14 @@ export declare class PerseError extends Error {
    */
   readonly cause?: unknown
   /**
+   * The id of the call's last request, when one was sent: the server's (`x-request-id` or
+   * similar response header) when it answered with one, else the `X-Request-Id` the SDK sent.
+   * Give it to Perse support. See docs/observability.md.
+   */
+  readonly requestId?: string
+  /** What the call did, attempt by attempt: only when it was traced (docs/observability.md). */
+  readonly trace?: CallTrace
+  /**
    * Builds a PerseError, for instance in a test double of your own service. Sends no request.
    * Consent: not involved. Never throws.
    * @example const e = new PerseError({ message: 'the server is busy', code: 'rate_limited', retryable: true })
@@ -148,6 +156,17 @@ export type TokenRefreshCallback = () => string | Promise<string>
 export interface ClientOptions extends N.ClientOptions {
   /** Called for a new token when there is none, it is within `refreshSkewSeconds` of `exp`, or the server answers 401. */
   onTokenRefresh?: TokenRefreshCallback | null
+  /**
+   * Receives the debug log (one line per attempt, then the outcome) instead of
+   * `NODE_DEBUG=perse-node`: a pino, winston or bunyan logger, or `console`. `null` removes it.
+   * See docs/observability.md.
+   */
+  logger?: PerseLogger | null
+}
+
+/** What the `logger` option takes: anything with a `debug(line)` method. */
+export interface PerseLogger {
+  debug(line: string): unknown
 }
 
 export interface CallOptions extends Omit<N.CallOptions, 'enduserConsent'> {
@@ -184,6 +203,8 @@ export interface QualityVerdict {
   imageMetrics?: Metrics
   timeTaken?: number
   defaultThresholds?: DetectThresholds
+  /** The detect call's `requestId` (absent for `no_face_detected`: see the error's). */
+  requestId?: string
 }
 
 /**
