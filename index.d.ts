@@ -11,7 +11,7 @@
 // `node scripts/types.js --write` from PerseClient's methods: edit those instead.
 
 import type * as N from './binding'
-import type { CallTrace, CompareResult, DeleteResult, DetectResult, DetectThresholds, EnrollResult, Face, ListResult, Metrics } from './results'
+import type { AttemptTrace, CallTrace, CompareResult, DeleteResult, DetectResult, DetectThresholds, EnrollResult, Face, ListResult, Metrics } from './results'
 
 export * from './results'
 
@@ -164,8 +164,63 @@ export interface ClientOptions extends N.ClientOptions {
   logger?: PerseLogger | null
 }
 
+/** A call's public name in the observability channels and spans. */
+export type PerseOperation = 'login' | 'detect' | 'compare' | 'enroll' | 'enrollment.list' | 'enrollment.update' | 'enrollment.delete'
+
+/**
+ * The context of the `perse-node:call` tracing channel, version 1 (docs/observability.md):
+ * `diagnostics_channel.tracingChannel<unknown, PerseCallContext>('perse-node:call')`. The
+ * fields from `requestId` on are set when the call settles (from `asyncStart`, or `error`).
+ */
+export interface PerseCallContext {
+  version: 1
+  operation: PerseOperation
+  method: 'POST' | 'GET' | 'PUT' | 'DELETE'
+  /** The base URL's origin. */
+  origin: string
+  /** Extra request headers a `start` subscriber may add (`traceparent`); the caller's own `headers` win. */
+  headers: Record<string, string>
+  requestId?: string
+  attempts?: AttemptTrace[]
+  /** The last attempt's HTTP status. */
+  status?: number
+  refreshed?: boolean
+  /** On success of an image call: what each image was uploaded as (`null` for a `{ userToken }` side). */
+  uploads?: Array<{ bytes: number; format: 'jpeg' | 'png' } | null>
+  /** On failure: the error's code. */
+  code?: PerseErrorCode
+  result?: unknown
+  error?: unknown
+}
+
+/** A message of the `perse-node:attempt` channel, version 1: one per attempt of a traced call, when it settles. */
+export interface PerseAttemptMessage extends AttemptTrace {
+  version: 1
+  operation: PerseOperation
+  origin: string
+  requestId?: string
+  /** 1 for the first attempt. */
+  attempt: number
+}
+
+/** A message of the `perse-node:token-refresh` channel, version 1: a traced call fetched a token. */
+export interface PerseTokenRefreshMessage {
+  version: 1
+  operation: PerseOperation
+  origin: string
+  requestId?: string
+  /** Whether the refresh worked (false: the call failed with `token_refresh_failed`). */
+  ok: boolean
+}
+
 /** What the `logger` option takes: anything with a `debug(line)` method. */
 export interface PerseLogger {
+  /**
+   * Called with each line of the debug log (one per attempt, then the outcome), already
+   * free of tokens and keys. Sends no request. Consent: not involved. Never throws: what the
+   * logger throws is ignored.
+   * @example const logger = { debug: (line: string) => console.error(line) }
+   */
   debug(line: string): unknown
 }
 

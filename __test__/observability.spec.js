@@ -307,6 +307,14 @@ test.serial('logger: one line per attempt and the outcome, with no token or priv
   await c.enrollment.list()
   t.is(lines.length, before, 'logger: null removes it')
   throwsPerse(t, () => new PerseClient({ baseUrl: server.url, logger: { info() {} } }), 'invalid_argument')
+  c.configure({
+    logger: {
+      debug() {
+        throw new Error('logger down')
+      },
+    },
+  })
+  t.is((await c.enrollment.list()).status, true, 'a throwing logger does not fail the call')
 })
 
 test.serial('NODE_DEBUG=perse-node writes the same lines to stderr, without secrets', async (t) => {

@@ -91,7 +91,12 @@ function settled(ctx, result, error, logger) {
   }
   if (ctx.refreshed && REFRESH.hasSubscribers) REFRESH.publish({ version: CHANNELS_VERSION, operation: ctx.operation, origin: ctx.origin, requestId: ctx.requestId, ok: !(error?.code === 'token_refresh_failed') })
   const log = logger ?? (debugOn ? debugLog() : null)
-  if (log !== null) writeLog(log, ctx, error)
+  if (log === null) return
+  try {
+    writeLog(log, ctx, error)
+  } catch {
+    // a logger that throws must not change the call's outcome
+  }
 }
 
 /** `[{ bytes, format }]` of what was uploaded (`null` where a compare side was a user token). */
