@@ -32,8 +32,8 @@ impl Done {
     /// With the call's request id and trace (perse-core's `CallLog`).
     pub fn with_log(self, log: &perse_core::CallLog) -> Self {
         match self {
-            Done::Failed(f) => Done::Failed(f.with_log(log)),
-            Done::Ok(r) => Done::Ok(r.with_log(log)),
+            Done::Failed(f) => Done::Failed(f.with_facts(log.request_id(), log.trace())),
+            Done::Ok(r) => Done::Ok(r.with_facts(log.request_id(), log.trace())),
         }
     }
 }

@@ -99,13 +99,6 @@ macro_rules! call_results {
         }
 
         impl CallResult {
-            /// With the call's request id and trace in its envelope.
-            pub fn with_log(self, log: &crate::CallLog) -> Self {
-                match self {
-                    $( CallResult::$variant(e) => CallResult::$variant(e.with_log(log)), )*
-                }
-            }
-
             /// Writes the tag, the model's fields, the uploads, then the envelope.
             pub fn put(&self, out: &mut Sink) {
                 match self {
@@ -217,19 +210,21 @@ impl From<&crate::Error> for Failure {
 }
 
 impl Failure {
-    /// With the call's request id and trace (see [`Envelope`]).
-    pub fn with_log(mut self, log: &crate::CallLog) -> Self {
-        self.request_id = log.request_id();
-        self.trace = log.trace();
+    /// With the call's request id and trace (see [`Envelope`]; the request loop's `CallLog`
+    /// knows them).
+    pub fn with_facts(mut self, request_id: Option<String>, trace: Option<CallTrace>) -> Self {
+        self.request_id = request_id;
+        self.trace = trace;
         self
     }
 }
 
-impl<T> Uploaded<T> {
-    /// With the call's request id and trace.
-    pub fn with_log(mut self, log: &crate::CallLog) -> Self {
-        self.envelope.request_id = log.request_id().unwrap_or_default();
-        self.envelope.trace = log.trace();
+impl CallResult {
+    /// With the call's request id and trace in its envelope.
+    pub fn with_facts(mut self, request_id: Option<String>, trace: Option<CallTrace>) -> Self {
+        let e = self.envelope_mut();
+        e.request_id = request_id.unwrap_or_default();
+        e.trace = trace;
         self
     }
 }
