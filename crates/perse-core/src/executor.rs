@@ -135,22 +135,22 @@ impl Client {
                 };
                 self.do_login(&key, &login).await
             }
-            TokenSource::Provider(p) => match {
+            TokenSource::Provider(p) => {
                 opts.log.refreshed();
-                tokio::time::timeout(timeout, p.fetch_token()).await
-            } {
-                Err(_) => Err(Error::refresh_failed(format!(
-                    "onTokenRefresh did not settle within {} ms",
-                    timeout.as_millis()
-                ))),
-                Ok(Err(msg)) => Err(Error::refresh_failed(msg)),
-                Ok(Ok(t)) => match check_token(&t) {
-                    Ok(()) => Ok(t),
-                    Err(why) => Err(Error::refresh_failed(format!(
-                        "onTokenRefresh returned an unusable token: {why}"
+                match tokio::time::timeout(timeout, p.fetch_token()).await {
+                    Err(_) => Err(Error::refresh_failed(format!(
+                        "onTokenRefresh did not settle within {} ms",
+                        timeout.as_millis()
                     ))),
-                },
-            },
+                    Ok(Err(msg)) => Err(Error::refresh_failed(msg)),
+                    Ok(Ok(t)) => match check_token(&t) {
+                        Ok(()) => Ok(t),
+                        Err(why) => Err(Error::refresh_failed(format!(
+                            "onTokenRefresh returned an unusable token: {why}"
+                        ))),
+                    },
+                }
+            }
         }
     }
 
