@@ -149,7 +149,10 @@ impl Parse for Field {
         input.parse::<Token![:]>()?;
         let ty: Type = input.parse()?;
         let inner = option_inner(&ty).ok_or_else(|| {
-            syn::Error::new_spanned(&ty, "js_options: a field must be an Option<f64 | String | bool | HashMap<String, String>>")
+            syn::Error::new_spanned(
+                &ty,
+                "js_options: a field must be an Option<f64 | String | bool | HashMap<String, String>>",
+            )
         })?;
         let mut range = None;
         let mut kept = Vec::new();
