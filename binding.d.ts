@@ -77,11 +77,12 @@ export declare class NativeClient {
   /**
    * Starts an API call (see `calls.rs`) and returns `null`; its outcome arrives later
    * through the completion callback under `id`. Arguments the core refuses come back at once
-   * as an `ErrorInfo` (returned, not thrown), and then nothing was started. `consent` comes
+   * as an `ErrorInfo` (returned, not thrown), and then nothing was started. `trace` keeps
+   * each attempt's facts for the result's `trace` (docs/observability.md). `consent` comes
    * as its own argument, and `options` only when some other option is set: each property
    * read through napi costs a key lookup on the JS thread.
    */
-  start(id: number, call: Call, consent: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null, a?: unknown | undefined | null, b?: unknown | undefined | null, c?: unknown | undefined | null, d?: unknown | undefined | null): ErrorInfo | null
+  start(id: number, call: Call, consent: boolean, trace: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null, a?: unknown | undefined | null, b?: unknown | undefined | null, c?: unknown | undefined | null, d?: unknown | undefined | null): ErrorInfo | null
 }
 
 /** A call `NativeClient::start` can launch (JS: `Call.Detect`, ...). */
@@ -105,6 +106,8 @@ export interface CallOptions {
   maxRetries?: number
   /** Image preparation for this call (overrides the client's). */
   prepare?: 'validate' | 'fit' | 'auto'
+  /** Extra headers for this call's requests, as the client's `headers` (which they override by name); `X-Request-Id` sets the call's id. */
+  headers?: Record<string, string>
 }
 
 /** Settings of a `PerseClient` (all optional). */
@@ -141,6 +144,8 @@ export interface ClientOptions {
   allowInsecureHttp?: boolean
   /** More root certificates to trust, as PEM text (a corporate proxy's or a test server's private CA; `fs.readFileSync(path, 'utf8')`), on top of the bundled roots, the OS trust store and `NODE_EXTRA_CA_CERTS`. */
   ca?: string
+  /** Extra headers for every request, `{ name: value }`: printable ASCII, no line breaks, at most 32 headers and 16 KiB; never `Authorization`, `Content-Type`, `Content-Length`, `Transfer-Encoding`, `Host`, `Connection` or `X-Request-Id`. A call's `headers` override these by name. */
+  headers?: Record<string, string>
 }
 
 /**

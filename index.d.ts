@@ -11,7 +11,7 @@
 // `node scripts/types.js --write` from PerseClient's methods: edit those instead.
 
 import type * as N from './binding'
-import type { CompareResult, DeleteResult, DetectResult, DetectThresholds, EnrollResult, Face, ListResult, Metrics } from './results'
+import type { AttemptTrace, CallTrace, CompareResult, DeleteResult, DetectResult, DetectThresholds, EnrollResult, Face, ListResult, Metrics } from './results'
 
 export * from './results'
 
@@ -99,6 +99,14 @@ export declare class PerseError extends Error {
    */
   readonly cause?: unknown
   /**
+   * The id of the call's last request, when one was sent: the server's (`x-request-id` or
+   * similar response header) when it answered with one, else the `X-Request-Id` the SDK sent.
+   * Give it to Perse support. See docs/observability.md.
+   */
+  readonly requestId?: string
+  /** What the call did, attempt by attempt: only when it was traced (docs/observability.md). */
+  readonly trace?: CallTrace
+  /**
    * Builds a PerseError, for instance in a test double of your own service. Sends no request.
    * Consent: not involved. Never throws.
    * @example const e = new PerseError({ message: 'the server is busy', code: 'rate_limited', retryable: true })
@@ -148,6 +156,72 @@ export type TokenRefreshCallback = () => string | Promise<string>
 export interface ClientOptions extends N.ClientOptions {
   /** Called for a new token when there is none, it is within `refreshSkewSeconds` of `exp`, or the server answers 401. */
   onTokenRefresh?: TokenRefreshCallback | null
+  /**
+   * Receives the debug log (one line per attempt, then the outcome) instead of
+   * `NODE_DEBUG=perse-node`: a pino, winston or bunyan logger, or `console`. `null` removes it.
+   * See docs/observability.md.
+   */
+  logger?: PerseLogger | null
+}
+
+/** A call's public name in the observability channels and spans. */
+export type PerseOperation = 'login' | 'detect' | 'compare' | 'enroll' | 'enrollment.list' | 'enrollment.update' | 'enrollment.delete'
+
+/**
+ * The context of the `perse-node:call` tracing channel, version 1 (docs/observability.md):
+ * `diagnostics_channel.tracingChannel<unknown, PerseCallContext>('perse-node:call')`. The
+ * fields from `requestId` on are set when the call settles (from `asyncStart`, or `error`).
+ */
+export interface PerseCallContext {
+  version: 1
+  operation: PerseOperation
+  method: 'POST' | 'GET' | 'PUT' | 'DELETE'
+  /** The base URL's origin. */
+  origin: string
+  /** Extra request headers a `start` subscriber may add (`traceparent`); the caller's own `headers` win. */
+  headers: Record<string, string>
+  requestId?: string
+  attempts?: AttemptTrace[]
+  /** The last attempt's HTTP status. */
+  status?: number
+  refreshed?: boolean
+  /** On success of an image call: what each image was uploaded as (`null` for a `{ userToken }` side). */
+  uploads?: Array<{ bytes: number; format: 'jpeg' | 'png' } | null>
+  /** On failure: the error's code. */
+  code?: PerseErrorCode
+  result?: unknown
+  error?: unknown
+}
+
+/** A message of the `perse-node:attempt` channel, version 1: one per attempt of a traced call, when it settles. */
+export interface PerseAttemptMessage extends AttemptTrace {
+  version: 1
+  operation: PerseOperation
+  origin: string
+  requestId?: string
+  /** 1 for the first attempt. */
+  attempt: number
+}
+
+/** A message of the `perse-node:token-refresh` channel, version 1: a traced call fetched a token. */
+export interface PerseTokenRefreshMessage {
+  version: 1
+  operation: PerseOperation
+  origin: string
+  requestId?: string
+  /** Whether the refresh worked (false: the call failed with `token_refresh_failed`). */
+  ok: boolean
+}
+
+/** What the `logger` option takes: anything with a `debug(line)` method. */
+export interface PerseLogger {
+  /**
+   * Called with each line of the debug log (one per attempt, then the outcome), already
+   * free of tokens and keys. Sends no request. Consent: not involved. Never throws: what the
+   * logger throws is ignored.
+   * @example const logger = { debug: (line: string) => console.error(line) }
+   */
+  debug(line: string): unknown
 }
 
 export interface CallOptions extends Omit<N.CallOptions, 'enduserConsent'> {
@@ -184,6 +258,8 @@ export interface QualityVerdict {
   imageMetrics?: Metrics
   timeTaken?: number
   defaultThresholds?: DetectThresholds
+  /** The detect call's `requestId` (absent for `no_face_detected`: see the error's). */
+  requestId?: string
 }
 
 /**

@@ -63,4 +63,6 @@ export interface RecordedRequest {
   status: number
   /** Whether an injected fault produced the answer. */
   faulted: boolean
+  /** The request's `X-Request-Id`, echoed in the answer (the same on every attempt of one call). */
+  requestId?: string
 }

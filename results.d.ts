@@ -56,6 +56,38 @@ export interface CompareThresholds {
   similarity: number
 }
 
+/** One HTTP attempt of a traced call. */
+export interface AttemptTrace {
+  /** The HTTP status, when a response came. */
+  status?: number
+  /**
+   * How long the attempt took, in milliseconds (sending the request and reading the
+   * response).
+   */
+  ms: number
+  /**
+   * The error code of a failed attempt (`server_error`, `timeout`, `network_error`,
+   * `unauthorized`, ...).
+   */
+  code?: string
+  /**
+   * What the SDK did next: `'done'`, `'retry'`, `'refresh'` (a new token, then the same
+   * request again) or `'fail'`.
+   */
+  next: string
+}
+
+/** What a traced call did (see docs/observability.md). */
+export interface CallTrace {
+  /** The call's own HTTP attempts, in order (a token refresh's `/login` is not among them). */
+  attempts: Array<AttemptTrace>
+  /**
+   * The call fetched a new token (a login with the private key, or `onTokenRefresh`): none
+   * was held, it was about to expire, or the server answered 401.
+   */
+  refreshed: boolean
+}
+
 /** What was uploaded for one image (after `prepare`). */
 export interface Uploaded {
   /** Pixel width of the uploaded image. */
@@ -85,6 +117,19 @@ export interface DetectResult {
   defaultThresholds: DetectThresholds
   /** What was uploaded for the image. */
   uploaded: Uploaded | null
+  /**
+   * The id of the call's last request: the server's (its `x-request-id`, `x-amzn-requestid`,
+   * `x-amz-request-id` or `request-id` response header) when it sent one, else the
+   * `X-Request-Id` the SDK sent (the same on every attempt of the call). Give it to Perse
+   * support.
+   */
+  requestId: string
+  /**
+   * What the call did, attempt by attempt: present only when the call was traced (a
+   * `diagnostics_channel` subscriber, `NODE_DEBUG=perse-node` or a `logger` when it started).
+   * See docs/observability.md.
+   */
+  trace?: CallTrace
 }
 
 /** Result of `compare`. */
@@ -100,6 +145,19 @@ export interface CompareResult {
   defaultThresholds: CompareThresholds
   /** What was uploaded for each side (`null` for a `{ userToken }` side). */
   uploaded: { a: Uploaded | null; b: Uploaded | null }
+  /**
+   * The id of the call's last request: the server's (its `x-request-id`, `x-amzn-requestid`,
+   * `x-amz-request-id` or `request-id` response header) when it sent one, else the
+   * `X-Request-Id` the SDK sent (the same on every attempt of the call). Give it to Perse
+   * support.
+   */
+  requestId: string
+  /**
+   * What the call did, attempt by attempt: present only when the call was traced (a
+   * `diagnostics_channel` subscriber, `NODE_DEBUG=perse-node` or a `logger` when it started).
+   * See docs/observability.md.
+   */
+  trace?: CallTrace
 }
 
 /** Result of `enroll` and `enrollment.update`. */
@@ -114,6 +172,19 @@ export interface EnrollResult {
   timeTaken: number
   /** What was uploaded for the image. */
   uploaded: Uploaded | null
+  /**
+   * The id of the call's last request: the server's (its `x-request-id`, `x-amzn-requestid`,
+   * `x-amz-request-id` or `request-id` response header) when it sent one, else the
+   * `X-Request-Id` the SDK sent (the same on every attempt of the call). Give it to Perse
+   * support.
+   */
+  requestId: string
+  /**
+   * What the call did, attempt by attempt: present only when the call was traced (a
+   * `diagnostics_channel` subscriber, `NODE_DEBUG=perse-node` or a `logger` when it started).
+   * See docs/observability.md.
+   */
+  trace?: CallTrace
 }
 
 /** Result of `enrollment.list`. */
@@ -126,6 +197,19 @@ export interface ListResult {
   totalUsers: number
   /** Seconds the server spent. */
   timeTaken: number
+  /**
+   * The id of the call's last request: the server's (its `x-request-id`, `x-amzn-requestid`,
+   * `x-amz-request-id` or `request-id` response header) when it sent one, else the
+   * `X-Request-Id` the SDK sent (the same on every attempt of the call). Give it to Perse
+   * support.
+   */
+  requestId: string
+  /**
+   * What the call did, attempt by attempt: present only when the call was traced (a
+   * `diagnostics_channel` subscriber, `NODE_DEBUG=perse-node` or a `logger` when it started).
+   * See docs/observability.md.
+   */
+  trace?: CallTrace
 }
 
 /** Result of `enrollment.delete`. */
@@ -136,4 +220,17 @@ export interface DeleteResult {
   message: string
   /** Seconds the server spent. */
   timeTaken: number
+  /**
+   * The id of the call's last request: the server's (its `x-request-id`, `x-amzn-requestid`,
+   * `x-amz-request-id` or `request-id` response header) when it sent one, else the
+   * `X-Request-Id` the SDK sent (the same on every attempt of the call). Give it to Perse
+   * support.
+   */
+  requestId: string
+  /**
+   * What the call did, attempt by attempt: present only when the call was traced (a
+   * `diagnostics_channel` subscriber, `NODE_DEBUG=perse-node` or a `logger` when it started).
+   * See docs/observability.md.
+   */
+  trace?: CallTrace
 }

@@ -80,7 +80,10 @@ test('results are plain objects with the contract fields, optional ones omitted 
     timeTaken: 0.01,
     defaultThresholds: { underexposure: 0.5, overexposure: 0.5, sharpness: 0.15, liveness: 0.5 },
     uploaded: { width: 512, height: 512, format: 'jpeg', bytes: 68_052, scale: 1, orientationApplied: false },
+    requestId: d.requestId,
   })
+  t.regex(d.requestId, /^[0-9a-f]{16}$/, 'the id sent (this server sends none)')
+  t.false('trace' in d, 'untraced')
   t.false('landmarks' in d.faces[0])
   t.false('color' in d.imageMetrics)
   c.close()

@@ -150,8 +150,10 @@ server('the request log has names and sizes, never image bytes or tokens', async
   const { client, server } = t.context
   await client.detect(img('astronaut.jpg'), CONSENT)
   const [login, detect] = server.requests()
-  t.deepEqual(login, { method: 'POST', path: '/v0/login', fields: [], hasAuthorization: false, status: 200, faulted: false })
+  t.deepEqual(login, { method: 'POST', path: '/v0/login', fields: [], hasAuthorization: false, status: 200, faulted: false, requestId: login.requestId })
+  t.regex(login.requestId, /^[0-9a-f]{16}$/)
   t.is(detect.path, '/v0/face/detect')
+  t.not(detect.requestId, login.requestId, 'a login during a call has its own id')
   t.true(detect.hasAuthorization)
   t.deepEqual(detect.fields[0], { name: 'image_file', filename: 'image.jpg', contentType: 'image/jpeg', size: fs.statSync(img('astronaut.jpg')).size })
   t.deepEqual(detect.fields[1], { name: 'client_declaration_enduser_consent', size: 4, value: 'true' })
@@ -160,6 +162,16 @@ server('the request log has names and sizes, never image bytes or tokens', async
   t.false(text.includes('eyJ'))
   server.reset()
   t.deepEqual(server.requests(), [])
+})
+
+it('echoes X-Request-Id and records it: a result carries the id the log shows', async (t) => {
+  const { client, server } = t.context
+  const d = await client.detect(img('astronaut.jpg'), CONSENT)
+  t.is(server.requests().find((r) => r.path === '/v0/face/detect').requestId, d.requestId)
+  const res = await fetch(`${server.url}/face/enrollment/list`, { headers: { 'x-request-id': 'echo-me-1' } })
+  t.is(res.status, 401)
+  t.is(res.headers.get('x-request-id'), 'echo-me-1')
+  t.is(server.requests().at(-1).requestId, 'echo-me-1')
 })
 
 // ---- the contract's validation, on the wire ------------------------------------------

@@ -4,7 +4,9 @@
 // fail to type-check, or tsc reports them.
 
 import { PerseClient, PerseError, isPerseError, detect, enrollment, face, startLocalServer, prepareImage } from '..'
-import type { DetectResult, CompareResult, Face, PerseErrorCode } from '..'
+import type { DetectResult, CompareResult, Face, PerseErrorCode, CallTrace } from '..'
+import { instrumentPerse } from '../otel'
+import type { TracerProvider } from '@opentelemetry/api'
 
 async function usage(): Promise<void> {
   const client = new PerseClient({ baseUrl: 'http://127.0.0.1:8080/v0', timeoutMs: 5000, onTokenRefresh: async () => 'jwt' })
@@ -74,3 +76,32 @@ async function usage(): Promise<void> {
   void [n, s, users, blurred, verdict, asError, wrong]
 }
 void usage
+
+// Observability (docs/observability.md): request ids, traces, headers, logger, perse-node/otel.
+async function observability(tracerProvider: TracerProvider): Promise<void> {
+  const client = new PerseClient({ headers: { 'X-Tenant': 'acme' }, logger: console })
+  client.configure({ logger: null })
+  const d = await client.detect('x.jpg', { enduserConsent: true, headers: { 'X-Request-Id': 'r1' } })
+  const id: string = d.requestId
+  const trace: CallTrace | undefined = d.trace
+  const status: number | undefined = trace?.attempts[0]?.status
+  try {
+    await client.enrollment.list()
+  } catch (e) {
+    if (isPerseError(e)) {
+      const rid: string | undefined = e.requestId
+      void rid
+    }
+  }
+  // @ts-expect-error header values are strings
+  new PerseClient({ headers: { 'X-Count': 1 } })
+  // @ts-expect-error a logger needs debug(line)
+  new PerseClient({ logger: { info() {} } })
+  const stop: () => void = instrumentPerse({ tracerProvider })
+  instrumentPerse({ propagator: null })
+  // @ts-expect-error a tracer provider, not a string
+  instrumentPerse({ tracerProvider: 'otel' })
+  stop()
+  void [id, status]
+}
+void observability

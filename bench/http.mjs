@@ -6,6 +6,7 @@
 //
 //   N=3000 C=32 ROUNDS=5 node bench/http.mjs      (after `npm run build`)
 //   CLIENTS=perse-node ...                         (only this SDK and the undici reference)
+//   OTEL=1 ...                                     (with perse-node/otel attached)
 
 import { execFileSync, spawn } from 'node:child_process'
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
@@ -58,6 +59,19 @@ function serverCpu() {
 // ---- the clients --------------------------------------------------------------------------
 
 const perse = new PerseClient({ baseUrl: base, token: TOKEN, maxRetries: 0 })
+
+// OTEL=1: perse-node/otel attached, as an app with OpenTelemetry has it (async-hooks context
+// manager, W3C propagator, a span processor whose exporter drops the spans), to price a span.
+if (process.env.OTEL === '1') {
+  const { context, propagation } = require('@opentelemetry/api')
+  const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks')
+  const { W3CTraceContextPropagator } = require('@opentelemetry/core')
+  const { BasicTracerProvider, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-base')
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator())
+  const drop = { export: (spans, done) => done({ code: 0 }), shutdown: async () => {} }
+  require('../otel').instrumentPerse({ tracerProvider: new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(drop)] }) })
+}
 const agent = new undici.Agent({ keepAliveTimeout: 30_000, connections: C })
 const axiosClient = axios.create({ httpAgent: new (require('node:http').Agent)({ keepAlive: true, maxSockets: C }) })
 const blob = new Blob([photo], { type: 'image/jpeg' })

@@ -8,9 +8,12 @@
 const { invalid, describe, isPerseError, foreignMessage } = require('./errors.js')
 const native = require('./native.js')
 const { localPackageIfInstalled } = require('./local-package.js')
+const { loggerArg } = require('./observe.js')
+
+const { isProxy } = require('node:util').types
 
 /** Options handled by JS itself, next to the native ones. */
-const JS_ONLY = { client: [['onTokenRefresh', 'function']], call: [['signal', 'object']], prepareImage: [['timeoutMs', 'number']] }
+const JS_ONLY = { client: [['onTokenRefresh', 'function'], ['logger', 'object']], call: [['signal', 'object']], prepareImage: [['timeoutMs', 'number']] }
 
 /** Names people reach for, and what they meant. */
 const ALIASES = {
@@ -101,20 +104,43 @@ function options(value, kind, where = 'options', given = undefined) {
 /** Credentials given as `undefined` are refused: usually an environment variable that is not set. */
 const CREDENTIALS = ['privateKey', 'token']
 
-/** Client options: `{ native, onTokenRefresh }`; `onTokenRefresh` may be `null`. */
+/** Client options: `{ native, onTokenRefresh, logger }`; `onTokenRefresh` and `logger` may be `null`. */
 function clientOptions(value) {
   const refresh = value != null && typeof value === 'object' && value.onTokenRefresh === null
+  const noLogger = value != null && typeof value === 'object' && value.logger === null
   const undefinedKeys = new Set()
-  const o = options(refresh ? { ...value, onTokenRefresh: undefined } : value, 'client', 'options', undefinedKeys)
+  const o = options(refresh || noLogger ? { ...value, onTokenRefresh: refresh ? undefined : value.onTokenRefresh, logger: noLogger ? undefined : value.logger } : value, 'client', 'options', undefinedKeys)
   for (const key of CREDENTIALS) {
     if (o[key] === '' || undefinedKeys.has(key)) {
       const env = key === 'privateKey' ? ', or leave it out to use PERSE_PRIVATE_KEY' : ', or leave it out'
       throw invalid(`options.${key} is ${o[key] === '' ? 'empty' : 'undefined'}: is the environment variable you read it from set? Pass a ${key === 'token' ? 'token' : 'key'}${env}`)
     }
   }
-  const { onTokenRefresh, ...rest } = o
+  const { onTokenRefresh, logger, ...rest } = o
+  if (logger !== undefined && loggerArg(logger) === undefined) throw invalid(`options.logger must be an object with a debug(line) method, such as a pino or winston logger, or null (got ${describe(logger)})`)
+  if (rest.headers !== undefined) rest.headers = headersArg(rest.headers)
   const hasRefresh = refresh || onTokenRefresh !== undefined
-  return { native: rest, onTokenRefresh: refresh ? null : onTokenRefresh, hasRefresh, credentials: hasRefresh || CREDENTIALS.some((k) => rest[k] !== undefined) }
+  return { native: rest, onTokenRefresh: refresh ? null : onTokenRefresh, hasRefresh, logger: noLogger ? null : logger, credentials: hasRefresh || CREDENTIALS.some((k) => rest[k] !== undefined) }
+}
+
+/** Longest header name or count read from a `headers` object before the native check refuses it. */
+const MAX_HEADER_KEYS = 64
+
+/**
+ * A `headers` option as a fresh plain object of its own string-valued keys (the native side
+ * checks names, values, sizes and the refused names: crates/perse-core/src/headers.rs).
+ */
+function headersArg(h) {
+  if (Array.isArray(h) || isProxy(h)) throw invalid(`options.headers must be an object of header names to string values (got ${describe(h)})`)
+  const keys = Object.keys(h)
+  if (keys.length > MAX_HEADER_KEYS) throw invalid(`options.headers has ${keys.length} headers; at most 32 are sent`)
+  const out = {}
+  for (const k of keys) {
+    const v = h[k]
+    if (typeof v !== 'string') throw invalid(`options.headers['${k.slice(0, 40)}'] must be a string (got ${describe(v)})`)
+    out[k] = v
+  }
+  return out
 }
 
 const NO_CALL_OPTIONS = Object.freeze({ consent: false, native: null, signal: undefined })
@@ -138,7 +164,7 @@ function callOptions(value) {
     if (v === undefined) continue
     if (key === 'enduserConsent') consent = v
     else if (key === 'signal') signal = abortSignal(v)
-    else (rest ??= {})[key] = v
+    else (rest ??= {})[key] = key === 'headers' ? headersArg(v) : v
   }
   return { consent, native: rest, signal }
 }

@@ -45,6 +45,7 @@ class PerseClient {
     if (!o.credentials && process.env.PERSE_PRIVATE_KEY) o.native.privateKey = process.env.PERSE_PRIVATE_KEY
     if (o.native.allowInsecureHttp === undefined && /^(1|true)$/i.test(process.env.PERSE_ALLOW_INSECURE_HTTP ?? '')) o.native.allowInsecureHttp = true
     this.#transport = new Transport()
+    if (o.logger !== undefined) this.#transport.logger = o.logger
     const refused = nativeSync(() => this.#native.configure(o.native))
     if (refused && fromEnv && /baseUrl/.test(refused.message)) {
       refused.message = `PERSE_BASE_URL (${o.native.baseUrl}) is not usable: ${refused.message.replace(/^baseUrl/, 'the base URL')}${/https/.test(refused.message) ? '; set PERSE_ALLOW_INSECURE_HTTP=1 for a test server on another host' : ''}`
@@ -101,6 +102,7 @@ class PerseClient {
       throw asPerseError(e)
     }
     check(nativeSync(() => this.#native.configure(o.native)))
+    if (o.logger !== undefined) this.#transport.logger = o.logger
     if (o.hasRefresh) this.onTokenRefresh(o.onTokenRefresh ?? null)
   }
 

@@ -66,6 +66,32 @@ function readCompareThresholds(c) {
 }
 
 // @hot
+function readAttemptTrace(c) {
+  const status = c.num()
+  const ms = c.num()
+  const code = c.optStr()
+  const next = c.str()
+  if (!Number.isNaN(status)) {
+    if (code !== undefined) {
+      return { status, ms, code, next }
+    }
+    return { status, ms, next }
+  }
+  if (code !== undefined) {
+    return { ms, code, next }
+  }
+  return { ms, next }
+}
+
+// @hot
+function readCallTrace(c) {
+  const attempts = new Array(c.num())
+  for (let i = 0; i < attempts.length; i++) attempts[i] = readAttemptTrace(c)
+  const refreshed = c.num() === 1
+  return { attempts, refreshed }
+}
+
+// @hot
 function readUploaded(c) {
   const width = c.num()
   const height = c.num()
@@ -87,7 +113,12 @@ function readDetectResult(c) {
   const defaultThresholds = readDetectThresholds(c)
   const message = c.optStr() ?? 'Face detection completed'
   const uploaded = c.num() === 1 ? readUploaded(c) : null
-  return { status: true, code: 'success', message, totalFaces, faces, imageMetrics, timeTaken, defaultThresholds, uploaded }
+  const requestId = c.str()
+  const trace = c.num() === 1 ? readCallTrace(c) : undefined
+  if (trace !== undefined) {
+    return { status: true, code: 'success', message, totalFaces, faces, imageMetrics, timeTaken, defaultThresholds, uploaded, requestId, trace }
+  }
+  return { status: true, code: 'success', message, totalFaces, faces, imageMetrics, timeTaken, defaultThresholds, uploaded, requestId }
 }
 
 // @hot
@@ -99,7 +130,12 @@ function readCompareResult(c) {
   const message = c.optStr() ?? 'Face comparison completed'
   const a = c.num() === 1 ? readUploaded(c) : null
   const b = c.num() === 1 ? readUploaded(c) : null
-  return { status: true, code: 'success', message, similarity, timeTaken, defaultThresholds, uploaded: { a, b } }
+  const requestId = c.str()
+  const trace = c.num() === 1 ? readCallTrace(c) : undefined
+  if (trace !== undefined) {
+    return { status: true, code: 'success', message, similarity, timeTaken, defaultThresholds, uploaded: { a, b }, requestId, trace }
+  }
+  return { status: true, code: 'success', message, similarity, timeTaken, defaultThresholds, uploaded: { a, b }, requestId }
 }
 
 // @hot
@@ -109,7 +145,12 @@ function readEnrollResult(c) {
   const timeTaken = c.num()
   const message = c.optStr() ?? 'Enrollment completed'
   const uploaded = c.num() === 1 ? readUploaded(c) : null
-  return { status: true, code: 'success', message, userToken, timeTaken, uploaded }
+  const requestId = c.str()
+  const trace = c.num() === 1 ? readCallTrace(c) : undefined
+  if (trace !== undefined) {
+    return { status: true, code: 'success', message, userToken, timeTaken, uploaded, requestId, trace }
+  }
+  return { status: true, code: 'success', message, userToken, timeTaken, uploaded, requestId }
 }
 
 // @hot
@@ -120,7 +161,12 @@ function readListResult(c) {
   const totalUsers = c.num()
   const timeTaken = c.num()
   const message = c.optStr() ?? 'Enrollment list retrieved'
-  return { status: true, code: 'success', message, userTokens, totalUsers, timeTaken }
+  const requestId = c.str()
+  const trace = c.num() === 1 ? readCallTrace(c) : undefined
+  if (trace !== undefined) {
+    return { status: true, code: 'success', message, userTokens, totalUsers, timeTaken, requestId, trace }
+  }
+  return { status: true, code: 'success', message, userTokens, totalUsers, timeTaken, requestId }
 }
 
 // @hot
@@ -128,7 +174,12 @@ function readListResult(c) {
 function readDeleteResult(c) {
   const timeTaken = c.num()
   const message = c.optStr() ?? 'Enrollment deleted'
-  return { status: true, code: 'success', message, timeTaken }
+  const requestId = c.str()
+  const trace = c.num() === 1 ? readCallTrace(c) : undefined
+  if (trace !== undefined) {
+    return { status: true, code: 'success', message, timeTaken, requestId, trace }
+  }
+  return { status: true, code: 'success', message, timeTaken, requestId }
 }
 
 // @hot
@@ -136,7 +187,12 @@ function readDeleteResult(c) {
 function readLoginResult(c) {
   const token = c.str()
   const message = 'Logged in'
-  return { status: true, code: 'success', message, token }
+  const requestId = c.str()
+  const trace = c.num() === 1 ? readCallTrace(c) : undefined
+  if (trace !== undefined) {
+    return { status: true, code: 'success', message, token, requestId, trace }
+  }
+  return { status: true, code: 'success', message, token, requestId }
 }
 
 /** A failed call's fields, for lib/errors.js `fromInfo`. */
@@ -147,7 +203,9 @@ function readFailure(c) {
   const retryable = c.num() === 1
   const attempts = c.num()
   const cause = c.optStr()
-  return { code, message, httpStatus: Number.isNaN(httpStatus) ? undefined : httpStatus, retryable, attempts, cause }
+  const requestId = c.optStr()
+  const trace = c.num() === 1 ? readCallTrace(c) : undefined
+  return { code, message, httpStatus: Number.isNaN(httpStatus) ? undefined : httpStatus, retryable, attempts, cause, requestId, trace }
 }
 
 /** The tag of a failed call. */

@@ -18,6 +18,8 @@ class PerseError extends Error {
     if (info.httpStatus != null) this.httpStatus = info.httpStatus
     this.retryable = Boolean(info.retryable)
     this.attempts = info.attempts ?? 0
+    if (info.requestId != null) this.requestId = info.requestId
+    if (info.trace != null) this.trace = info.trace
   }
 
   // A prototype getter keyed by a registry symbol: visible from every realm (jest gives each

@@ -10,6 +10,7 @@ const native = require('./native.js')
 const { completer } = require('./decode.js')
 const { Pending } = require('./pending.js')
 const { inert } = require('./inputs.js')
+const { observing, traceCall } = require('./observe.js')
 
 /** What `call` queues its flush on (captured: a patched Promise.prototype.then is not our business). */
 const SETTLED = Promise.resolve()
@@ -25,6 +26,8 @@ function callCodes(Call) {
 class Transport {
   /** The NativeClient: setters and getters are called on it directly. */
   native
+  /** The client's `logger` option (an object with `debug`), or null: see lib/observe.js. */
+  logger = null
   #pending = new Pending()
   #flushQueued = false
   #codes
@@ -54,16 +57,32 @@ class Transport {
    * arguments); the promise settles when the outcome arrives. `o` is what lib/args.js
    * callOptions() returned. Never throws.
    */
+  // @hot
   call(method, args, o) {
-    if (!o.signal) return this.#start(method, args, o.consent, o.native, null)
-    return this.#callWithSignal(method, args, o)
+    if (observing(this.logger)) return this.#traced(method, args, o)
+    if (!o.signal) return this.#start(method, args, o.consent, o.native, null, false)
+    return this.#callWithSignal(method, args, o, false)
+  }
+
+  /**
+   * An observed call (lib/observe.js): started with `trace` on, so that its outcome carries
+   * its attempts, and with the headers the tracing subscribers added (W3C `traceparent`)
+   * under the caller's own `headers`, which win.
+   */
+  #traced(method, args, o) {
+    return traceCall(method, this.native.baseUrl, this.logger, (extra) => {
+      let nativeOpts = o.native
+      if (Object.keys(extra).length > 0) nativeOpts = { ...nativeOpts, headers: { ...headersOf(extra), ...nativeOpts?.headers } }
+      if (!o.signal) return this.#start(method, args, o.consent, nativeOpts, null, true)
+      return this.#callWithSignal(method, args, { ...o, native: nativeOpts }, true)
+    })
   }
 
   /**
    * A call with the caller's AbortSignal, or an object that looks like one: its getter and
    * methods may throw (an invalid argument), and the listener installed on it never throws.
    */
-  async #callWithSignal(method, args, { consent, native: nativeOpts, signal }) {
+  async #callWithSignal(method, args, { consent, native: nativeOpts, signal }, trace) {
     const abort = new (native().NativeAbort)()
     const onAbort = () => {
       try {
@@ -79,7 +98,7 @@ class Transport {
       throw isPerseError(e) ? e : invalid(`options.signal cannot be used: ${foreignMessage(e)}`, e)
     }
     try {
-      return await this.#start(method, args, consent, nativeOpts, abort)
+      return await this.#start(method, args, consent, nativeOpts, abort, trace)
     } finally {
       try {
         inert(signal.removeEventListener('abort', onAbort))
@@ -95,12 +114,12 @@ class Transport {
    * the tick: one wake-up of the native runtime per tick instead of one per call.
    */
   // @hot: __test__/jit.spec.js checks that full GCs do not deoptimize this.
-  #start(method, args, consent, nativeOpts, abort) {
+  #start(method, args, consent, nativeOpts, abort, trace) {
     const pending = this.#pending
     const id = pending.reserve()
     let refused
     try {
-      refused = this.native.start(id, this.#codes[method], consent, nativeOpts, abort, ...args)
+      refused = this.native.start(id, this.#codes[method], consent, trace, nativeOpts, abort, ...args)
     } catch (e) {
       pending.release(id)
       return Promise.reject(nativeError(e))
@@ -126,6 +145,13 @@ class Transport {
     this.#flushQueued = false
     this.native.flush()
   }
+}
+
+/** A subscriber's headers as strings (a non-string value is refused with the others by the native check). */
+function headersOf(extra) {
+  const out = {}
+  for (const k of Object.keys(extra)) out[k] = String(extra[k])
+  return out
 }
 
 module.exports = { Transport }

@@ -24,7 +24,7 @@ function noFaceVerdict(e) {
 function qualityVerdict(d, spoofCheck) {
   const t = d.defaultThresholds
   if (d.totalFaces === 0 || d.faces.length === 0) {
-    return { status: false, code: 'no_face_detected', message: 'No face was detected', totalFaces: 0, detailedFaces: [], imageMetrics: d.imageMetrics, timeTaken: d.timeTaken, defaultThresholds: t }
+    return { status: false, code: 'no_face_detected', message: 'No face was detected', totalFaces: 0, detailedFaces: [], imageMetrics: d.imageMetrics, timeTaken: d.timeTaken, defaultThresholds: t, requestId: d.requestId }
   }
   let bad = false
   const detailedFaces = d.faces.map((f) => {
@@ -48,6 +48,7 @@ function qualityVerdict(d, spoofCheck) {
     imageMetrics: d.imageMetrics,
     timeTaken: d.timeTaken,
     defaultThresholds: t,
+    requestId: d.requestId,
   }
 }
 

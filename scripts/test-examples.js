@@ -156,7 +156,15 @@ const examples = {
     if (!traced.includes('perse-node-linux-x64-gnu')) throw new Error(`the standalone output lacks perse-node's platform package (traced: ${traced.join(', ')})`)
     const port = await freePort()
     try {
-      await withLocalPerse((env) => serveAndPost(deploy, process.execPath, ['server.js'], '/api/detect', multipart, { ...env, PORT: String(port), HOSTNAME: '127.0.0.1', NEXT_TELEMETRY_DISABLED: '1' }))
+      // instrumentation.ts traces the calls (perse-node/otel): a result has its requestId and trace.
+      const traced = {
+        ...multipart,
+        verify: (status, body, photo) => {
+          multipart.verify(status, body, photo)
+          if (typeof body.requestId !== 'string' || !(body.attempts >= 1)) throw new Error(`${photo.name}: expected a traced call with a requestId (got ${JSON.stringify({ requestId: body.requestId, attempts: body.attempts })})`)
+        },
+      }
+      await withLocalPerse((env) => serveAndPost(deploy, process.execPath, ['server.js'], '/api/detect', traced, { ...env, PORT: String(port), HOSTNAME: '127.0.0.1', NEXT_TELEMETRY_DISABLED: '1' }))
     } finally {
       fs.rmSync(deploy, { recursive: true, force: true })
     }

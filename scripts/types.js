@@ -30,7 +30,7 @@ const path = require('node:path')
 
 const ROOT = path.join(__dirname, '..')
 const WORK = path.join(ROOT, 'target', 'types')
-const TYPE_FILES = ['index.d.ts', 'results.d.ts', 'binding.d.ts', 'local-server.d.ts']
+const TYPE_FILES = ['index.d.ts', 'results.d.ts', 'binding.d.ts', 'local-server.d.ts', 'otel.d.ts']
 const TSC = [
   { name: 'typescript', major: 5 },
   { name: 'typescript-7', major: 7 },

@@ -156,7 +156,8 @@ impl NativeClient {
 
     /// Starts an API call (see `calls.rs`) and returns `null`; its outcome arrives later
     /// through the completion callback under `id`. Arguments the core refuses come back at once
-    /// as an `ErrorInfo` (returned, not thrown), and then nothing was started. `consent` comes
+    /// as an `ErrorInfo` (returned, not thrown), and then nothing was started. `trace` keeps
+    /// each attempt's facts for the result's `trace` (docs/observability.md). `consent` comes
     /// as its own argument, and `options` only when some other option is set: each property
     /// read through napi costs a key lookup on the JS thread.
     #[napi(catch_unwind)]
@@ -167,6 +168,7 @@ impl NativeClient {
         id: u32,
         call: Call,
         consent: bool,
+        trace: bool,
         options: Option<CallOptions>,
         abort: Option<&NativeAbort>,
         a: Option<Unknown<'_>>,
@@ -175,11 +177,11 @@ impl NativeClient {
         d: Option<Unknown<'_>>,
     ) -> Option<ErrorInfo> {
         match self
-            .prepare(consent, options, abort)
-            .and_then(|s| crate::calls::make(call, s, [a, b, c, d]))
+            .prepare(consent, trace, options, abort)
+            .and_then(|s| Ok((s.opts.log.clone(), crate::calls::make(call, s, [a, b, c, d])?)))
         {
-            Ok(fut) => {
-                self.hub.launch(env, id, fut);
+            Ok((log, fut)) => {
+                self.hub.launch(env, id, log, fut);
                 None
             }
             Err(e) => Some(e.into()),
@@ -189,6 +191,7 @@ impl NativeClient {
     fn prepare(
         &self,
         consent: bool,
+        trace: bool,
         options: Option<CallOptions>,
         abort: Option<&NativeAbort>,
     ) -> perse_core::Result<Started> {
@@ -197,6 +200,9 @@ impl NativeClient {
         }
         let mut opts = options.unwrap_or_default().to_core()?;
         opts.consent |= consent;
+        if trace {
+            opts.log = Arc::new(perse_core::CallLog::new(true));
+        }
         opts.cancel = abort.map(|a| a.token.clone());
         let mut prep = self.inner.config().prepare;
         if let Some(mode) = opts.prepare {

@@ -71,6 +71,9 @@ js_options! {
         allow_insecure_http: Option<bool>,
         /// More root certificates to trust, as PEM text (a corporate proxy's or a test server's private CA; `fs.readFileSync(path, 'utf8')`), on top of the bundled roots, the OS trust store and `NODE_EXTRA_CA_CERTS`.
         ca: Option<String>,
+        /// Extra headers for every request, `{ name: value }`: printable ASCII, no line breaks, at most 32 headers and 16 KiB; never `Authorization`, `Content-Type`, `Content-Length`, `Transfer-Encoding`, `Host`, `Connection` or `X-Request-Id`. A call's `headers` override these by name.
+        #[napi(ts_type = "Record<string, string>")]
+        headers: Option<std::collections::HashMap<String, String>>,
     }
 
     /// Per-call settings.
@@ -85,6 +88,9 @@ js_options! {
         /// Image preparation for this call (overrides the client's).
         #[napi(ts_type = "'validate' | 'fit' | 'auto'")]
         prepare: Option<String>,
+        /// Extra headers for this call's requests, as the client's `headers` (which they override by name); `X-Request-Id` sets the call's id.
+        #[napi(ts_type = "Record<string, string>")]
+        headers: Option<std::collections::HashMap<String, String>>,
     }
 
     /// Options of `prepareImage`.
@@ -176,6 +182,14 @@ impl ClientOptions {
             }
             base.ca = Some(std::sync::Arc::from(pem.as_str()));
         }
+        if let Some(h) = &self.headers {
+            let map = perse_core::check_headers(
+                h.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+                "options.headers",
+                false,
+            )?;
+            base.headers = (!map.is_empty()).then(|| std::sync::Arc::new(map));
+        }
         base.validate()?;
         Ok(base)
     }
@@ -190,7 +204,16 @@ impl CallOptions {
             max_retries: self.max_retries.map(|n| count("maxRetries", n)).transpose()?,
             cancel: None,
             prepare: self.prepare.as_deref().map(prepare_mode).transpose()?,
-            sent: Default::default(),
+            headers: match &self.headers {
+                Some(h) if !h.is_empty() => Some(std::sync::Arc::new(perse_core::check_headers(
+                    h.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+                    "options.headers",
+                    true,
+                )?)),
+                _ => None,
+            },
+            log: Default::default(),
+            in_refresh: false,
         })
     }
 }

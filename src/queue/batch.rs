@@ -28,6 +28,16 @@ impl From<Error> for Done {
     }
 }
 
+impl Done {
+    /// With the call's request id and trace (perse-core's `CallLog`).
+    pub fn with_log(self, log: &perse_core::CallLog) -> Self {
+        match self {
+            Done::Failed(f) => Done::Failed(f.with_facts(log.request_id(), log.trace())),
+            Done::Ok(r) => Done::Ok(r.with_facts(log.request_id(), log.trace())),
+        }
+    }
+}
+
 /// One batch for the JS callback.
 #[derive(Default)]
 pub struct Batch {

@@ -84,7 +84,8 @@ impl Hub {
     /// its error, or a caught panic as `internal_error`) is delivered to JS under `id`. Call on
     /// the JS thread. The future is boxed here, where it is made: it is several kilobytes, and
     /// each move of an unboxed one is a memcpy on the JS thread.
-    pub fn launch<F>(self: &Arc<Self>, env: &Env, id: u32, fut: F)
+    /// `log` is the call's (`CallOptions::log`): its request id and trace go into the outcome.
+    pub fn launch<F>(self: &Arc<Self>, env: &Env, id: u32, log: Arc<perse_core::CallLog>, fut: F)
     where
         F: Future<Output = perse_core::Result<Done>> + Send + 'static,
     {
@@ -101,7 +102,7 @@ impl Hub {
                 Ok(Err(e)) => Done::from(e),
                 Err(panic) => Done::from(perse_napi_edge::panic_error(&*panic)),
             };
-            hub.finish(id, done);
+            hub.finish(id, done.with_log(&log));
         };
         lock(&self.queued).push((id, Box::pin(task)));
     }

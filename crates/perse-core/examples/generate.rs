@@ -182,6 +182,13 @@ fn nested_shapes(results: &[ResultInfo]) -> Vec<Shape> {
             collect(&f.kind, &mut seen, &mut out);
         }
     }
+    for f in <Envelope as Model>::shape()
+        .fields
+        .iter()
+        .chain(&<Failure as Model>::shape().fields)
+    {
+        collect(&f.kind, &mut seen, &mut out);
+    }
     add(&<perse_core::Upload as Model>::shape(), &mut seen, &mut out);
     out
 }

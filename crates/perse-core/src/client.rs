@@ -11,9 +11,11 @@ use crate::auth::{check_private_key, check_token, Auth, TokenProvider, TokenSour
 use crate::cancel::CancelToken;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::headers::Headers;
 use crate::image::ImageSource;
 use crate::multipart::Multipart;
 use crate::prepare::{prepare_source, PrepareMode, Upload};
+use crate::results::{AttemptTrace, CallTrace};
 use crate::transport::{HttpTransport, Transport};
 
 /// Per-call settings; `None` means "use the client's".
@@ -29,15 +31,82 @@ pub struct CallOptions {
     pub cancel: Option<CancelToken>,
     /// Overrides the client's image preparation mode for this call.
     pub prepare: Option<PrepareMode>,
-    /// Attempts started so far (the request loop counts them as it sends), so that a call
-    /// aborted or closed mid-request still reports the attempts it made.
-    pub sent: Arc<std::sync::atomic::AtomicU32>,
+    /// Extra request headers for this call (checked by [`check_headers`]), sent after the
+    /// client's own (`Config::headers`), whose names they override.
+    pub headers: Option<Arc<Headers>>,
+    /// What the call did so far, as the request loop fills it in: shared, so that a call aborted
+    /// or closed mid-request still reports its attempts and request id.
+    pub log: Arc<CallLog>,
+    /// Set by the request loop on the copy a token refresh runs with (its `/login` attempts
+    /// are not the call's own); leave it `false`.
+    pub in_refresh: bool,
 }
 
 impl CallOptions {
     /// Attempts started so far.
     pub fn attempts_sent(&self) -> u32 {
-        self.sent.load(Ordering::Relaxed)
+        self.log.sent.load(Ordering::Relaxed)
+    }
+}
+
+/// What one call did, filled in by the request loop (`executor.rs`) as it goes.
+#[derive(Default)]
+pub struct CallLog {
+    /// Attempts started so far (the request loop counts them as it sends).
+    pub(crate) sent: std::sync::atomic::AtomicU32,
+    /// Whether to keep each attempt's facts ([`CallTrace`]): only when the JS side traces the
+    /// call (a diagnostics_channel subscriber, `NODE_DEBUG=perse-node` or a `logger`).
+    traced: bool,
+    facts: std::sync::Mutex<Facts>,
+}
+
+#[derive(Default)]
+struct Facts {
+    request_id: Option<String>,
+    trace: CallTrace,
+}
+
+impl CallLog {
+    /// A log that keeps the attempts' facts when `traced`.
+    pub fn new(traced: bool) -> Self {
+        CallLog {
+            traced,
+            ..Default::default()
+        }
+    }
+
+    fn facts(&self) -> std::sync::MutexGuard<'_, Facts> {
+        self.facts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The id of the call's last request: the server's (its `x-request-id` or similar response
+    /// header) when it answered with one, else the `X-Request-Id` the SDK sent.
+    pub fn request_id(&self) -> Option<String> {
+        self.facts().request_id.clone()
+    }
+
+    /// The call's attempts and refresh, when it was traced.
+    pub fn trace(&self) -> Option<CallTrace> {
+        self.traced.then(|| self.facts().trace.clone())
+    }
+
+    pub(crate) fn set_request_id(&self, id: &str) {
+        let mut f = self.facts();
+        if f.request_id.as_deref() != Some(id) {
+            f.request_id = Some(id.to_string());
+        }
+    }
+
+    pub(crate) fn attempt(&self, a: AttemptTrace) {
+        if self.traced {
+            self.facts().trace.attempts.push(a);
+        }
+    }
+
+    pub(crate) fn refreshed(&self) {
+        if self.traced {
+            self.facts().trace.refreshed = true;
+        }
     }
 }
 

@@ -37,6 +37,9 @@ pub struct Config {
     /// More root certificates to trust (a PEM bundle), on top of the bundled roots, the OS
     /// store and `NODE_EXTRA_CA_CERTS`: a corporate proxy's or a test server's private CA.
     pub ca: Option<std::sync::Arc<str>>,
+    /// Extra headers for every request (the `headers` option, checked by
+    /// [`crate::check_headers`]); a call's own override them by name.
+    pub headers: Option<std::sync::Arc<crate::Headers>>,
 }
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             allow_insecure_http: false,
             ca: None,
+            headers: None,
         }
     }
 }

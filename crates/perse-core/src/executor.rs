@@ -15,7 +15,9 @@ use crate::auth::{check_token, TokenSource};
 use crate::client::{CallOptions, Client};
 use crate::config::{Config, MAX_ERROR_BODY_BYTES};
 use crate::error::{Error, ErrorKind, Result};
+use crate::headers::REQUEST_ID_HEADER;
 use crate::models::LoginResponse;
+use crate::results::AttemptTrace;
 use crate::retry::is_retryable_status;
 use crate::transport::{Attempt, Body, Exchange, Limits, Request};
 
@@ -26,6 +28,24 @@ type LoginFuture<'a> = Pin<Box<dyn Future<Output = Result<String>> + Send + 'a>>
 struct Progress {
     attempts: u32,
     retries: u32,
+}
+
+/// What one attempt saw, for the call's trace.
+#[derive(Default)]
+struct Seen {
+    status: Option<u16>,
+    code: Option<String>,
+}
+
+impl Seen {
+    /// A response came: its status, and the server's id for the request, which becomes the
+    /// call's `requestId` (else the id sent stays).
+    fn answered(&mut self, status: u16, request_id: Option<&str>, opts: &CallOptions) {
+        self.status = Some(status);
+        if let Some(id) = request_id {
+            opts.log.set_request_id(id);
+        }
+    }
 }
 
 /// What to do after an attempt.
@@ -48,7 +68,15 @@ impl Client {
         let cfg = self.config();
         let mut st = Progress::default();
         let mut reauthed = false;
-        let call = format!("{:016x}", rand::random::<u64>());
+        // One id for every attempt of the call: the caller's own X-Request-Id, else a new one.
+        let call = match opts
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(REQUEST_ID_HEADER)?.to_str().ok())
+        {
+            Some(id) => id.to_string(),
+            None => format!("{:016x}", rand::random::<u64>()),
+        };
         loop {
             let token = match authed {
                 true => Some(
@@ -60,10 +88,27 @@ impl Client {
                 false => None,
             };
             let value = token.as_ref().map(|t| &*t.value);
-            match self.attempt(&cfg, &req, opts, (value, &call), &mut st).await {
+            let started = std::time::Instant::now();
+            let (step, seen) = self.attempt(&cfg, &req, opts, (value, &call), &mut st).await;
+            let refresh = authed && !reauthed && !matches!(self.auth.source(), TokenSource::Manual);
+            if !opts.in_refresh {
+                let next = match &step {
+                    Step::Done(..) => "done",
+                    Step::Retry(_) => "retry",
+                    Step::Unauthorized(_) if refresh => "refresh",
+                    Step::Unauthorized(_) | Step::Fail(_) => "fail",
+                };
+                opts.log.attempt(AttemptTrace {
+                    status: seen.status,
+                    ms: started.elapsed().as_secs_f64() * 1000.0,
+                    code: seen.code,
+                    next: next.to_string(),
+                });
+            }
+            match step {
                 Step::Done(status, body) => return parse_body(status, &body).map_err(|e| e.with_attempts(st.attempts)),
                 Step::Retry(delay) => tokio::time::sleep(delay).await,
-                Step::Unauthorized(_) if authed && !reauthed && !matches!(self.auth.source(), TokenSource::Manual) => {
+                Step::Unauthorized(_) if refresh => {
                     reauthed = true;
                     let stale = token.map_or(0, |t| t.generation);
                     self.auth
@@ -81,20 +126,31 @@ impl Client {
         let timeout = opts.timeout.unwrap_or(cfg.timeout);
         match self.auth.source() {
             TokenSource::Manual => Err(ErrorKind::ClientClosed.into()),
-            TokenSource::PrivateKey(key) => self.do_login(&key, opts).await,
-            TokenSource::Provider(p) => match tokio::time::timeout(timeout, p.fetch_token()).await {
-                Err(_) => Err(Error::refresh_failed(format!(
-                    "onTokenRefresh did not settle within {} ms",
-                    timeout.as_millis()
-                ))),
-                Ok(Err(msg)) => Err(Error::refresh_failed(msg)),
-                Ok(Ok(t)) => match check_token(&t) {
-                    Ok(()) => Ok(t),
-                    Err(why) => Err(Error::refresh_failed(format!(
-                        "onTokenRefresh returned an unusable token: {why}"
+            TokenSource::PrivateKey(key) => {
+                opts.log.refreshed();
+                // The login's attempts are the refresh's, not the call's own.
+                let login = CallOptions {
+                    in_refresh: true,
+                    ..opts.clone()
+                };
+                self.do_login(&key, &login).await
+            }
+            TokenSource::Provider(p) => {
+                opts.log.refreshed();
+                match tokio::time::timeout(timeout, p.fetch_token()).await {
+                    Err(_) => Err(Error::refresh_failed(format!(
+                        "onTokenRefresh did not settle within {} ms",
+                        timeout.as_millis()
                     ))),
-                },
-            },
+                    Ok(Err(msg)) => Err(Error::refresh_failed(msg)),
+                    Ok(Ok(t)) => match check_token(&t) {
+                        Ok(()) => Ok(t),
+                        Err(why) => Err(Error::refresh_failed(format!(
+                            "onTokenRefresh returned an unusable token: {why}"
+                        ))),
+                    },
+                }
+            }
         }
     }
 
@@ -132,11 +188,14 @@ impl Client {
         opts: &CallOptions,
         (token, call): (Option<&str>, &str),
         st: &mut Progress,
-    ) -> Step {
+    ) -> (Step, Seen) {
         let timeout = opts.timeout.unwrap_or(cfg.timeout);
         let max_retries = opts.max_retries.unwrap_or(cfg.retry.max_retries);
         st.attempts += 1;
-        opts.sent.fetch_max(st.attempts, std::sync::atomic::Ordering::Relaxed);
+        opts.log
+            .sent
+            .fetch_max(st.attempts, std::sync::atomic::Ordering::Relaxed);
+        opts.log.set_request_id(call);
         let exchange = Exchange {
             request: req,
             url: format!("{}{}", cfg.base_url, req.path),
@@ -149,7 +208,9 @@ impl Client {
             direct: self.direct(),
             call,
             ca: cfg.ca.as_ref(),
+            headers: [cfg.headers.as_deref(), opts.headers.as_deref()],
         };
+        let mut seen = Seen::default();
         // (error, worth retrying in principle, safe to resend this request, server's wait)
         let (kind, retryable, resend_ok, wait) =
             match tokio::time::timeout(timeout, self.transport.send(exchange)).await {
@@ -166,15 +227,22 @@ impl Client {
                     false,
                     None,
                 ),
-                Ok(Attempt::TooLarge { status, limit }) => (
-                    ErrorKind::ResponseTooLarge {
-                        http_status: status,
-                        limit,
-                    },
-                    false,
-                    false,
-                    None,
-                ),
+                Ok(Attempt::TooLarge {
+                    status,
+                    limit,
+                    request_id,
+                }) => {
+                    seen.answered(status, request_id.as_deref(), opts);
+                    (
+                        ErrorKind::ResponseTooLarge {
+                            http_status: status,
+                            limit,
+                        },
+                        false,
+                        false,
+                        None,
+                    )
+                }
                 Ok(Attempt::Broken { message, reset, status }) => {
                     let kind = match (reset, status) {
                         (false, Some(s)) => ErrorKind::Unexpected {
@@ -183,22 +251,32 @@ impl Client {
                         },
                         _ => ErrorKind::Network(message),
                     };
+                    seen.status = status;
                     (kind, true, req.idempotent, None)
                 }
-                Ok(Attempt::Response { status, body, .. }) if (200..300).contains(&status) => {
-                    return Step::Done(status, body)
+                Ok(Attempt::Response {
+                    status,
+                    body,
+                    request_id,
+                    ..
+                }) if (200..300).contains(&status) => {
+                    seen.answered(status, request_id.as_deref(), opts);
+                    return (Step::Done(status, body), seen);
                 }
                 Ok(Attempt::Response {
                     status,
                     retry_after,
                     body,
+                    request_id,
                 }) => {
+                    seen.answered(status, request_id.as_deref(), opts);
                     let mut e = Error::from_response(status, &body);
                     if let (404, Some(hint)) = (status, cfg.not_found_hint()) {
                         e = e.with_hint(&hint);
                     }
                     if status == 401 {
-                        return Step::Unauthorized(e.with_attempts(st.attempts));
+                        seen.code = Some(e.code().to_string());
+                        return (Step::Unauthorized(e.with_attempts(st.attempts)), seen);
                     }
                     let too_long = retry_after.is_some_and(|w| w > cfg.retry.max_retry_after);
                     (
@@ -209,17 +287,19 @@ impl Client {
                     )
                 }
             };
-        if retryable && resend_ok && st.retries < max_retries {
-            let delay = wait.unwrap_or_else(|| cfg.retry.backoff(st.retries));
-            st.retries += 1;
-            return Step::Retry(delay);
-        }
         let connect_failed = matches!(kind, ErrorKind::Network(_)) && resend_ok && !req.idempotent;
-        Step::Fail(Error {
+        let e = Error {
             kind,
             attempts: st.attempts,
             retryable: retryable && (req.idempotent || connect_failed),
-        })
+        };
+        seen.code = Some(e.code().to_string());
+        if retryable && resend_ok && st.retries < max_retries {
+            let delay = wait.unwrap_or_else(|| cfg.retry.backoff(st.retries));
+            st.retries += 1;
+            return (Step::Retry(delay), seen);
+        }
+        (Step::Fail(e), seen)
     }
 }
 

@@ -12,6 +12,7 @@ mod config;
 mod endpoints;
 mod error;
 mod executor;
+mod headers;
 mod image;
 mod jpeg;
 mod multipart;
@@ -25,11 +26,12 @@ pub mod results;
 
 pub use auth::{check_token, jwt_expiry, TokenFuture, TokenProvider, HELD_SECRETS, MAX_TOKEN_BYTES};
 pub use cancel::CancelToken;
-pub use client::{CallOptions, Client, CompareInput};
+pub use client::{CallLog, CallOptions, Client, CompareInput};
 pub use config::{normalize_base_url, Config, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY_BYTES};
 pub use error::{
     is_server_code, one_line, Code, CodeInfo, Error, ErrorKind, Group, Result, CODES, MAX_MESSAGE_CHARS, UNION_DOCS,
 };
+pub use headers::{check_headers, Headers, MAX_HEADERS, MAX_HEADERS_BYTES, MAX_HEADER_VALUE_BYTES, REFUSED_HEADERS};
 pub use image::{sniff, validate_upload, ImageFormat, ImageSource};
 pub use multipart::{Multipart, MultipartBody};
 pub use prepare::{

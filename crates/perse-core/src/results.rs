@@ -39,7 +39,38 @@ crate::wire_model! {
     /// What every result carries besides its own fields (after them and the uploads): a field
     /// added here reaches every result of every call, its decoder and its TypeScript type.
     #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
-    pub struct Envelope {}
+    pub struct Envelope {
+        /// The id of the call's last request: the server's (its `x-request-id`, `x-amzn-requestid`, `x-amz-request-id` or `request-id` response header) when it sent one, else the `X-Request-Id` the SDK sent (the same on every attempt of the call). Give it to Perse support.
+        pub request_id: String,
+        /// What the call did, attempt by attempt: present only when the call was traced (a `diagnostics_channel` subscriber, `NODE_DEBUG=perse-node` or a `logger` when it started). See docs/observability.md.
+        pub trace: Option<CallTrace>,
+    }
+}
+
+crate::wire_model! {
+    /// One HTTP attempt of a traced call.
+    #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+    pub struct AttemptTrace {
+        /// The HTTP status, when a response came.
+        pub status: Option<u16>,
+        /// How long the attempt took, in milliseconds (sending the request and reading the response).
+        pub ms: f64,
+        /// The error code of a failed attempt (`server_error`, `timeout`, `network_error`, `unauthorized`, ...).
+        pub code: Option<String>,
+        /// What the SDK did next: `'done'`, `'retry'`, `'refresh'` (a new token, then the same request again) or `'fail'`.
+        pub next: String,
+    }
+}
+
+crate::wire_model! {
+    /// What a traced call did (see docs/observability.md).
+    #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+    pub struct CallTrace {
+        /// The call's own HTTP attempts, in order (a token refresh's `/login` is not among them).
+        pub attempts: Vec<AttemptTrace>,
+        /// The call fetched a new token (a login with the private key, or `onTokenRefresh`): none was held, it was about to expire, or the server answered 401.
+        pub refreshed: bool,
+    }
 }
 
 /// Declares the calls' results: each one's batch tag, JS type, default message and how many
@@ -158,6 +189,8 @@ crate::wire_model! {
         pub retryable: bool,
         pub attempts: u32,
         pub cause: Option<String>,
+        pub request_id: Option<String>,
+        pub trace: Option<CallTrace>,
     }
 }
 
@@ -170,7 +203,29 @@ impl From<&crate::Error> for Failure {
             retryable: e.retryable,
             attempts: e.attempts,
             cause: e.cause().map(str::to_string),
+            request_id: None,
+            trace: None,
         }
+    }
+}
+
+impl Failure {
+    /// With the call's request id and trace (see [`Envelope`]; the request loop's `CallLog`
+    /// knows them).
+    pub fn with_facts(mut self, request_id: Option<String>, trace: Option<CallTrace>) -> Self {
+        self.request_id = request_id;
+        self.trace = trace;
+        self
+    }
+}
+
+impl CallResult {
+    /// With the call's request id and trace in its envelope.
+    pub fn with_facts(mut self, request_id: Option<String>, trace: Option<CallTrace>) -> Self {
+        let e = self.envelope_mut();
+        e.request_id = request_id.unwrap_or_default();
+        e.trace = trace;
+        self
     }
 }
 

@@ -56,9 +56,12 @@ pub struct Exchange<'a> {
     pub limits: Limits,
     /// The URL is on this machine: send it directly, never through a proxy.
     pub direct: bool,
-    /// Sent as `X-Perse-Call`: the same for every attempt of one call, so logs (and the local
+    /// Sent as `X-Request-Id`: the same for every attempt of one call, so logs (and the local
     /// server's `reachCaller` faults) can tell a retry from a new call.
     pub call: &'a str,
+    /// Extra headers, sent after the SDK's own: the client's, then the call's (which replace
+    /// the client's of the same name). Already checked (`check_headers`).
+    pub headers: [Option<&'a crate::Headers>; 2],
     /// Extra root certificates (PEM) to trust for this URL: the client's `ca` option.
     pub ca: Option<&'a std::sync::Arc<str>>,
 }
@@ -71,6 +74,8 @@ pub enum Attempt {
         status: u16,
         retry_after: Option<Duration>,
         body: Bytes,
+        /// The server's id for the request (see [`server_request_id`]).
+        request_id: Option<String>,
     },
     /// The connection was never made: the server cannot have seen the request.
     ConnectFailed(String),
@@ -81,7 +86,11 @@ pub enum Attempt {
         status: Option<u16>,
     },
     /// A success body over the size limit (read no further).
-    TooLarge { status: u16, limit: u64 },
+    TooLarge {
+        status: u16,
+        limit: u64,
+        request_id: Option<String>,
+    },
     /// The request could not be built: nothing was sent, and sending again cannot help.
     Local(String),
 }
@@ -237,7 +246,12 @@ async fn send(http: &reqwest::Client, x: Exchange<'_>) -> Attempt {
         .request(req.method.clone(), x.url)
         .header(reqwest::header::USER_AGENT, x.user_agent)
         .header(reqwest::header::ACCEPT, "application/json")
-        .header("x-perse-call", x.call);
+        .header(crate::headers::REQUEST_ID_HEADER, x.call);
+    // Each set replaces the headers of the same names: the call's win over the client's. A
+    // call's X-Request-Id is already `x.call`.
+    for extra in x.headers.into_iter().flatten() {
+        rb = rb.headers(extra.clone());
+    }
     if let Some(t) = x.token {
         rb = rb.header(reqwest::header::AUTHORIZATION, format!("Bearer {t}"));
     }
@@ -269,6 +283,7 @@ async fn send(http: &reqwest::Client, x: Exchange<'_>) -> Attempt {
 /// `Content-Length` or its running size says so; an error body is cut at its limit.
 async fn read_response(mut resp: reqwest::Response, limits: Limits) -> Attempt {
     let status = resp.status().as_u16();
+    let request_id = server_request_id(resp.headers());
     let retry_after = resp
         .headers()
         .get(reqwest::header::RETRY_AFTER)
@@ -277,7 +292,11 @@ async fn read_response(mut resp: reqwest::Response, limits: Limits) -> Attempt {
     let success = (200..300).contains(&status);
     let limit = if success { limits.success } else { limits.error };
     if success && resp.content_length().is_some_and(|n| n > limit) {
-        return Attempt::TooLarge { status, limit };
+        return Attempt::TooLarge {
+            status,
+            limit,
+            request_id,
+        };
     }
     let mut body = BytesMut::with_capacity(resp.content_length().unwrap_or(0).min(limit).min(1 << 20) as usize);
     loop {
@@ -286,7 +305,11 @@ async fn read_response(mut resp: reqwest::Response, limits: Limits) -> Attempt {
                 let room = (limit - body.len() as u64) as usize;
                 if chunk.len() > room {
                     if success {
-                        return Attempt::TooLarge { status, limit };
+                        return Attempt::TooLarge {
+                            status,
+                            limit,
+                            request_id,
+                        };
                     }
                     body.extend_from_slice(&chunk[..room]);
                     break; // an error body is only a message: keep its start
@@ -307,7 +330,22 @@ async fn read_response(mut resp: reqwest::Response, limits: Limits) -> Attempt {
         status,
         retry_after,
         body: body.freeze(),
+        request_id,
     }
+}
+
+/// Response headers that carry a server's id for a request, in the order they are looked for:
+/// the common `X-Request-Id`, then AWS API Gateway's and S3's, then `Request-Id`.
+pub const SERVER_REQUEST_ID_HEADERS: &[&str] = &["x-request-id", "x-amzn-requestid", "x-amz-request-id", "request-id"];
+
+/// The server's id for the request, from the first of [`SERVER_REQUEST_ID_HEADERS`] that holds
+/// 1 to 200 printable ASCII characters (anything else is ignored, never shown).
+pub fn server_request_id(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    SERVER_REQUEST_ID_HEADERS.iter().find_map(|name| {
+        let v = headers.get(*name)?.to_str().ok()?;
+        let ok = !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| (0x21..0x7f).contains(&b));
+        ok.then(|| v.to_string())
+    })
 }
 
 fn has_io_kind(e: &(dyn std::error::Error + 'static), kind: std::io::ErrorKind) -> bool {

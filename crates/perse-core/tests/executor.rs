@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use perse_core::{
-    Attempt, AttemptFuture, CallOptions, Client, Config, Exchange, TokenFuture, TokenProvider, Transport,
+    check_headers, Attempt, AttemptFuture, CallLog, CallOptions, Client, Config, Exchange, TokenFuture, TokenProvider,
+    Transport,
 };
 
 const LIST: &str = r#"{"user_tokens":["usr_1"],"total_users":1,"time_taken":0.01}"#;
@@ -19,6 +20,10 @@ const LIST: &str = r#"{"user_tokens":["usr_1"],"total_users":1,"time_taken":0.01
 struct Seen {
     url: String,
     token: Option<String>,
+    /// The `X-Request-Id` sent.
+    call: String,
+    /// The extra headers sent, client's then call's.
+    headers: Vec<(String, String)>,
 }
 
 type Answer = dyn Fn(usize, &Seen) -> Attempt + Send + Sync;
@@ -54,6 +59,16 @@ impl Transport for Script {
             let seen = Seen {
                 url: x.url.clone(),
                 token: x.token.map(str::to_string),
+                call: x.call.to_string(),
+                headers: x
+                    .headers
+                    .iter()
+                    .flatten()
+                    .flat_map(|h| {
+                        h.iter()
+                            .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
+                    })
+                    .collect(),
             };
             let n = {
                 let mut s = self.seen.lock().unwrap();
@@ -73,6 +88,7 @@ fn reply(status: u16, body: &str) -> Attempt {
         status,
         retry_after: None,
         body: Bytes::from(body.to_string()),
+        request_id: None,
     }
 }
 
@@ -141,6 +157,7 @@ async fn retry_after_is_waited_for_and_too_long_a_wait_fails_at_once() {
             status: 429,
             retry_after: Some(Duration::from_secs(1)),
             body: Bytes::new(),
+            request_id: None,
         },
         _ => reply(200, LIST),
     });
@@ -158,6 +175,7 @@ async fn retry_after_is_waited_for_and_too_long_a_wait_fails_at_once() {
         status: 503,
         retry_after: Some(Duration::from_secs(3600)),
         body: Bytes::new(),
+        request_id: None,
     });
     let c = client(&s, |_| {});
     c.set_token(Some("t.o.k".into())).unwrap();
@@ -257,7 +275,11 @@ async fn a_silent_server_times_out_per_attempt() {
 async fn local_failures_and_oversized_bodies_are_final() {
     let attempts: [fn() -> Attempt; 2] = [
         || Attempt::Local("bad header value".into()),
-        || Attempt::TooLarge { status: 200, limit: 16 },
+        || Attempt::TooLarge {
+            status: 200,
+            limit: 16,
+            request_id: None,
+        },
     ];
     for attempt in attempts {
         let s = Script::new(move |_, _| attempt());
@@ -331,4 +353,77 @@ async fn loopback_base_urls_are_sent_direct() {
         c.list(&opts()).await.unwrap();
     }
     assert_eq!(*direct.lock().unwrap(), [false, true, true, true]);
+}
+
+#[tokio::test]
+async fn a_traced_call_logs_each_attempt_its_refresh_and_one_request_id() {
+    // 503, then 401 (refresh), then 200 with the server's own id.
+    let s = Script::new(|n, _| match n {
+        0 => reply(503, ""),
+        1 => reply(401, ""),
+        _ => Attempt::Response {
+            status: 200,
+            retry_after: None,
+            body: Bytes::from(LIST),
+            request_id: Some("srv-1".into()),
+        },
+    });
+    let c = client(&s, |_| {});
+    let p = Arc::new(Counter {
+        calls: AtomicUsize::new(0),
+        delay: Duration::ZERO,
+    });
+    c.set_token_provider(Some(p.clone())).unwrap();
+    let o = CallOptions {
+        log: Arc::new(CallLog::new(true)),
+        ..opts()
+    };
+    c.list(&o).await.unwrap();
+    let seen = s.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3);
+    assert!(
+        seen.iter().all(|x| x.call == seen[0].call && x.call.len() == 16),
+        "{seen:?}"
+    );
+    assert_eq!(o.log.request_id().as_deref(), Some("srv-1"), "the server's id wins");
+    let t = o.log.trace().unwrap();
+    let steps: Vec<_> = t
+        .attempts
+        .iter()
+        .map(|a| (a.status, a.next.as_str(), a.code.as_deref()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (Some(503), "retry", Some("server_error")),
+            (Some(401), "refresh", Some("unauthorized")),
+            (Some(200), "done", None)
+        ]
+    );
+    assert!(t.refreshed && t.attempts.iter().all(|a| a.ms >= 0.0));
+
+    // Untraced: no trace kept; without a server id the id sent is the call's; a caller's own
+    // X-Request-Id is sent as the call's id, and extra headers travel client's then call's.
+    let s = Script::new(|_, _| reply(500, ""));
+    let c = client(&s, |cfg| {
+        cfg.headers = Some(Arc::new(check_headers([("x-tenant", "a")], "h", false).unwrap()));
+        cfg.retry.max_retries = 1;
+    });
+    c.set_token(Some("t.o.k".into())).unwrap();
+    let o = opts();
+    c.list(&o).await.unwrap_err();
+    let seen = s.seen.lock().unwrap().clone();
+    assert_eq!(o.log.request_id(), Some(seen[0].call.clone()));
+    assert!(o.log.trace().is_none());
+    assert_eq!(seen[0].headers, [("x-tenant".to_string(), "a".to_string())]);
+    let o = CallOptions {
+        headers: Some(Arc::new(
+            check_headers([("X-Request-Id", "mine-1"), ("x-tenant", "b")], "h", true).unwrap(),
+        )),
+        ..opts()
+    };
+    c.list(&o).await.unwrap_err();
+    let seen = s.seen.lock().unwrap().clone();
+    assert_eq!((seen[2].call.as_str(), seen[3].call.as_str()), ("mine-1", "mine-1"));
+    assert_eq!(o.log.request_id().as_deref(), Some("mine-1"));
 }

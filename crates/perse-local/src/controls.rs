@@ -38,7 +38,7 @@ pub struct Fault {
     /// How many requests it applies to (at least 1); with `reach_caller`, how many calls.
     pub times: u32,
     /// Apply to every attempt of a call (the SDK's retries and its refresh after a 401 carry
-    /// the same `X-Perse-Call` header), so that the call itself fails with this answer.
+    /// the same `X-Request-Id` header), so that the call itself fails with this answer.
     pub reach_caller: bool,
     /// The call a `reach_caller` fault is answering now.
     pub bound: Option<String>,
@@ -104,7 +104,7 @@ impl TryFrom<FaultSpec> for Fault {
     }
 }
 
-/// Takes the fault that answers a request to `path` from call `call` (its `X-Perse-Call`
+/// Takes the fault that answers a request to `path` from call `call` (its `X-Request-Id`
 /// header), if any, and counts it used.
 pub fn take_fault(faults: &mut Vec<Fault>, path: &str, call: Option<&str>) -> Option<Fault> {
     loop {
@@ -187,6 +187,8 @@ pub struct RecordedRequest {
     pub status: u16,
     /// Whether an injected fault produced the answer.
     pub faulted: bool,
+    /// The request's `X-Request-Id` (1 to 200 printable ASCII characters), echoed in the answer.
+    pub request_id: Option<String>,
 }
 
 impl RecordedRequest {
@@ -198,7 +200,10 @@ impl RecordedRequest {
                 + f.content_type.as_ref().map_or(0, String::len)
                 + f.value.as_ref().map_or(0, String::len)
         };
-        96 + self.method.len() + self.path.len() + self.fields.iter().map(field).sum::<usize>()
+        96 + self.method.len()
+            + self.path.len()
+            + self.request_id.as_ref().map_or(0, String::len)
+            + self.fields.iter().map(field).sum::<usize>()
     }
 }
 
@@ -277,6 +282,7 @@ mod tests {
                 has_authorization: true,
                 status: 400,
                 faulted: false,
+                request_id: Some("r".repeat(200)),
             });
         }
         assert!(log.bytes <= MAX_LOG_BYTES);

@@ -32,8 +32,15 @@ pub async fn handle(AxState(state): AxState<Shared>, req: Request) -> Response {
         return crate::control_routes::serve(&state, req).await;
     }
     let mut fields = Vec::new();
-    let call = req.headers().get("x-perse-call").and_then(|v| v.to_str().ok());
-    let fault = take_fault(&mut lock(&state.faults), &path, call);
+    // The client's id for the request (the same on every attempt of one call): faults that
+    // `reachCaller` follow it, the request log keeps it and the answer echoes it.
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| (0x21..0x7f).contains(&b)))
+        .map(str::to_string);
+    let fault = take_fault(&mut lock(&state.faults), &path, request_id.as_deref());
     let mut faulted = false;
     let response = match fault {
         Some(f) => {
@@ -54,6 +61,13 @@ pub async fn handle(AxState(state): AxState<Shared>, req: Request) -> Response {
         None => route(&state, req, &mut fields).await,
     };
     let status = response.status().as_u16();
+    let mut response = response;
+    if let Some(id) = request_id
+        .as_deref()
+        .and_then(|v| header::HeaderValue::from_str(v).ok())
+    {
+        response.headers_mut().insert("x-request-id", id);
+    }
     lock(&state.log).push(RecordedRequest {
         method: method.to_string(),
         path: clip(&path),
@@ -61,6 +75,7 @@ pub async fn handle(AxState(state): AxState<Shared>, req: Request) -> Response {
         has_authorization,
         status,
         faulted,
+        request_id,
     });
     response
 }

@@ -149,7 +149,10 @@ impl Parse for Field {
         input.parse::<Token![:]>()?;
         let ty: Type = input.parse()?;
         let inner = option_inner(&ty).ok_or_else(|| {
-            syn::Error::new_spanned(&ty, "js_options: a field must be an Option<f64 | String | bool>")
+            syn::Error::new_spanned(
+                &ty,
+                "js_options: a field must be an Option<f64 | String | bool | HashMap<String, String>>",
+            )
         })?;
         let mut range = None;
         let mut kept = Vec::new();
@@ -230,9 +233,11 @@ fn js_type(t: &Type) -> syn::Result<&'static str> {
         Some("f64") => Ok("number"),
         Some("String") => Ok("string"),
         Some("bool") => Ok("boolean"),
+        // `headers`: a string map; lib/args.js checks its values are strings.
+        Some("HashMap") => Ok("object"),
         _ => Err(syn::Error::new_spanned(
             t,
-            "js_options: a field must be an Option<f64 | String | bool>",
+            "js_options: a field must be an Option<f64 | String | bool | HashMap<String, String>>",
         )),
     }
 }

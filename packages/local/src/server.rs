@@ -66,6 +66,8 @@ pub struct RecordedRequest {
     pub status: u32,
     /// Whether an injected fault produced the answer.
     pub faulted: bool,
+    /// The request's `X-Request-Id`, echoed in the answer (the same on every attempt of one call).
+    pub request_id: Option<String>,
 }
 
 /// A running local server.
@@ -255,6 +257,7 @@ impl From<perse_local::RecordedRequest> for RecordedRequest {
             has_authorization: r.has_authorization,
             status: u32::from(r.status),
             faulted: r.faulted,
+            request_id: r.request_id,
         }
     }
 }

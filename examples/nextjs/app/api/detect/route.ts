@@ -19,10 +19,12 @@ export async function POST(request: Request) {
   try {
     // The File goes in as it is: phone photos (sideways, WebP, over 1 MB) are prepared for upload.
     const result = await perse().detect(photo, { enduserConsent: true })
-    return NextResponse.json({ faces: result.totalFaces, boxes: result.faces.map((f) => f.boundingBox), uploaded: result.uploaded })
+    // requestId: quote it to Perse support. trace: the call's attempts, present because
+    // instrumentation.ts subscribed to perse-node's diagnostics channel.
+    return NextResponse.json({ faces: result.totalFaces, boxes: result.faces.map((f) => f.boundingBox), uploaded: result.uploaded, requestId: result.requestId, attempts: result.trace?.attempts.length })
   } catch (e) {
     if (isPerseError(e)) {
-      return NextResponse.json({ error: e.code, message: e.message }, { status: e.httpStatus === 401 ? 502 : 400 })
+      return NextResponse.json({ error: e.code, message: e.message, requestId: e.requestId }, { status: e.httpStatus === 401 ? 502 : 400 })
     }
     throw e
   }
