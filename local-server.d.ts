@@ -41,6 +41,8 @@ export interface LocalServerOptions {
   dataDir?: string
   /** Answer a detect that finds no face with 422 `no_face_detected`, as the hosted API may, instead of `totalFaces: 0`. Default false. */
   noFaceError?: boolean
+  /** Write one line per request to stderr (method, path, status, milliseconds, request id; never a token, header value or body). Default false; `perse-node serve --log` turns it on. */
+  logRequests?: boolean
 }
 
 /** One multipart field as the server saw it (no image bytes). */

@@ -61,14 +61,25 @@ it('API errors exit 1, usage errors exit 2', async (t) => {
   t.regex(noToken.stderr, /unauthorized/)
 })
 
-it('serve listens on loopback and answers /login', async (t) => {
-  const { child, stdout } = await run(['serve', '--port', '0', '--private-key', 'sk_cli_test'], { untilStdout: /PERSE_PRIVATE_KEY=/ })
+it('serve listens on loopback and answers /login; --log prints each request with its id, never the key or token', async (t) => {
+  const { child, stdout } = await run(['serve', '--port', '0', '--private-key', 'sk_cli_test', '--log'], { untilStdout: /PERSE_PRIVATE_KEY=/ })
+  let log = ''
+  child.stderr.on('data', (d) => (log += d))
   const url = /export PERSE_BASE_URL=(\S+)/.exec(stdout)[1]
   t.regex(url, /^http:\/\/127\.0\.0\.1:\d+\/v0$/)
   t.regex(stdout, /export PERSE_PRIVATE_KEY=sk_cli_test\n/, 'ready-to-paste lines')
-  const res = await fetch(`${url}/login`, { method: 'POST', body: JSON.stringify({ privateKey: 'sk_cli_test' }), headers: { 'content-type': 'application/json' } })
+  const res = await fetch(`${url}/login`, { method: 'POST', body: JSON.stringify({ privateKey: 'sk_cli_test' }), headers: { 'content-type': 'application/json', 'x-request-id': 'req-cli-log-1' } })
   t.is(res.status, 200)
-  t.truthy((await res.json()).token)
+  t.is(res.headers.get('x-request-id'), 'req-cli-log-1', 'echoed')
+  const { token } = await res.json()
+  t.truthy(token)
+  const bad = await fetch(`${url}/face/detect`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
+  t.is(bad.status, 400)
+  for (let i = 0; i < 100 && log.split('\n').length < 3; i++) await new Promise((r) => setTimeout(r, 20))
+  const lines = log.trim().split('\n')
+  t.regex(lines[0], /^POST \/v0\/login 200 \d+ ms request-id=req-cli-log-1$/)
+  t.regex(lines[1], /^POST \/v0\/face\/detect 400 \d+ ms$/)
+  t.false(log.includes('sk_cli_test') || log.includes(token), 'no key or token in the log')
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
   child.kill('SIGINT')
   const { code, signal } = await exited

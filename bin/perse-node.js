@@ -14,11 +14,13 @@ const DEFAULT_PORT = 8080
 const EXIT = { ok: 0, apiError: 1, usage: 2, negativeVerdict: 3 }
 
 const USAGE = `Usage:
-  perse-node serve [--port N] [--host H] [--private-key K] [--token-ttl S] [--data-dir DIR] [--no-face-error]
+  perse-node serve [--port N] [--host H] [--private-key K] [--token-ttl S] [--data-dir DIR] [--no-face-error] [--log]
                                         run a local Perse-compatible server (default port ${DEFAULT_PORT});
                                         --data-dir keeps enrollments across restarts;
                                         --no-face-error answers a detect without a face with
-                                        no_face_detected, as the hosted API may
+                                        no_face_detected, as the hosted API may;
+                                        --log prints one line per request to stderr
+                                        (method, path, status, ms, request id)
                                         (needs the perse-node-local package)
   perse-node detect <image>             faces, boxes and quality metrics
   perse-node quality <image>            the browser SDK's quality verdict (add --spoof-check)
@@ -85,6 +87,7 @@ const OPTIONS = {
   'token-ttl': { type: 'string' },
   'data-dir': { type: 'string' },
   'no-face-error': { type: 'boolean' },
+  log: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 }
@@ -117,6 +120,7 @@ async function serve(values) {
       tokenTtlSeconds: int(values['token-ttl'], 'token-ttl'),
       dataDir: values['data-dir'],
       noFaceError: values['no-face-error'],
+      logRequests: values.log,
     })
   } catch (e) {
     if (perse.isPerseError(e) && e.code === 'network_error' && /in use|os error (48|98|10048)\b/i.test(e.message)) {

@@ -25,6 +25,7 @@ type Shared = Arc<State>;
 pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub async fn handle(AxState(state): AxState<Shared>, req: Request) -> Response {
+    let started = std::time::Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let has_authorization = req.headers().contains_key(header::AUTHORIZATION);
@@ -67,6 +68,16 @@ pub async fn handle(AxState(state): AxState<Shared>, req: Request) -> Response {
         .and_then(|v| header::HeaderValue::from_str(v).ok())
     {
         response.headers_mut().insert("x-request-id", id);
+    }
+    if state.log_requests {
+        // One line per request, as `serve --log` documents it; the path is the recorded one.
+        eprintln!(
+            "{method} {} {status} {} ms{}{}",
+            clip(&path),
+            started.elapsed().as_millis(),
+            if faulted { " (injected fault)" } else { "" },
+            request_id.as_deref().map(|id| format!(" request-id={id}")).unwrap_or_default(),
+        );
     }
     lock(&state.log).push(RecordedRequest {
         method: method.to_string(),

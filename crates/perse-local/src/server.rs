@@ -43,6 +43,9 @@ pub struct LocalServerOptions {
     /// Answer a detect with no face with 422 `no_face_detected` (the hosted API may) instead
     /// of a result with `totalFaces: 0`.
     pub no_face_error: bool,
+    /// Write one line per request to stderr: method, path, status, milliseconds and the
+    /// request id (never a header's value, a body or a token). `serve --log` turns it on.
+    pub log_requests: bool,
 }
 
 impl Default for LocalServerOptions {
@@ -58,6 +61,7 @@ impl Default for LocalServerOptions {
             weights_dir: default_weights_dir(),
             data_dir: None,
             no_face_error: false,
+            log_requests: false,
         }
     }
 }
@@ -122,6 +126,7 @@ impl LocalServer {
             token_ttl: opts.token_ttl,
             liveness: opts.liveness_score,
             no_face_error: opts.no_face_error,
+            log_requests: opts.log_requests,
             generation: AtomicU64::new(0),
             store: Mutex::new(store),
             faults: Mutex::new(Vec::new()),

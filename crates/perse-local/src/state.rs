@@ -19,6 +19,8 @@ pub struct State {
     pub liveness: f64,
     /// See [`LocalServerOptions::no_face_error`](crate::LocalServerOptions::no_face_error).
     pub no_face_error: bool,
+    /// See [`LocalServerOptions::log_requests`](crate::LocalServerOptions::log_requests).
+    pub log_requests: bool,
     pub generation: AtomicU64,
     pub store: Mutex<Store>,
     pub faults: Mutex<Vec<Fault>>,

@@ -37,6 +37,8 @@ js_options! {
         data_dir: Option<String>,
         /// Answer a detect that finds no face with 422 `no_face_detected`, as the hosted API may, instead of `totalFaces: 0`. Default false.
         no_face_error: Option<bool>,
+        /// Write one line per request to stderr (method, path, status, milliseconds, request id; never a token, header value or body). Default false; `perse-node serve --log` turns it on.
+        log_requests: Option<bool>,
     }
 }
 
@@ -239,6 +241,7 @@ fn convert(o: LocalServerOptions) -> std::result::Result<perse_local::LocalServe
         opts.max_connections = n as usize;
     }
     opts.no_face_error = o.no_face_error.unwrap_or(false);
+    opts.log_requests = o.log_requests.unwrap_or(false);
     match o.data_dir {
         Some(d) if d.is_empty() || d.contains('\0') => {
             return Err(Error::invalid("dataDir must be a folder path"));
