@@ -121,6 +121,22 @@ impl CenterFace {
         self
     }
 
+    /// Uses another kernel set (see [`Isa`](crate::Isa)); for tests and benchmarks.
+    pub fn with_isa(mut self, isa: crate::Isa) -> Self {
+        self.graph = self.graph.with_isa(isa);
+        self
+    }
+
+    /// The network, for per-layer profiles ([`Graph::profile`]).
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// How many threads one inference may use.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
     /// Runs the network on a `3 x H x W` RGB tensor of raw 0..255 values, H and W multiples of 32.
     pub fn forward(&self, input: Tensor) -> Result<CenterFaceOutputs> {
         if input.c != 3 || input.h % 32 != 0 || input.w % 32 != 0 || input.h == 0 || input.w == 0 {

@@ -1,146 +1,451 @@
-//! Matrix multiply through `matrixmultiply::sgemm`, split over threads, in column blocks
-//! with a cache-hot epilogue.
+//! `C = act2(act(A·B + bias) + residual)`: the one matrix product every conv runs on, with
+//! the weights packed once at load time and the activations read where they lie.
 //!
-//! `matrixmultiply` is pure Rust with runtime-dispatched AVX/FMA/AVX-512 kernels on x86_64
-//! and portable kernels elsewhere, so it cross-compiles to every addon target without a
-//! system BLAS. It packs B (the big `k x n` activation matrix) before multiplying, and with
-//! few output rows that packing costs as much as the multiply. So threads split the rows of
-//! C when there are many (each thread packs all of B, cheap next to many rows), and split
-//! the columns when there are few (each thread packs only its share of B, computes into its
-//! own buffer, and the result is copied into C). Within a thread, C is computed in column
-//! blocks of ~256 KB and the epilogue (bias, activation) runs on each block while it is in
-//! cache: as a separate pass over a full-resolution output it cost 8 % of a CenterFace run.
+//! In a conv, A is the weight matrix (`cout x k`) and B the activations (`k x pixels`, one
+//! channel per row: a CHW tensor already is that matrix for a 1x1 conv). A general GEMM
+//! (the `matrixmultiply` crate before) packs both operands on every call; on CenterFace that
+//! packing was 22 % of the run, because most layers have few rows (`cout` 16–96) or a short
+//! `k`, so packing B costs as much as multiplying it. Here:
+//! - A is packed once, when the graph is built ([`PackedA`]): panels of [`MR`] rows,
+//!   interleaved by `k`, so a kernel reads its A values in order;
+//! - B is not packed: the kernel loads each row segment straight from the tensor (row stride
+//!   `ldb`). Only the ragged last column tile is copied, zero-padded, into a small buffer;
+//! - the epilogue (bias, activation, a residual add with its own activation) runs on the
+//!   accumulators before the single store, so no layer takes a second pass over its output.
+//!
+//! Loop order: blocks of columns outer (their B stays in L2), row panels next, column tiles
+//! of `NR` inner, so each panel writes its rows of C in order. Threads take disjoint ranges
+//! of column tiles.
+//!
+//! Kernels (`MR x NR` accumulators in registers): AVX2+FMA 6x16 (12 ymm), NEON 6x16
+//! (24 q-registers), portable 6x8 (what the compiler vectorises with SSE2 or the target's
+//! baseline). The choice is the model's [`Isa`].
 
-use super::par_chunks_mut;
+use super::simd::Isa;
 
-/// Floats of C per column block (256 KB).
-const BLOCK_FLOATS: usize = 1 << 16;
-/// With fewer rows than this, threads split the columns instead of the rows.
-const ROW_SPLIT_MIN: usize = 64;
+/// Rows of A per packed panel, and of C per kernel call. Six rows keep the AVX2 kernel at
+/// 15 of its 16 registers (with four rows x 24 columns, 16 of 16, LLVM spilled one
+/// accumulator to the stack in the inner loop).
+pub(crate) const MR: usize = 6;
+/// The widest tile any kernel uses (the size of the local buffers for ragged tiles).
+const MAX_NR: usize = 16;
+/// Floats of B per column block (256 KB: a block stays in L2 while all panels use it).
+const B_BLOCK_FLOATS: usize = 1 << 16;
+/// Column tiles per thread below which a product stays on one thread.
+const MIN_TILES_PER_THREAD: usize = 4;
 
-/// `c[m x n] = a[m x k] · b[k x n]` (all row-major, contiguous), then `post(row, segment)`
-/// on every computed row segment. `threads` is taken as given (callers size it with
-/// `threads_for`).
-#[allow(clippy::too_many_arguments)] // a GEMM signature: sizes, three operands, threads, epilogue
-pub(crate) fn gemm<P>(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32], threads: usize, post: P)
-where
-    P: Fn(usize, &mut [f32]) + Sync,
-{
-    assert!(
-        a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
-        "gemm operand sizes"
-    );
-    let c = &mut c[..m * n];
-    if threads <= 1 || m == 0 || n < 2 * 64 {
-        gemm_rows(m, k, n, a, b, 0, n, c, 0, &post);
-    } else if m >= ROW_SPLIT_MIN {
-        par_chunks_mut(c, n, threads, |row0, chunk| {
-            let rows = chunk.len() / n;
-            gemm_rows(rows, k, n, &a[row0 * k..], b, 0, n, chunk, row0, &post);
-        });
-    } else {
-        let per = n.div_ceil(threads);
-        let parts: Vec<(usize, Vec<f32>)> = std::thread::scope(|s| {
-            let post = &post;
-            let handles: Vec<_> = (per..n)
-                .step_by(per)
-                .map(|j0| s.spawn(move || column_part(m, k, n, a, b, j0, per.min(n - j0), post)))
-                .collect();
-            let mut parts = vec![column_part(m, k, n, a, b, 0, per, post)];
-            // A worker can only panic on the operand asserts above; re-raise its own panic
-            // (as `thread::scope` would) rather than add a panic site of this function's own.
-            parts.extend(
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
-            );
-            parts
-        });
-        for (j0, part) in parts {
-            let w = part.len() / m;
-            for (row, src) in c.chunks_mut(n).zip(part.chunks(w)) {
-                row[j0..j0 + w].copy_from_slice(src);
+/// A (`m x k`, row-major) packed in panels of [`MR`] rows: `data[(p*k + kk)*MR + r] =
+/// A[p*MR + r][kk]`, rows past `m` zero.
+#[derive(Debug, Clone)]
+pub(crate) struct PackedA {
+    pub m: usize,
+    pub k: usize,
+    data: Vec<f32>,
+}
+
+impl PackedA {
+    /// Packs `a` (`m x k`, row-major; `a.len() >= m*k`).
+    pub fn new(m: usize, k: usize, a: &[f32]) -> Self {
+        let panels = m.div_ceil(MR);
+        let mut data = vec![0.0; panels * k * MR];
+        for (i, row) in a.chunks_exact(k.max(1)).take(m).enumerate() {
+            let (p, r) = (i / MR, i % MR);
+            for (kk, v) in row.iter().enumerate() {
+                data[(p * k + kk) * MR + r] = *v;
             }
         }
+        PackedA { m, k, data }
+    }
+
+    fn panels(&self) -> usize {
+        self.m.div_ceil(MR)
+    }
+
+    fn panel(&self, p: usize) -> &[f32] {
+        &self.data[p * self.k * MR..][..self.k * MR]
     }
 }
 
-/// Columns `j0..j0+w` of C, computed into a fresh `m x w` buffer.
-#[allow(clippy::too_many_arguments)]
-fn column_part<P>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    b: &[f32],
-    j0: usize,
-    w: usize,
-    post: &P,
-) -> (usize, Vec<f32>)
-where
-    P: Fn(usize, &mut [f32]),
-{
-    let mut part = vec![0.0f32; m * w];
-    gemm_rows(m, k, w, a, b, j0, n, &mut part, 0, post);
-    (j0, part)
+/// What happens to each accumulated value before it is stored:
+/// `v = A·B + bias[row]; if relu {v = max(v, 0)}; if residual {v += res; if relu2 {v = max(v, 0)}}`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Epilogue<'a> {
+    /// One value per row of C (`len >= m`).
+    pub bias: &'a [f32],
+    pub relu: bool,
+    /// Added after the activation; laid out as C (same `ldc`).
+    pub residual: Option<&'a [f32]>,
+    pub relu2: bool,
 }
 
-/// Single-threaded `c[rows x w] = a[rows x k] · b[:, b0..b0+w]` (`b` has row stride `ldb`,
-/// `c` has row stride `w`), in column blocks, with the epilogue (`post` gets global rows).
-#[allow(clippy::too_many_arguments)]
-fn gemm_rows<P>(
-    rows: usize,
-    k: usize,
-    w: usize,
-    a: &[f32],
+/// The per-tile arguments a kernel gets (raw, because kernels work on pointers).
+struct Tile {
+    bias: [f32; MR],
+    relu: bool,
+    /// Residual rows (`ldr` apart), or null.
+    res: *const f32,
+    ldr: usize,
+    relu2: bool,
+    /// The first panel of a column tile: the kernel may prefetch the next tile's B.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    prefetch: bool,
+}
+
+/// Computes `C[i*ldc + j]` for `i < a.m`, `j < n` from `B[kk*ldb + j]`. Threads split the
+/// columns. Errors (not panics) on operands too short for the sizes given.
+#[allow(clippy::too_many_arguments)] // a GEMM signature: operands with their strides, epilogue, threads
+pub(crate) fn gemm(
+    isa: Isa,
+    a: &PackedA,
     b: &[f32],
-    b0: usize,
     ldb: usize,
+    n: usize,
     c: &mut [f32],
-    row0: usize,
-    post: &P,
-) where
-    P: Fn(usize, &mut [f32]),
-{
-    if rows == 0 || w == 0 {
-        return;
+    ldc: usize,
+    ep: &Epilogue,
+    threads: usize,
+) -> Result<(), String> {
+    let (m, k) = (a.m, a.k);
+    if m == 0 || n == 0 {
+        return Ok(());
     }
-    assert!(
-        a.len() >= rows * k && c.len() >= rows * w && b0 + w <= ldb,
-        "gemm operand sizes"
-    );
-    assert!(k == 0 || b.len() >= (k - 1) * ldb + b0 + w, "gemm operand sizes");
-    let nb = (BLOCK_FLOATS / rows).clamp(64, 4096).next_multiple_of(16).min(w);
-    for j0 in (0..w).step_by(nb) {
-        let cols = nb.min(w - j0);
-        if k == 0 {
-            c.chunks_mut(w).for_each(|r| r[j0..j0 + cols].fill(0.0));
-        } else {
-            // SAFETY: `matrixmultiply` only has a raw-pointer API. With the asserts above, the
-            // largest offsets addressed are (rows-1)*k + k-1 in `a`, (k-1)*ldb + b0+j0 + cols-1
-            // in `b` and (rows-1)*w + j0 + cols-1 in `c`, all inside the slices. `c` is a
-            // unique borrow, and beta = 0 means its old contents are never read.
-            unsafe {
-                matrixmultiply::sgemm(
-                    rows,
-                    k,
-                    cols,
-                    1.0,
-                    a.as_ptr(),
-                    k as isize,
-                    1,
-                    b.as_ptr().add(b0 + j0),
-                    ldb as isize,
-                    1,
-                    0.0,
-                    c.as_mut_ptr().add(j0),
-                    w as isize,
-                    1,
-                );
+    let span = |rows: usize, ld: usize| (rows - 1) * ld + n;
+    let b_ok = k == 0 || (ldb >= n && b.len() >= span(k, ldb));
+    let c_ok = ldc >= n && c.len() >= span(m, ldc);
+    let r_ok = ep.residual.is_none_or(|r| r.len() >= span(m, ldc));
+    if !(b_ok && c_ok && r_ok && ep.bias.len() >= m) {
+        return Err(format!("gemm operands too short for {m}x{k}x{n}"));
+    }
+    let isa = isa.checked();
+    let nr = nr(isa);
+    let tiles = n.div_ceil(nr);
+    let threads = threads.clamp(1, (tiles / MIN_TILES_PER_THREAD).max(1));
+    let out = SharedOut(c.as_mut_ptr());
+    let per = tiles.div_ceil(threads) * nr;
+    if threads == 1 {
+        // SAFETY: the checks above bound every offset `columns` addresses (see its doc).
+        unsafe { columns(isa, a, b, ldb, 0, n, &out, ldc, ep) };
+        return Ok(());
+    }
+    std::thread::scope(|s| {
+        let out = &out;
+        for j0 in (per..n).step_by(per) {
+            let j1 = (j0 + per).min(n);
+            // SAFETY: as above; threads write disjoint column ranges `j0..j1` of C.
+            s.spawn(move || unsafe { columns(isa, a, b, ldb, j0, j1, out, ldc, ep) });
+        }
+        // SAFETY: as above; this thread's columns are `0..per`.
+        unsafe { columns(isa, a, b, ldb, 0, per.min(n), out, ldc, ep) };
+    });
+    Ok(())
+}
+
+/// [`gemm`] on the calling thread, into a C given as a pointer: for callers whose threads
+/// write disjoint rows of one tensor (the bands of a fused block, `block.rs`), which cannot
+/// each hold a `&mut` slice over the interleaved channel planes.
+///
+/// # Safety
+/// `c` addresses `a.m` rows of `n` writable values, `ldc` apart (`ldc >= n`), that no other
+/// thread reads or writes during the call. B, the residual and the bias are checked as in
+/// [`gemm`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_into(
+    isa: Isa,
+    a: &PackedA,
+    b: &[f32],
+    ldb: usize,
+    n: usize,
+    c: *mut f32,
+    ldc: usize,
+    ep: &Epilogue,
+) -> Result<(), String> {
+    let (m, k) = (a.m, a.k);
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    let span = |rows: usize, ld: usize| (rows - 1) * ld + n;
+    let b_ok = k == 0 || (ldb >= n && b.len() >= span(k, ldb));
+    let r_ok = ep.residual.is_none_or(|r| r.len() >= span(m, ldc));
+    if !(b_ok && r_ok && ldc >= n && ep.bias.len() >= m) {
+        return Err(format!("gemm operands too short for {m}x{k}x{n}"));
+    }
+    columns(isa.checked(), a, b, ldb, 0, n, &SharedOut(c), ldc, ep);
+    Ok(())
+}
+
+/// C's base pointer, shared by the threads of one product; each writes only its own columns.
+struct SharedOut(*mut f32);
+// SAFETY: the threads of `gemm` write disjoint column ranges through it and the scope joins
+// them before the borrow of C ends.
+unsafe impl Sync for SharedOut {}
+
+fn nr(isa: Isa) -> usize {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => avx2::NR,
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => neon::NR,
+        _ => portable::NR,
+    }
+}
+
+/// Runs the kernel for `isa` on one `MR x nr` tile.
+///
+/// # Safety
+/// `a` holds `k*MR` values; `b` rows `0..k` (`ldb` apart) hold `nr` readable values each;
+/// `c` rows `0..MR` (`ldc` apart) have `nr` writable values; likewise `t.res` (if not null)
+/// with `t.ldr`; the CPU supports `isa` (see [`Isa::checked`]).
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel(isa: Isa, k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, t: &Tile) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => avx2::kernel(k, a, b, ldb, c, ldc, t),
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => neon::kernel(k, a, b, ldb, c, ldc, t),
+        _ => portable::kernel(k, a, b, ldb, c, ldc, t),
+    }
+}
+
+/// Columns `j0..j1` of C, in blocks of columns whose B (`k x block`) stays in L2 while every
+/// row panel runs over it. Within a block, panels are the outer loop: each writes its `MR`
+/// rows of C left to right (a few sequential store streams, instead of one per row of C
+/// when tiles are the outer loop, which made a 96-row layer write-miss on every store).
+///
+/// # Safety
+/// `b` has `k` rows of at least `j1` values `ldb` apart; `out` points at C with `a.m` rows
+/// of at least `j1` values `ldc` apart, and no other thread writes columns `j0..j1`; the
+/// residual (if any) is laid out as C; `isa` is supported (checked by the caller).
+#[allow(clippy::too_many_arguments)]
+unsafe fn columns(
+    isa: Isa,
+    a: &PackedA,
+    b: &[f32],
+    ldb: usize,
+    j0: usize,
+    j1: usize,
+    out: &SharedOut,
+    ldc: usize,
+    ep: &Epilogue,
+) {
+    let (m, k) = (a.m, a.k);
+    let nr = nr(isa);
+    let block = (B_BLOCK_FLOATS / k.max(1)).max(4 * nr) / nr * nr;
+    let mut ragged_b: Vec<f32> = Vec::new();
+    let mut local_c = [0.0f32; MR * MAX_NR];
+    let mut local_r = [0.0f32; MR * MAX_NR];
+    for jb in (j0..j1).step_by(block) {
+        let je = (jb + block).min(j1);
+        // The last, narrower tile of C: a zero-padded copy of its B, so the kernel can read
+        // `nr` columns.
+        let ragged = (je - jb) % nr;
+        if ragged != 0 {
+            ragged_b.clear();
+            ragged_b.resize(k * nr, 0.0);
+            for kk in 0..k {
+                ragged_b[kk * nr..][..ragged].copy_from_slice(&b[kk * ldb + je - ragged..][..ragged]);
             }
         }
-        for (r, row) in c.chunks_mut(w).enumerate() {
-            post(row0 + r, &mut row[j0..j0 + cols]);
+        for p in 0..a.panels() {
+            let rows = MR.min(m - p * MR);
+            let mut bias = [0.0; MR];
+            bias[..rows].copy_from_slice(&ep.bias[p * MR..][..rows]);
+            let panel = a.panel(p).as_ptr();
+            for j in (jb..je).step_by(nr) {
+                let w = nr.min(je - j);
+                let (bp, bld) = if w == nr {
+                    (b.as_ptr().add(j), ldb)
+                } else {
+                    (ragged_b.as_ptr(), nr)
+                };
+                let at = p * MR * ldc + j;
+                let c = out.0.add(at);
+                let mut t = Tile {
+                    bias,
+                    relu: ep.relu,
+                    res: ep.residual.map_or(std::ptr::null(), |r| r.as_ptr().add(at)),
+                    ldr: ldc,
+                    relu2: ep.relu2,
+                    prefetch: p == 0 && j + 2 * nr <= je,
+                };
+                if w == nr && rows == MR {
+                    kernel(isa, k, panel, bp, bld, c, ldc, &t);
+                    continue;
+                }
+                // A ragged tile: compute into a local tile, store its valid part.
+                if let Some(r) = ep.residual {
+                    for i in 0..rows {
+                        local_r[i * nr..][..w].copy_from_slice(&r[at + i * ldc..][..w]);
+                    }
+                    t.res = local_r.as_ptr();
+                    t.ldr = nr;
+                }
+                kernel(isa, k, panel, bp, bld, local_c.as_mut_ptr(), nr, &t);
+                for i in 0..rows {
+                    std::ptr::copy_nonoverlapping(local_c.as_ptr().add(i * nr), c.add(i * ldc), w);
+                }
+            }
+        }
+    }
+}
+
+/// The portable kernel, 6x8: plain loops over fixed-size arrays, which the compiler keeps in
+/// vector registers of the target's baseline.
+mod portable {
+    use super::{Tile, MR};
+
+    pub const NR: usize = 8;
+
+    /// # Safety
+    /// As [`super::kernel`].
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn kernel(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, t: &Tile) {
+        let mut acc = [[0.0f32; NR]; MR];
+        for (row, bias) in acc.iter_mut().zip(t.bias) {
+            *row = [bias; NR];
+        }
+        for kk in 0..k {
+            let bv = &*(b.add(kk * ldb) as *const [f32; NR]);
+            let av = &*(a.add(kk * MR) as *const [f32; MR]);
+            for (row, &x) in acc.iter_mut().zip(av) {
+                for (acc, &y) in row.iter_mut().zip(bv) {
+                    *acc += x * y;
+                }
+            }
+        }
+        for (i, row) in acc.iter().enumerate() {
+            let dst = c.add(i * ldc);
+            for (j, &v) in row.iter().enumerate() {
+                let mut v = if t.relu { v.max(0.0) } else { v };
+                if !t.res.is_null() {
+                    v += *t.res.add(i * t.ldr + j);
+                    if t.relu2 {
+                        v = v.max(0.0);
+                    }
+                }
+                *dst.add(j) = v;
+            }
+        }
+    }
+}
+
+/// AVX2+FMA, 6x16: 12 accumulators, 2 loads of B and 6 broadcasts of A per 12 FMAs.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{Tile, MR};
+    use std::arch::x86_64::*;
+
+    pub const NR: usize = 16;
+
+    /// # Safety
+    /// As [`super::kernel`], on a CPU with AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn kernel(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, t: &Tile) {
+        if t.prefetch {
+            tile::<true>(k, a, b, ldb, c, ldc, t)
+        } else {
+            tile::<false>(k, a, b, ldb, c, ldc, t)
+        }
+    }
+
+    /// With `PREFETCH`, also asks for the next tile's B (the `NR` columns to the right),
+    /// which the first panel of a tile does: B's rows are `ldb` apart, often pages apart,
+    /// and too many for the hardware prefetchers to follow.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile<const PREFETCH: bool>(
+        k: usize,
+        a: *const f32,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        ldc: usize,
+        t: &Tile,
+    ) {
+        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+        for (row, &bias) in acc.iter_mut().zip(&t.bias) {
+            *row = [_mm256_set1_ps(bias); 2];
+        }
+        let (mut a, mut b) = (a, b);
+        for _ in 0..k {
+            let b0 = _mm256_loadu_ps(b);
+            let b1 = _mm256_loadu_ps(b.add(8));
+            if PREFETCH {
+                _mm_prefetch::<_MM_HINT_T0>(b.add(NR) as *const i8);
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let x = _mm256_broadcast_ss(&*a.add(r));
+                row[0] = _mm256_fmadd_ps(x, b0, row[0]);
+                row[1] = _mm256_fmadd_ps(x, b1, row[1]);
+            }
+            a = a.add(MR);
+            b = b.add(ldb);
+        }
+        let zero = _mm256_setzero_ps();
+        for (i, row) in acc.iter().enumerate() {
+            for (v, &x) in row.iter().enumerate() {
+                let mut x = if t.relu { _mm256_max_ps(x, zero) } else { x };
+                if !t.res.is_null() {
+                    x = _mm256_add_ps(x, _mm256_loadu_ps(t.res.add(i * t.ldr + v * 8)));
+                    if t.relu2 {
+                        x = _mm256_max_ps(x, zero);
+                    }
+                }
+                _mm256_storeu_ps(c.add(i * ldc + v * 8), x);
+            }
+        }
+    }
+}
+
+/// NEON, 6x16: rows 0-3 take their A values as lanes of one vector, rows 4-5 of a pair.
+#[cfg(target_arch = "aarch64")]
+mod neon {
+    use super::{Tile, MR};
+    use std::arch::aarch64::*;
+
+    pub const NR: usize = 16;
+
+    /// # Safety
+    /// As [`super::kernel`].
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn kernel(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, t: &Tile) {
+        let mut acc = [[vdupq_n_f32(0.0); 4]; MR];
+        for (row, &bias) in acc.iter_mut().zip(&t.bias) {
+            *row = [vdupq_n_f32(bias); 4];
+        }
+        let (mut a, mut b) = (a, b);
+        for _ in 0..k {
+            let bv = [
+                vld1q_f32(b),
+                vld1q_f32(b.add(4)),
+                vld1q_f32(b.add(8)),
+                vld1q_f32(b.add(12)),
+            ];
+            let x = vld1q_f32(a);
+            let y = vld1_f32(a.add(4));
+            for v in 0..4 {
+                acc[0][v] = vfmaq_laneq_f32::<0>(acc[0][v], bv[v], x);
+                acc[1][v] = vfmaq_laneq_f32::<1>(acc[1][v], bv[v], x);
+                acc[2][v] = vfmaq_laneq_f32::<2>(acc[2][v], bv[v], x);
+                acc[3][v] = vfmaq_laneq_f32::<3>(acc[3][v], bv[v], x);
+                acc[4][v] = vfmaq_lane_f32::<0>(acc[4][v], bv[v], y);
+                acc[5][v] = vfmaq_lane_f32::<1>(acc[5][v], bv[v], y);
+            }
+            a = a.add(MR);
+            b = b.add(ldb);
+        }
+        let zero = vdupq_n_f32(0.0);
+        for (i, row) in acc.iter().enumerate() {
+            for (v, &x) in row.iter().enumerate() {
+                let mut x = if t.relu { vmaxq_f32(x, zero) } else { x };
+                if !t.res.is_null() {
+                    x = vaddq_f32(x, vld1q_f32(t.res.add(i * t.ldr + v * 4)));
+                    if t.relu2 {
+                        x = vmaxq_f32(x, zero);
+                    }
+                }
+                vst1q_f32(c.add(i * ldc + v * 4), x);
+            }
         }
     }
 }
@@ -149,24 +454,94 @@ fn gemm_rows<P>(
 mod tests {
     use super::*;
 
+    #[allow(clippy::too_many_arguments)]
+    fn naive(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], ldb: usize, ep: &Epilogue, ldc: usize) -> Vec<f32> {
+        let mut c = vec![f32::NAN; (m.max(1) - 1) * ldc + n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut v = ep.bias[i] + (0..k).map(|t| a[i * k + t] * b[t * ldb + j]).sum::<f32>();
+                if ep.relu {
+                    v = v.max(0.0);
+                }
+                if let Some(r) = ep.residual {
+                    v += r[i * ldc + j];
+                    if ep.relu2 {
+                        v = v.max(0.0);
+                    }
+                }
+                c[i * ldc + j] = v;
+            }
+        }
+        c
+    }
+
     #[test]
-    fn matches_naive_product_with_threads_and_blocks() {
-        // n > 4096: several column blocks; m >= 64: row split; m < 64: column split.
-        for (m, k, n) in [(37, 29, 530), (20, 3, 5000), (70, 9, 300), (3, 0, 7), (5, 4, 1)] {
+    fn every_kernel_matches_the_naive_product() {
+        // Ragged rows (m % 4) and columns (n % NR), strided B and C, k = 0, threads.
+        for (m, k, n) in [
+            (37, 29, 530),
+            (4, 3, 24),
+            (5, 0, 7),
+            (1, 17, 1),
+            (70, 9, 300),
+            (8, 64, 200),
+        ] {
+            let (ldb, ldc) = (n + 3, n + 5);
             let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
-            let b: Vec<f32> = (0..k * n).map(|i| ((i * 5) % 11) as f32 - 5.0).collect();
-            for threads in [1, 2, 3] {
-                let mut c = vec![f32::NAN; m * n];
-                gemm(m, k, n, &a, &b, &mut c, threads, |r, seg| {
-                    seg.iter_mut().for_each(|v| *v += r as f32)
-                });
-                for i in 0..m {
-                    for j in 0..n {
-                        let want: f32 = (0..k).map(|t| a[i * k + t] * b[t * n + j]).sum::<f32>() + i as f32;
-                        assert_eq!(c[i * n + j], want, "({i},{j}) of {m}x{k}x{n}, {threads} threads");
+            let b: Vec<f32> = (0..k * ldb).map(|i| ((i * 5) % 11) as f32 - 5.0).collect();
+            let bias: Vec<f32> = (0..m).map(|i| i as f32 - 3.0).collect();
+            let res: Vec<f32> = (0..m * ldc).map(|i| ((i * 3) % 7) as f32 - 3.0).collect();
+            let packed = PackedA::new(m, k, &a);
+            for ep in [
+                Epilogue {
+                    bias: &bias,
+                    relu: false,
+                    residual: None,
+                    relu2: false,
+                },
+                Epilogue {
+                    bias: &bias,
+                    relu: true,
+                    residual: Some(&res),
+                    relu2: true,
+                },
+                Epilogue {
+                    bias: &bias,
+                    relu: false,
+                    residual: Some(&res),
+                    relu2: false,
+                },
+            ] {
+                let want = naive(m, k, n, &a, &b, ldb, &ep, ldc);
+                for isa in Isa::available() {
+                    for threads in [1, 2, 3] {
+                        let mut c = vec![f32::NAN; want.len()];
+                        gemm(isa, &packed, &b, ldb, n, &mut c, ldc, &ep, threads).unwrap();
+                        for i in 0..m {
+                            for j in 0..n {
+                                let (g, w) = (c[i * ldc + j], want[i * ldc + j]);
+                                // Small integers: exact in f32 whatever the order or fusion.
+                                assert_eq!(g, w, "({i},{j}) of {m}x{k}x{n}, {}, {threads} threads", isa.name());
+                            }
+                        }
                     }
                 }
             }
         }
+    }
+
+    #[test]
+    fn short_operands_are_errors() {
+        let a = PackedA::new(4, 2, &[1.0; 8]);
+        let ep = Epilogue {
+            bias: &[0.0; 4],
+            relu: false,
+            residual: None,
+            relu2: false,
+        };
+        let mut c = vec![0.0; 4 * 5];
+        assert!(gemm(Isa::Scalar, &a, &[1.0; 9], 5, 5, &mut c, 5, &ep, 1).is_err());
+        assert!(gemm(Isa::Scalar, &a, &[1.0; 10], 5, 5, &mut c[..19], 5, &ep, 1).is_err());
+        assert!(gemm(Isa::Scalar, &a, &[1.0; 10], 5, 5, &mut c, 5, &ep, 1).is_ok());
     }
 }
