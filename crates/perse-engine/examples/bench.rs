@@ -143,7 +143,8 @@ fn profile(
         }
         let mut order: Vec<usize> = (0..layers.len()).collect();
         order.sort_by(|&a, &b| med[b].total_cmp(&med[a]));
-        for &i in order.iter().take(12) {
+        let all_layers = std::env::var_os("PERSE_BENCH_ALL_LAYERS").is_some();
+        for &i in order.iter().take(if all_layers { order.len() } else { 12 }) {
             let l = &layers[i];
             println!(
                 "  {:>12} {:>14} {:>16} {:6.2} ms",
@@ -154,6 +155,9 @@ fn profile(
             );
         }
     };
+    // One untimed run each first: the first run allocates the buffers later runs reuse.
+    cf.graph().profile(input.clone(), 1)?;
+    ds.graph().profile(ds.input(&chip.data)?, 1)?;
     for &th in threads {
         let all = (0..runs)
             .map(|_| cf.graph().profile(input.clone(), th))

@@ -91,6 +91,7 @@ pub fn build(file: ModelFile) -> Result<Graph> {
         fused,
         blocks,
         isa: Isa::detect(),
+        pool: Default::default(),
     })
 }
 

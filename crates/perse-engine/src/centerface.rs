@@ -139,7 +139,7 @@ impl CenterFace {
 
     /// Runs the network on a `3 x H x W` RGB tensor of raw 0..255 values, H and W multiples of 32.
     pub fn forward(&self, input: Tensor) -> Result<CenterFaceOutputs> {
-        if input.c != 3 || input.h % 32 != 0 || input.w % 32 != 0 || input.h == 0 || input.w == 0 {
+        if input.c != 3 || !input.h.is_multiple_of(32) || !input.w.is_multiple_of(32) || input.h == 0 || input.w == 0 {
             return Err(EngineError::Input(format!(
                 "CenterFace needs 3 x H x W, multiples of 32; got {:?}",
                 input.shape()

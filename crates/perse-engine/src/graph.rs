@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use crate::error::{EngineError, Result};
 use crate::ops::block::Block;
-use crate::ops::buffers::Buffers;
+use crate::ops::buffers::{Buffers, Pool};
 use crate::ops::conv::{Conv, Residual};
 use crate::ops::pool::{self, PoolKind};
 use crate::ops::simd::Isa;
@@ -118,6 +118,8 @@ pub struct Graph {
     pub(crate) blocks: Vec<Option<BlockPlan>>,
     /// The kernel set the ops use.
     pub(crate) isa: Isa,
+    /// Buffers kept between runs.
+    pub(crate) pool: Pool,
 }
 
 impl Graph {
@@ -179,7 +181,7 @@ impl Graph {
         let mut live: Vec<Option<Tensor>> = vec![None; self.values.len()];
         live[0] = Some(input);
         let mut kept = HashMap::new();
-        let mut buf = Buffers::default();
+        let mut buf = self.pool.take();
         // Nodes before `next` were computed by a fused step already.
         let mut next = 0;
         for (idx, node) in self.nodes.iter().enumerate() {
@@ -248,6 +250,7 @@ impl Graph {
             }
             live[output] = Some(y);
         }
+        self.pool.put(buf);
         for (v, t) in live.into_iter().enumerate().skip(1) {
             if let Some(t) = t {
                 kept.insert(self.values[v].clone(), t);

@@ -6,8 +6,8 @@
 //! expand conv, read back by the depthwise conv, whose output the projection reads again.
 //! That traffic, and the page faults of allocating such buffers, made the first expand conv
 //! alone 29 ms of a 166 ms run. Here a band of output rows at a time is computed from the
-//! few expanded rows it needs (kept in a buffer sized to stay in L2, the overlap with the
-//! previous band reused), so the wide tensor never exists and the block reads its input and
+//! few expanded rows it needs (kept in a buffer sized to stay in cache, the overlap with
+//! the previous band reused), so the wide tensor never exists and the block reads its input and
 //! writes its output once. Threads take disjoint ranges of output rows, each with its own
 //! buffers.
 //!
@@ -17,14 +17,16 @@
 use super::buffers::Buffers;
 use super::conv::{Conv, ConvWeights, Residual};
 use super::depthwise::{self, Rows};
-use super::gemm::{gemm_into, Epilogue, PackedA};
+use super::gemm::{gemm_into, strided, BRows, Cols, Epilogue, PackedA};
 use super::simd::Isa;
 use super::{threads_for, Activation, Ctx};
 use crate::tensor::Tensor;
 
-/// Expanded floats a band may hold (640 KB, within a 1 MB L2 next to the band's depthwise
-/// output and the GEMM's operands).
-const BAND_FLOATS: usize = 160 * 1024;
+/// Expanded floats a band may hold (2 MB). Measured on CenterFace at 800 px: 640 KB bands
+/// (within a 1 MB L2) gave 87 ms, 2 MB bands 80.5 ms. Smaller bands mean narrower GEMMs
+/// (a band of one output row of a 25-pixel-wide layer is a 25-column product), and the
+/// expanded rows are written once and read once, which L3 serves well enough.
+const BAND_FLOATS: usize = 512 * 1024;
 /// Below this many expanded floats (1 MB) the layers run one by one: the whole middle tensor
 /// stays in L2 anyway, and the bands' per-call overheads would only add time.
 const MIN_FUSED_FLOATS: usize = 256 * 1024;
@@ -167,6 +169,8 @@ impl Plan<'_> {
         let mut expanded = vec![0.0f32; if self.expand.is_some() { ce * rows_cap * w } else { 0 }];
         let (mut held_lo, mut held_hi) = (0usize, 0usize);
         let mut dw_out = vec![0.0f32; ce * self.band * wo];
+        // The expand conv's B: the input's channel planes.
+        let channels = strided(x.c, h * w);
         for b0 in (oy0..oy1).step_by(self.band) {
             let b1 = (b0 + self.band).min(oy1);
             let src = match &self.expand {
@@ -189,14 +193,19 @@ impl Plan<'_> {
                     if need_hi > held_hi {
                         let rows = need_hi - held_hi;
                         let at = (held_hi - held_lo) * w;
+                        let b = BRows {
+                            data: &x.data[held_hi * w..],
+                            off: &channels,
+                            slack: false,
+                        };
                         gemm_into(
                             self.isa,
                             packed,
-                            &x.data[held_hi * w..],
-                            h * w,
+                            &b,
                             rows * w,
                             expanded.as_mut_ptr().add(at),
                             rows_cap * w,
+                            Cols::Plain,
                             ep,
                         )?;
                         held_hi = need_hi;
@@ -217,7 +226,21 @@ impl Plan<'_> {
             let at = b0 * wo;
             let mut ep = self.project_ep;
             ep.residual = ep.residual.map(|r| &r[at..]);
-            gemm_into(self.isa, self.project, dw_out, nb, nb, out.0.add(at), self.ho * wo, &ep)?;
+            let b = BRows {
+                data: dw_out,
+                off: &strided(ce, nb),
+                slack: false,
+            };
+            gemm_into(
+                self.isa,
+                self.project,
+                &b,
+                nb,
+                out.0.add(at),
+                self.ho * wo,
+                Cols::Plain,
+                &ep,
+            )?;
         }
         Ok(())
     }

@@ -4,22 +4,25 @@
 //! - 1x1, stride 1, no padding (most of MobileNetV2): the input planes already are the
 //!   `cin x (h*w)` matrix B, so the conv is one GEMM ([`gemm`]) reading the tensor in place;
 //! - depthwise (`group == cin == cout`): direct loops, see `depthwise.rs`;
-//! - everything else: im2col into a `(cin*kh*kw) x (rows*wo)` matrix for a band of output
-//!   rows, then the GEMM writes straight into those rows of the output. Banding caps the
-//!   im2col buffer (a full-resolution 3x3 layer would otherwise need ~150 MB) at a few MB
-//!   without changing the result.
+//! - everything else: a direct conv through the same GEMM. The input is copied once,
+//!   zero-padded, into `stride x stride` phase planes (each input pixel goes to the plane of
+//!   its row and column parity; stride 1 is just the padded image). Then every tap `(ci, i,
+//!   j)` reads, for consecutive output pixels of a row, consecutive values of one plane: B's
+//!   row for that tap is the plane shifted by the tap's offset ([`BRows`]). The output is
+//!   computed as if the image were as wide as a plane row (`wq`); the GEMM stores only the
+//!   `wo` real pixels of each row ([`Cols::Wide`]). This replaced im2col, whose
+//!   `(cin*kh*kw) x pixels` copy (4 MB bands, written out and read back per band) made the
+//!   first CenterFace conv twice as slow as onnxruntime's and the descriptor's 7x7 stem
+//!   2.6x.
 //!
 //! Dense weights are packed for the GEMM when the graph is built. The GEMM's epilogue adds
 //! the bias, applies a ReLU and, when the graph fused the following residual `add`, adds that
 //! input and applies the add's activation, all before the output is first stored.
 
 use super::buffers::Buffers;
-use super::gemm::{gemm, Epilogue, PackedA};
-use super::{elementwise, par_chunks_mut, threads_for, Activation, Ctx};
+use super::gemm::{self, gemm, strided, BRows, Cols, Epilogue, PackedA};
+use super::{elementwise, threads_for, Activation, Ctx};
 use crate::tensor::Tensor;
-
-/// Upper bound on the im2col buffer, in floats (4 MiB).
-const BAND_FLOATS: usize = 1 << 20;
 
 /// A conv layer with its weights and fused activation.
 #[derive(Debug, Clone)]
@@ -150,7 +153,25 @@ impl Conv {
             let n = ho * wo;
             let mut data = buf.take(self.cout * n);
             let t = threads_for(self.cout * self.cin * n, ctx.threads);
-            gemm(ctx.isa, packed, &x.data, n, n, &mut data, n, &self.epilogue(fused), t)?;
+            let b = BRows {
+                data: &x.data,
+                off: &strided(self.cin, n),
+                slack: false,
+            };
+            if let Err(e) = gemm(
+                ctx.isa,
+                packed,
+                &b,
+                n,
+                &mut data,
+                n,
+                Cols::Plain,
+                &self.epilogue(fused),
+                t,
+            ) {
+                buf.give(data);
+                return Err(e);
+            }
             Tensor {
                 c: self.cout,
                 h: ho,
@@ -158,7 +179,7 @@ impl Conv {
                 data,
             }
         } else {
-            self.forward_im2col(packed, x, ho, wo, fused, ctx, buf)?
+            self.forward_direct(packed, x, ho, wo, fused, ctx, buf)?
         };
         let mut y = y;
         if self.act == Activation::Sigmoid {
@@ -177,8 +198,9 @@ impl Conv {
         }
     }
 
+    /// The direct conv over stride-phase planes of the padded input (see the module doc).
     #[allow(clippy::too_many_arguments)]
-    fn forward_im2col(
+    fn forward_direct(
         &self,
         packed: &PackedA,
         x: &Tensor,
@@ -188,33 +210,61 @@ impl Conv {
         ctx: Ctx,
         buf: &mut Buffers,
     ) -> Result<Tensor, String> {
-        let k = self.cin * self.kh * self.kw;
-        let plane = ho * wo;
-        let band = (BAND_FLOATS / (k * wo).max(1)).clamp(1, ho.max(1));
-        let mut out = buf.take(self.cout * plane);
-        let mut cols = buf.take(k * band * wo);
-        let mut failed = None;
-        for y0 in (0..ho).step_by(band) {
-            let rows = band.min(ho - y0);
-            let nb = rows * wo;
-            let cols = &mut cols[..k * nb];
-            par_chunks_mut(cols, nb, threads_for(k * nb * 4, ctx.threads), |r0, chunk| {
-                for (r, dst) in chunk.chunks_mut(nb).enumerate() {
-                    self.im2col_row(x, r0 + r, y0, rows, wo, dst);
+        let (sy, sx) = (self.sy, self.sx);
+        let [pt, pl, pb, pr] = self.pads;
+        let (hq, wq) = ((x.h + pt + pb).div_ceil(sy), (x.w + pl + pr).div_ceil(sx));
+        let plane = hq * wq;
+        // Slack: the last tile of output pixels reads up to a tile past the last plane.
+        let mut src = buf.take_zeroed(self.cin * sy * sx * plane + gemm::nr(ctx.isa.checked()));
+        for ci in 0..self.cin {
+            for (y, row) in x.channel(ci).chunks_exact(x.w.max(1)).enumerate() {
+                let (py, qy) = ((y + pt) % sy, (y + pt) / sy);
+                for px in 0..sx {
+                    // Input columns with (x + pl) % sx == px start at x0.
+                    let x0 = (px + sx - pl % sx) % sx;
+                    if x0 >= x.w {
+                        continue;
+                    }
+                    let at = ((ci * sy + py) * sx + px) * plane + qy * wq + (x0 + pl) / sx;
+                    if sx == 1 {
+                        src[at..at + x.w].copy_from_slice(row);
+                    } else {
+                        for (d, v) in src[at..].iter_mut().zip(row[x0..].iter().step_by(sx)) {
+                            *d = *v;
+                        }
+                    }
                 }
-            });
-            // Output rows y0.. of every channel: offset y0*wo, channels `plane` apart.
-            let at = y0 * wo;
-            let mut ep = self.epilogue(res);
-            ep.residual = ep.residual.map(|r| &r[at..]);
-            let t = threads_for(self.cout * k * nb, ctx.threads);
-            if let Err(e) = gemm(ctx.isa, packed, cols, nb, nb, &mut out[at..], plane, &ep, t) {
-                failed = Some(e);
-                break;
             }
         }
-        buf.give(cols);
-        if let Some(e) = failed {
+        let mut off = Vec::with_capacity(self.cin * self.kh * self.kw);
+        for ci in 0..self.cin {
+            for i in 0..self.kh {
+                for j in 0..self.kw {
+                    off.push(((ci * sy + i % sy) * sx + j % sx) * plane + i / sy * wq + j / sx);
+                }
+            }
+        }
+        let n = (ho - 1) * wq + wo;
+        let mut out = buf.take(self.cout * ho * wo);
+        let b = BRows {
+            data: &src,
+            off: &off,
+            slack: true,
+        };
+        let t = threads_for(self.cout * off.len() * n, ctx.threads);
+        let done = gemm(
+            ctx.isa,
+            packed,
+            &b,
+            n,
+            &mut out,
+            ho * wo,
+            Cols::Wide { wq, wo },
+            &self.epilogue(res),
+            t,
+        );
+        buf.give(src);
+        if let Err(e) = done {
             buf.give(out);
             return Err(e);
         }
@@ -224,34 +274,6 @@ impl Conv {
             w: wo,
             data: out,
         })
-    }
-
-    /// Fills one im2col row `r = (ci*kh + i)*kw + j` for output rows `y0..y0+rows`:
-    /// `dst[(oy-y0)*wo + ox] = x[ci, oy*sy + i - pad_top, ox*sx + j - pad_left]` (0 outside).
-    fn im2col_row(&self, x: &Tensor, r: usize, y0: usize, rows: usize, wo: usize, dst: &mut [f32]) {
-        let j = r % self.kw;
-        let i = (r / self.kw) % self.kh;
-        let ci = r / (self.kw * self.kh);
-        let src = x.channel(ci);
-        let (lo, hi) = valid_range(j, self.pads[1], self.sx, x.w, wo);
-        for (dy, d) in dst.chunks_mut(wo).take(rows).enumerate() {
-            let iy = (y0 + dy) * self.sy + i;
-            if iy < self.pads[0] || iy - self.pads[0] >= x.h || lo >= hi {
-                d.fill(0.0);
-                continue;
-            }
-            let row = &src[(iy - self.pads[0]) * x.w..][..x.w];
-            d[..lo].fill(0.0);
-            d[hi..].fill(0.0);
-            let first = lo * self.sx + j - self.pads[1];
-            if self.sx == 1 {
-                d[lo..hi].copy_from_slice(&row[first..first + (hi - lo)]);
-            } else {
-                for (o, v) in d[lo..hi].iter_mut().zip(row[first..].iter().step_by(self.sx)) {
-                    *o = *v;
-                }
-            }
-        }
     }
 }
 

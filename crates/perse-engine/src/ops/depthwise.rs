@@ -128,7 +128,7 @@ pub(crate) fn rows_3x3(
     dst: &mut [f32],
     dst_stride: usize,
 ) {
-    match isa.checked() {
+    match isa.checked().without_avx512() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `checked` only keeps Avx2 on a CPU with AVX2 and FMA.
         Isa::Avx2 => unsafe { rows_avx2(conv, weight, src, c0, channels, oy0, oy1, wo, dst, dst_stride) },

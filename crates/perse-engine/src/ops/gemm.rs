@@ -8,8 +8,10 @@
 //! `k`, so packing B costs as much as multiplying it. Here:
 //! - A is packed once, when the graph is built ([`PackedA`]): panels of [`MR`] rows,
 //!   interleaved by `k`, so a kernel reads its A values in order;
-//! - B is not packed: the kernel loads each row segment straight from the tensor (row stride
-//!   `ldb`). Only the ragged last column tile is copied, zero-padded, into a small buffer;
+//! - B is not packed: the kernel loads each row segment where it lies, through a table of
+//!   row offsets ([`BRows`]): a tensor's channels for a 1x1 conv, or for other convs the
+//!   taps' shifted views of the zero-padded input (`conv.rs`), so no im2col copy is made.
+//!   Only a ragged last column tile may be copied, zero-padded, into a small buffer;
 //! - the epilogue (bias, activation, a residual add with its own activation) runs on the
 //!   accumulators before the single store, so no layer takes a second pass over its output.
 //!
@@ -17,8 +19,8 @@
 //! of `NR` inner, so each panel writes its rows of C in order. Threads take disjoint ranges
 //! of column tiles.
 //!
-//! Kernels (`MR x NR` accumulators in registers): AVX2+FMA 6x16 (12 ymm), NEON 6x16
-//! (24 q-registers), portable 6x8 (what the compiler vectorises with SSE2 or the target's
+//! Kernels (`MR x NR` accumulators in registers): AVX-512 6x32 (12 zmm, A broadcast from
+//! memory inside the FMA), AVX2+FMA 6x16 (12 ymm), NEON 6x16 (24 q-registers), portable 6x8 (what the compiler vectorises with SSE2 or the target's
 //! baseline). The choice is the model's [`Isa`].
 
 use super::simd::Isa;
@@ -28,7 +30,7 @@ use super::simd::Isa;
 /// accumulator to the stack in the inner loop).
 pub(crate) const MR: usize = 6;
 /// The widest tile any kernel uses (the size of the local buffers for ragged tiles).
-const MAX_NR: usize = 16;
+const MAX_NR: usize = 32;
 /// Floats of B per column block (256 KB: a block stays in L2 while all panels use it).
 const B_BLOCK_FLOATS: usize = 1 << 16;
 /// Column tiles per thread below which a product stays on one thread.
@@ -78,8 +80,66 @@ pub(crate) struct Epilogue<'a> {
     pub relu2: bool,
 }
 
+/// B: row `kk`, column `j` is `data[off[kk] + j]`. A tensor's channels (`off[kk] = kk*ldb`,
+/// see [`strided`]), or the taps of a conv read straight from its padded input (`conv.rs`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BRows<'a> {
+    pub data: &'a [f32],
+    /// One offset per row of B (`k` of them).
+    pub off: &'a [usize],
+    /// `data` stays readable a whole tile past column `n` of every row, so the last, ragged
+    /// tile is read in place (its extra columns are computed and dropped) instead of copied.
+    pub slack: bool,
+}
+
+/// Row offsets of a B whose rows are `ldb` apart.
+pub(crate) fn strided(k: usize, ldb: usize) -> Vec<usize> {
+    (0..k).map(|kk| kk * ldb).collect()
+}
+
+/// Where column `j` of C is stored within its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cols {
+    /// At `j`.
+    Plain,
+    /// Column `j` is pixel `(j / wq, j % wq)` of an image computed `wq` wide (a conv over its
+    /// padded input); only pixels with `j % wq < wo` are kept, at `(j / wq) * wo + j % wq`.
+    Wide { wq: usize, wo: usize },
+}
+
+impl Cols {
+    /// The stored position of column `j`, if it is kept.
+    #[inline]
+    fn at(self, j: usize) -> Option<usize> {
+        match self {
+            Cols::Plain => Some(j),
+            Cols::Wide { wq, wo } => (j % wq < wo).then(|| j / wq * wo + j % wq),
+        }
+    }
+
+    /// Columns `j..j+w` are all kept, at consecutive positions.
+    #[inline]
+    fn contiguous(self, j: usize, w: usize) -> bool {
+        match self {
+            Cols::Plain => true,
+            Cols::Wide { wq, wo } => j % wq + w <= wo,
+        }
+    }
+
+    /// One past the last stored position of columns `0..n` (`n > 0`).
+    fn extent(self, n: usize) -> usize {
+        match self {
+            Cols::Plain => n,
+            Cols::Wide { wq, wo } => (n - 1) / wq * wo + ((n - 1) % wq).min(wo - 1) + 1,
+        }
+    }
+}
+
 /// The per-tile arguments a kernel gets (raw, because kernels work on pointers).
 struct Tile {
+    /// Rows of the tile to store (the last panel of a layer whose rows are not a multiple of
+    /// `MR` stores fewer; the others are computed on zero weights and dropped).
+    rows: usize,
     bias: [f32; MR],
     relu: bool,
     /// Residual rows (`ldr` apart), or null.
@@ -91,40 +151,69 @@ struct Tile {
     prefetch: bool,
 }
 
-/// Computes `C[i*ldc + j]` for `i < a.m`, `j < n` from `B[kk*ldb + j]`. Threads split the
-/// columns. Errors (not panics) on operands too short for the sizes given.
-#[allow(clippy::too_many_arguments)] // a GEMM signature: operands with their strides, epilogue, threads
+/// Checks every operand against the sizes; `c_len` is C's length when it is a slice.
+#[allow(clippy::too_many_arguments)] // the GEMM's operands, checked together
+fn check(
+    isa: Isa,
+    a: &PackedA,
+    b: &BRows,
+    n: usize,
+    ldc: usize,
+    cols: Cols,
+    ep: &Epilogue,
+    c_len: Option<usize>,
+) -> Result<(), String> {
+    let (m, k) = (a.m, a.k);
+    let bad = || Err(format!("gemm operands too short for {m}x{k}x{n}"));
+    if let Cols::Wide { wq, wo } = cols {
+        if wo == 0 || wo > wq {
+            return bad();
+        }
+    }
+    let extent = cols.extent(n);
+    let read = if b.slack { n.next_multiple_of(nr(isa)) } else { n };
+    let b_ok = b.off.len() == k
+        && b.off
+            .iter()
+            .all(|&o| o.checked_add(read).is_some_and(|e| e <= b.data.len()));
+    let span = (m - 1) * ldc + extent;
+    let r_ok = ep.residual.is_none_or(|r| r.len() >= span);
+    let c_ok = c_len.is_none_or(|l| l >= span);
+    if b_ok && r_ok && c_ok && ldc >= extent && ep.bias.len() >= m {
+        Ok(())
+    } else {
+        bad()
+    }
+}
+
+/// Computes C for rows `i < a.m` and columns `j < n` (stored as `cols` says, rows `ldc`
+/// apart) from B. Threads split the columns. Errors (not panics) on operands too short for
+/// the sizes given.
+#[allow(clippy::too_many_arguments)] // a GEMM signature: operands with their layouts, epilogue, threads
 pub(crate) fn gemm(
     isa: Isa,
     a: &PackedA,
-    b: &[f32],
-    ldb: usize,
+    b: &BRows,
     n: usize,
     c: &mut [f32],
     ldc: usize,
+    cols: Cols,
     ep: &Epilogue,
     threads: usize,
 ) -> Result<(), String> {
-    let (m, k) = (a.m, a.k);
-    if m == 0 || n == 0 {
+    if a.m == 0 || n == 0 {
         return Ok(());
     }
-    let span = |rows: usize, ld: usize| (rows - 1) * ld + n;
-    let b_ok = k == 0 || (ldb >= n && b.len() >= span(k, ldb));
-    let c_ok = ldc >= n && c.len() >= span(m, ldc);
-    let r_ok = ep.residual.is_none_or(|r| r.len() >= span(m, ldc));
-    if !(b_ok && c_ok && r_ok && ep.bias.len() >= m) {
-        return Err(format!("gemm operands too short for {m}x{k}x{n}"));
-    }
     let isa = isa.checked();
+    check(isa, a, b, n, ldc, cols, ep, Some(c.len()))?;
     let nr = nr(isa);
     let tiles = n.div_ceil(nr);
     let threads = threads.clamp(1, (tiles / MIN_TILES_PER_THREAD).max(1));
     let out = SharedOut(c.as_mut_ptr());
     let per = tiles.div_ceil(threads) * nr;
     if threads == 1 {
-        // SAFETY: the checks above bound every offset `columns` addresses (see its doc).
-        unsafe { columns(isa, a, b, ldb, 0, n, &out, ldc, ep) };
+        // SAFETY: `check` bounds every offset `columns` addresses (see its doc).
+        unsafe { columns(isa, a, b, 0, n, &out, ldc, cols, ep) };
         return Ok(());
     }
     std::thread::scope(|s| {
@@ -132,10 +221,10 @@ pub(crate) fn gemm(
         for j0 in (per..n).step_by(per) {
             let j1 = (j0 + per).min(n);
             // SAFETY: as above; threads write disjoint column ranges `j0..j1` of C.
-            s.spawn(move || unsafe { columns(isa, a, b, ldb, j0, j1, out, ldc, ep) });
+            s.spawn(move || unsafe { columns(isa, a, b, j0, j1, out, ldc, cols, ep) });
         }
         // SAFETY: as above; this thread's columns are `0..per`.
-        unsafe { columns(isa, a, b, ldb, 0, per.min(n), out, ldc, ep) };
+        unsafe { columns(isa, a, b, 0, per.min(n), out, ldc, cols, ep) };
     });
     Ok(())
 }
@@ -145,31 +234,26 @@ pub(crate) fn gemm(
 /// each hold a `&mut` slice over the interleaved channel planes.
 ///
 /// # Safety
-/// `c` addresses `a.m` rows of `n` writable values, `ldc` apart (`ldc >= n`), that no other
-/// thread reads or writes during the call. B, the residual and the bias are checked as in
-/// [`gemm`].
+/// `c` addresses `a.m` rows, `ldc` apart, each writable for the columns' extent, that no
+/// other thread reads or writes during the call. B, the residual and the bias are checked
+/// as in [`gemm`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn gemm_into(
     isa: Isa,
     a: &PackedA,
-    b: &[f32],
-    ldb: usize,
+    b: &BRows,
     n: usize,
     c: *mut f32,
     ldc: usize,
+    cols: Cols,
     ep: &Epilogue,
 ) -> Result<(), String> {
-    let (m, k) = (a.m, a.k);
-    if m == 0 || n == 0 {
+    if a.m == 0 || n == 0 {
         return Ok(());
     }
-    let span = |rows: usize, ld: usize| (rows - 1) * ld + n;
-    let b_ok = k == 0 || (ldb >= n && b.len() >= span(k, ldb));
-    let r_ok = ep.residual.is_none_or(|r| r.len() >= span(m, ldc));
-    if !(b_ok && r_ok && ldc >= n && ep.bias.len() >= m) {
-        return Err(format!("gemm operands too short for {m}x{k}x{n}"));
-    }
-    columns(isa.checked(), a, b, ldb, 0, n, &SharedOut(c), ldc, ep);
+    let isa = isa.checked();
+    check(isa, a, b, n, ldc, cols, ep, None)?;
+    columns(isa, a, b, 0, n, &SharedOut(c), ldc, cols, ep);
     Ok(())
 }
 
@@ -179,10 +263,13 @@ struct SharedOut(*mut f32);
 // them before the borrow of C ends.
 unsafe impl Sync for SharedOut {}
 
-fn nr(isa: Isa) -> usize {
+/// Columns per tile of the kernels `isa` runs.
+pub(crate) fn nr(isa: Isa) -> usize {
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => avx2::NR,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => avx512::NR,
         #[cfg(target_arch = "aarch64")]
         Isa::Neon => neon::NR,
         _ => portable::NR,
@@ -192,17 +279,28 @@ fn nr(isa: Isa) -> usize {
 /// Runs the kernel for `isa` on one `MR x nr` tile.
 ///
 /// # Safety
-/// `a` holds `k*MR` values; `b` rows `0..k` (`ldb` apart) hold `nr` readable values each;
-/// `c` rows `0..MR` (`ldc` apart) have `nr` writable values; likewise `t.res` (if not null)
-/// with `t.ldr`; the CPU supports `isa` (see [`Isa::checked`]).
+/// `a` holds `k*MR` values; `off` holds `k` offsets and `b + off[kk]` has `nr` readable
+/// values for each; `c` rows `0..t.rows` (`ldc` apart) have `nr` writable values; likewise
+/// `t.res` (if not null) with `t.ldr`; the CPU supports `isa` (see [`Isa::checked`]).
 #[allow(clippy::too_many_arguments)]
-unsafe fn kernel(isa: Isa, k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, t: &Tile) {
+unsafe fn kernel(
+    isa: Isa,
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    off: *const usize,
+    c: *mut f32,
+    ldc: usize,
+    t: &Tile,
+) {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => avx2::kernel(k, a, b, ldb, c, ldc, t),
+        Isa::Avx2 => avx2::kernel(k, a, b, off, c, ldc, t),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => avx512::kernel(k, a, b, off, c, ldc, t),
         #[cfg(target_arch = "aarch64")]
-        Isa::Neon => neon::kernel(k, a, b, ldb, c, ldc, t),
-        _ => portable::kernel(k, a, b, ldb, c, ldc, t),
+        Isa::Neon => neon::kernel(k, a, b, off, c, ldc, t),
+        _ => portable::kernel(k, a, b, off, c, ldc, t),
     }
 }
 
@@ -212,37 +310,37 @@ unsafe fn kernel(isa: Isa, k: usize, a: *const f32, b: *const f32, ldb: usize, c
 /// when tiles are the outer loop, which made a 96-row layer write-miss on every store).
 ///
 /// # Safety
-/// `b` has `k` rows of at least `j1` values `ldb` apart; `out` points at C with `a.m` rows
-/// of at least `j1` values `ldc` apart, and no other thread writes columns `j0..j1`; the
-/// residual (if any) is laid out as C; `isa` is supported (checked by the caller).
+/// The operands passed `check` for these sizes; `out` points at C (or is C's slice), and
+/// no other thread writes columns `j0..j1`; `isa` is supported (checked by the caller).
 #[allow(clippy::too_many_arguments)]
 unsafe fn columns(
     isa: Isa,
     a: &PackedA,
-    b: &[f32],
-    ldb: usize,
+    b: &BRows,
     j0: usize,
     j1: usize,
     out: &SharedOut,
     ldc: usize,
+    cols: Cols,
     ep: &Epilogue,
 ) {
     let (m, k) = (a.m, a.k);
     let nr = nr(isa);
     let block = (B_BLOCK_FLOATS / k.max(1)).max(4 * nr) / nr * nr;
     let mut ragged_b: Vec<f32> = Vec::new();
+    let ragged_off = strided(k, nr);
     let mut local_c = [0.0f32; MR * MAX_NR];
     let mut local_r = [0.0f32; MR * MAX_NR];
     for jb in (j0..j1).step_by(block) {
         let je = (jb + block).min(j1);
-        // The last, narrower tile of C: a zero-padded copy of its B, so the kernel can read
-        // `nr` columns.
+        // The last, narrower tile of C: unless B has slack, a zero-padded copy of its B, so
+        // the kernel can read `nr` columns.
         let ragged = (je - jb) % nr;
-        if ragged != 0 {
+        if ragged != 0 && !b.slack {
             ragged_b.clear();
             ragged_b.resize(k * nr, 0.0);
-            for kk in 0..k {
-                ragged_b[kk * nr..][..ragged].copy_from_slice(&b[kk * ldb + je - ragged..][..ragged]);
+            for (kk, &o) in b.off.iter().enumerate() {
+                ragged_b[kk * nr..][..ragged].copy_from_slice(&b.data[o + je - ragged..][..ragged]);
             }
         }
         for p in 0..a.panels() {
@@ -250,39 +348,71 @@ unsafe fn columns(
             let mut bias = [0.0; MR];
             bias[..rows].copy_from_slice(&ep.bias[p * MR..][..rows]);
             let panel = a.panel(p).as_ptr();
+            let row0 = p * MR * ldc;
             for j in (jb..je).step_by(nr) {
                 let w = nr.min(je - j);
-                let (bp, bld) = if w == nr {
-                    (b.as_ptr().add(j), ldb)
+                let (bp, off) = if w == nr || b.slack {
+                    (b.data.as_ptr().add(j), b.off.as_ptr())
                 } else {
-                    (ragged_b.as_ptr(), nr)
+                    (ragged_b.as_ptr(), ragged_off.as_ptr())
                 };
-                let at = p * MR * ldc + j;
-                let c = out.0.add(at);
                 let mut t = Tile {
+                    rows,
                     bias,
                     relu: ep.relu,
-                    res: ep.residual.map_or(std::ptr::null(), |r| r.as_ptr().add(at)),
+                    res: std::ptr::null(),
                     ldr: ldc,
                     relu2: ep.relu2,
                     prefetch: p == 0 && j + 2 * nr <= je,
                 };
-                if w == nr && rows == MR {
-                    kernel(isa, k, panel, bp, bld, c, ldc, &t);
+                if w == nr && cols.contiguous(j, nr) {
+                    let at = row0 + cols.at(j).unwrap_or(0);
+                    t.res = ep.residual.map_or(std::ptr::null(), |r| r.as_ptr().add(at));
+                    kernel(isa, k, panel, bp, off, out.0.add(at), ldc, &t);
                     continue;
                 }
-                // A ragged tile: compute into a local tile, store its valid part.
+                // A ragged tile (columns past `n`, or pixels across an image row's end):
+                // computed into a local tile, its kept columns stored in runs.
                 if let Some(r) = ep.residual {
-                    for i in 0..rows {
-                        local_r[i * nr..][..w].copy_from_slice(&r[at + i * ldc..][..w]);
-                    }
+                    kept_runs(cols, j, w, |col, at, len| {
+                        for i in 0..rows {
+                            local_r[i * nr + col..][..len].copy_from_slice(&r[row0 + i * ldc + at..][..len]);
+                        }
+                    });
                     t.res = local_r.as_ptr();
                     t.ldr = nr;
                 }
-                kernel(isa, k, panel, bp, bld, local_c.as_mut_ptr(), nr, &t);
-                for i in 0..rows {
-                    std::ptr::copy_nonoverlapping(local_c.as_ptr().add(i * nr), c.add(i * ldc), w);
+                kernel(isa, k, panel, bp, off, local_c.as_mut_ptr(), nr, &t);
+                kept_runs(cols, j, w, |col, at, len| {
+                    for i in 0..rows {
+                        std::ptr::copy_nonoverlapping(
+                            local_c.as_ptr().add(i * nr + col),
+                            out.0.add(row0 + i * ldc + at),
+                            len,
+                        );
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Calls `f(column within the tile, stored position, length)` for each run of kept columns
+/// of `j..j+w`.
+#[inline]
+fn kept_runs(cols: Cols, j: usize, w: usize, mut f: impl FnMut(usize, usize, usize)) {
+    match cols {
+        Cols::Plain => f(0, j, w),
+        Cols::Wide { wq, wo } => {
+            let (mut y, mut x) = (j / wq, j % wq);
+            let mut col = 0;
+            while col < w {
+                let len = (w - col).min(wq - x);
+                if x < wo {
+                    f(col, y * wo + x, len.min(wo - x));
                 }
+                col += len;
+                (y, x) = (y + 1, 0);
             }
         }
     }
@@ -298,13 +428,13 @@ mod portable {
     /// # Safety
     /// As [`super::kernel`].
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn kernel(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, t: &Tile) {
+    pub unsafe fn kernel(k: usize, a: *const f32, b: *const f32, off: *const usize, c: *mut f32, ldc: usize, t: &Tile) {
         let mut acc = [[0.0f32; NR]; MR];
         for (row, bias) in acc.iter_mut().zip(t.bias) {
             *row = [bias; NR];
         }
         for kk in 0..k {
-            let bv = &*(b.add(kk * ldb) as *const [f32; NR]);
+            let bv = &*(b.add(*off.add(kk)) as *const [f32; NR]);
             let av = &*(a.add(kk * MR) as *const [f32; MR]);
             for (row, &x) in acc.iter_mut().zip(av) {
                 for (acc, &y) in row.iter_mut().zip(bv) {
@@ -312,7 +442,7 @@ mod portable {
                 }
             }
         }
-        for (i, row) in acc.iter().enumerate() {
+        for (i, row) in acc.iter().enumerate().take(t.rows) {
             let dst = c.add(i * ldc);
             for (j, &v) in row.iter().enumerate() {
                 let mut v = if t.relu { v.max(0.0) } else { v };
@@ -340,11 +470,11 @@ mod avx2 {
     /// As [`super::kernel`], on a CPU with AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn kernel(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, t: &Tile) {
+    pub unsafe fn kernel(k: usize, a: *const f32, b: *const f32, off: *const usize, c: *mut f32, ldc: usize, t: &Tile) {
         if t.prefetch {
-            tile::<true>(k, a, b, ldb, c, ldc, t)
+            tile::<true>(k, a, b, off, c, ldc, t)
         } else {
-            tile::<false>(k, a, b, ldb, c, ldc, t)
+            tile::<false>(k, a, b, off, c, ldc, t)
         }
     }
 
@@ -357,7 +487,7 @@ mod avx2 {
         k: usize,
         a: *const f32,
         b: *const f32,
-        ldb: usize,
+        off: *const usize,
         c: *mut f32,
         ldc: usize,
         t: &Tile,
@@ -366,8 +496,9 @@ mod avx2 {
         for (row, &bias) in acc.iter_mut().zip(&t.bias) {
             *row = [_mm256_set1_ps(bias); 2];
         }
-        let (mut a, mut b) = (a, b);
+        let (mut a, mut off) = (a, off);
         for _ in 0..k {
+            let b = b.add(*off);
             let b0 = _mm256_loadu_ps(b);
             let b1 = _mm256_loadu_ps(b.add(8));
             if PREFETCH {
@@ -379,10 +510,10 @@ mod avx2 {
                 row[1] = _mm256_fmadd_ps(x, b1, row[1]);
             }
             a = a.add(MR);
-            b = b.add(ldb);
+            off = off.add(1);
         }
         let zero = _mm256_setzero_ps();
-        for (i, row) in acc.iter().enumerate() {
+        for (i, row) in acc.iter().enumerate().take(t.rows) {
             for (v, &x) in row.iter().enumerate() {
                 let mut x = if t.relu { _mm256_max_ps(x, zero) } else { x };
                 if !t.res.is_null() {
@@ -392,6 +523,76 @@ mod avx2 {
                     }
                 }
                 _mm256_storeu_ps(c.add(i * ldc + v * 8), x);
+            }
+        }
+    }
+}
+
+/// AVX-512F, 6x32: 12 accumulators, 2 loads of B per 12 FMAs whose A operand is a
+/// broadcast from memory.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{Tile, MR};
+    use std::arch::x86_64::*;
+
+    pub const NR: usize = 32;
+
+    /// # Safety
+    /// As [`super::kernel`], on a CPU with AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn kernel(k: usize, a: *const f32, b: *const f32, off: *const usize, c: *mut f32, ldc: usize, t: &Tile) {
+        if t.prefetch {
+            tile::<true>(k, a, b, off, c, ldc, t)
+        } else {
+            tile::<false>(k, a, b, off, c, ldc, t)
+        }
+    }
+
+    /// As the AVX2 kernel's `tile`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile<const PREFETCH: bool>(
+        k: usize,
+        a: *const f32,
+        b: *const f32,
+        off: *const usize,
+        c: *mut f32,
+        ldc: usize,
+        t: &Tile,
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+        for (row, &bias) in acc.iter_mut().zip(&t.bias) {
+            *row = [_mm512_set1_ps(bias); 2];
+        }
+        let (mut a, mut off) = (a, off);
+        for _ in 0..k {
+            let b = b.add(*off);
+            let b0 = _mm512_loadu_ps(b);
+            let b1 = _mm512_loadu_ps(b.add(16));
+            if PREFETCH {
+                _mm_prefetch::<_MM_HINT_T0>(b.add(NR) as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(b.add(NR + 16) as *const i8);
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let x = _mm512_set1_ps(*a.add(r));
+                row[0] = _mm512_fmadd_ps(x, b0, row[0]);
+                row[1] = _mm512_fmadd_ps(x, b1, row[1]);
+            }
+            a = a.add(MR);
+            off = off.add(1);
+        }
+        let zero = _mm512_setzero_ps();
+        for (i, row) in acc.iter().enumerate().take(t.rows) {
+            for (v, &x) in row.iter().enumerate() {
+                let mut x = if t.relu { _mm512_max_ps(x, zero) } else { x };
+                if !t.res.is_null() {
+                    x = _mm512_add_ps(x, _mm512_loadu_ps(t.res.add(i * t.ldr + v * 16)));
+                    if t.relu2 {
+                        x = _mm512_max_ps(x, zero);
+                    }
+                }
+                _mm512_storeu_ps(c.add(i * ldc + v * 16), x);
             }
         }
     }
@@ -408,13 +609,14 @@ mod neon {
     /// # Safety
     /// As [`super::kernel`].
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn kernel(k: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, t: &Tile) {
+    pub unsafe fn kernel(k: usize, a: *const f32, b: *const f32, off: *const usize, c: *mut f32, ldc: usize, t: &Tile) {
         let mut acc = [[vdupq_n_f32(0.0); 4]; MR];
         for (row, &bias) in acc.iter_mut().zip(&t.bias) {
             *row = [vdupq_n_f32(bias); 4];
         }
-        let (mut a, mut b) = (a, b);
+        let (mut a, mut off) = (a, off);
         for _ in 0..k {
+            let b = b.add(*off);
             let bv = [
                 vld1q_f32(b),
                 vld1q_f32(b.add(4)),
@@ -432,10 +634,10 @@ mod neon {
                 acc[5][v] = vfmaq_lane_f32::<1>(acc[5][v], bv[v], y);
             }
             a = a.add(MR);
-            b = b.add(ldb);
+            off = off.add(1);
         }
         let zero = vdupq_n_f32(0.0);
-        for (i, row) in acc.iter().enumerate() {
+        for (i, row) in acc.iter().enumerate().take(t.rows) {
             for (v, &x) in row.iter().enumerate() {
                 let mut x = if t.relu { vmaxq_f32(x, zero) } else { x };
                 if !t.res.is_null() {
@@ -516,7 +718,12 @@ mod tests {
                 for isa in Isa::available() {
                     for threads in [1, 2, 3] {
                         let mut c = vec![f32::NAN; want.len()];
-                        gemm(isa, &packed, &b, ldb, n, &mut c, ldc, &ep, threads).unwrap();
+                        let rows = BRows {
+                            data: &b,
+                            off: &strided(k, ldb),
+                            slack: false,
+                        };
+                        gemm(isa, &packed, &rows, n, &mut c, ldc, Cols::Plain, &ep, threads).unwrap();
                         for i in 0..m {
                             for j in 0..n {
                                 let (g, w) = (c[i * ldc + j], want[i * ldc + j]);
@@ -524,6 +731,49 @@ mod tests {
                                 assert_eq!(g, w, "({i},{j}) of {m}x{k}x{n}, {}, {threads} threads", isa.name());
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wide_columns_keep_only_each_rows_pixels() {
+        // 3 image rows computed 7 wide, 5 kept: column j is pixel (j / 7, j % 7).
+        let (m, k, wq, wo, h) = (7, 5, 7, 5, 3);
+        let n = (h - 1) * wq + wo;
+        let a: Vec<f32> = (0..m * k).map(|i| ((i * 3) % 5) as f32 - 2.0).collect();
+        let b: Vec<f32> = (0..k * 64).map(|i| ((i * 7) % 9) as f32 - 4.0).collect();
+        let off: Vec<usize> = (0..k).map(|kk| kk * 11).collect();
+        let bias = vec![1.0; m];
+        let res: Vec<f32> = (0..m * h * wo).map(|i| (i % 4) as f32).collect();
+        let ep = Epilogue {
+            bias: &bias,
+            relu: true,
+            residual: Some(&res),
+            relu2: false,
+        };
+        for isa in Isa::available() {
+            for slack in [false, true] {
+                let rows = BRows {
+                    data: &b,
+                    off: &off,
+                    slack,
+                };
+                let mut c = vec![f32::NAN; m * h * wo];
+                let packed = PackedA::new(m, k, &a);
+                gemm(isa, &packed, &rows, n, &mut c, h * wo, Cols::Wide { wq, wo }, &ep, 2).unwrap();
+                for i in 0..m {
+                    for (y, x) in (0..h).flat_map(|y| (0..wo).map(move |x| (y, x))) {
+                        let j = y * wq + x;
+                        let v = (bias[i] + (0..k).map(|t| a[i * k + t] * b[off[t] + j]).sum::<f32>()).max(0.0);
+                        let at = i * h * wo + y * wo + x;
+                        assert_eq!(
+                            c[at],
+                            v + res[at],
+                            "{} slack {slack}: row {i}, pixel ({y},{x})",
+                            isa.name()
+                        );
                     }
                 }
             }
@@ -540,8 +790,42 @@ mod tests {
             relu2: false,
         };
         let mut c = vec![0.0; 4 * 5];
-        assert!(gemm(Isa::Scalar, &a, &[1.0; 9], 5, 5, &mut c, 5, &ep, 1).is_err());
-        assert!(gemm(Isa::Scalar, &a, &[1.0; 10], 5, 5, &mut c[..19], 5, &ep, 1).is_err());
-        assert!(gemm(Isa::Scalar, &a, &[1.0; 10], 5, 5, &mut c, 5, &ep, 1).is_ok());
+        let b = |data: &'static [f32], slack| BRows {
+            data,
+            off: &[0, 5],
+            slack,
+        };
+        assert!(gemm(Isa::Scalar, &a, &b(&[1.0; 9], false), 5, &mut c, 5, Cols::Plain, &ep, 1).is_err());
+        assert!(gemm(
+            Isa::Scalar,
+            &a,
+            &b(&[1.0; 10], false),
+            5,
+            &mut c[..19],
+            5,
+            Cols::Plain,
+            &ep,
+            1
+        )
+        .is_err());
+        assert!(gemm(Isa::Scalar, &a, &b(&[1.0; 10], true), 5, &mut c, 5, Cols::Plain, &ep, 1).is_err());
+        assert!(gemm(
+            Isa::Scalar,
+            &a,
+            &b(&[1.0; 10], false),
+            5,
+            &mut c,
+            5,
+            Cols::Plain,
+            &ep,
+            1
+        )
+        .is_ok());
+        let three_offsets = BRows {
+            data: &[1.0; 20],
+            off: &[0, 5, 10],
+            slack: false,
+        };
+        assert!(gemm(Isa::Scalar, &a, &three_offsets, 5, &mut c, 5, Cols::Plain, &ep, 1).is_err());
     }
 }

@@ -7,7 +7,7 @@
 //! into the interleaved output.
 
 use super::buffers::Buffers;
-use super::gemm::{gemm, Epilogue, PackedA};
+use super::gemm::{gemm, strided, BRows, Cols, Epilogue, PackedA};
 use super::{threads_for, Activation, Ctx};
 use crate::tensor::Tensor;
 
@@ -52,7 +52,12 @@ impl ConvTranspose2x2 {
             relu2: false,
         };
         let t = threads_for(m * self.cin * n, ctx.threads);
-        if let Err(e) = gemm(ctx.isa, &self.weight_t, &x.data, n, n, &mut phases, n, &ep, t) {
+        let b = BRows {
+            data: &x.data,
+            off: &strided(self.cin, n),
+            slack: false,
+        };
+        if let Err(e) = gemm(ctx.isa, &self.weight_t, &b, n, &mut phases, n, Cols::Plain, &ep, t) {
             buf.give(phases);
             return Err(e);
         }
