@@ -13,7 +13,9 @@ onnxruntime's defaults (all graph optimisations, the CPU provider), with
 One JSON command per stdin line, one JSON answer per stdout line (as the Rust worker,
 crates/perse-engine/examples/bench_worker.rs):
 - `{"cmd":"centerface","input":F,"shape":[3,H,W],"threads":T,"runs":N}` -> `{"ms":[...]}`
-- `{"cmd":"descriptor","input":F,"threads":T,"runs":N}` -> `{"ms":[...]}`
+- `{"cmd":"descriptor","input":F,"threads":T,"runs":N}` -> `{"ms":[...]}`, per chip: with T
+  threads, T chips one after the other, each on T intra-op threads (the Rust worker
+  describes T chips at once, one per thread)
 - `{"cmd":"compare","net":"centerface"|"descriptor","input":F,"shape":[..],"ours":O}`:
   onnxruntime's outputs against the Rust engine's (O, written by the Rust worker) ->
   `{"max_abs": x, "max_ref": y}`
@@ -86,11 +88,13 @@ class Worker:
         if c in ('centerface', 'descriptor'):
             threads = int(cmd.get('threads', 1))
             self.session(c, threads)
+            chips = threads if c == 'descriptor' else 1
             ms = []
             for _ in range(max(1, int(cmd.get('runs', 1)))):
                 t = time.perf_counter()
-                self.run(c, cmd, threads)
-                ms.append((time.perf_counter() - t) * 1e3)
+                for _ in range(chips):
+                    self.run(c, cmd, threads)
+                ms.append((time.perf_counter() - t) * 1e3 / chips)
             return {'ms': ms}
         if c == 'compare':
             net = cmd['net']

@@ -13,7 +13,9 @@
 //!   photo was skipped: a format the image crate is built without).
 //! - `{"cmd":"centerface","input":F,"shape":[3,H,W],"threads":T,"runs":N}`: N timed
 //!   forward passes; answers `{"ms":[...]}`.
-//! - `{"cmd":"descriptor","input":F,"threads":T,"runs":N}`: the same for the descriptor.
+//! - `{"cmd":"descriptor","input":F,"threads":T,"runs":N}`: the same for the descriptor,
+//!   per chip: with T threads, T copies of the chip described at once, one per thread (as
+//!   `Descriptor::compute_many` does; one chip never uses more than one thread).
 //! - `{"cmd":"outputs","net":"centerface"|"descriptor","input":F,"shape":[..],"out":O}`:
 //!   writes the network's outputs to O (raw f32, CenterFace's four maps in the order
 //!   heatmap, scale, offset, landmarks) for the numerical cross-check.
@@ -115,15 +117,33 @@ fn timed(runs: usize, mut f: impl FnMut() -> Res<()>) -> Res<Value> {
     Ok(json!({ "ms": ms }))
 }
 
-fn handle(cf: &CenterFace, ds: &Descriptor, cmd: &Value) -> Res<Value> {
+/// The models, with one CenterFace per thread count asked for: a model keeps its buffers
+/// between runs, and a fresh copy per command would time the allocation of new ones.
+struct Models {
+    cf: CenterFace,
+    by_threads: Vec<(usize, CenterFace)>,
+    ds: Descriptor,
+}
+
+impl Models {
+    fn centerface(&mut self, threads: usize) -> &CenterFace {
+        if let Some(i) = self.by_threads.iter().position(|(t, _)| *t == threads) {
+            return &self.by_threads[i].1;
+        }
+        self.by_threads.push((threads, self.cf.clone().with_threads(threads)));
+        &self.by_threads[self.by_threads.len() - 1].1
+    }
+}
+
+fn handle(models: &mut Models, cmd: &Value) -> Res<Value> {
     let threads = cmd["threads"].as_u64().unwrap_or(1).max(1) as usize;
     let runs = cmd["runs"].as_u64().unwrap_or(1) as usize;
     match str_of(cmd, "cmd")? {
-        "info" => Ok(json!({"isa": cf.graph().isa().name()})),
-        "prepare" => prepare(cf, ds, cmd),
+        "info" => Ok(json!({"isa": models.cf.graph().isa().name()})),
+        "prepare" => prepare(&models.cf, &models.ds, cmd),
         "centerface" => {
             let x = read_f32(str_of(cmd, "input")?, shape(&cmd["shape"])?)?;
-            let cf = cf.clone().with_threads(threads);
+            let cf = models.centerface(threads);
             timed(runs, || {
                 std::hint::black_box(cf.forward(x.clone())?);
                 Ok(())
@@ -131,13 +151,30 @@ fn handle(cf: &CenterFace, ds: &Descriptor, cmd: &Value) -> Res<Value> {
         }
         "descriptor" => {
             let x = read_f32(str_of(cmd, "input")?, [3, 150, 150])?;
-            timed(runs, || {
-                std::hint::black_box(ds.graph().run(x.clone(), threads, false)?);
-                Ok(())
-            })
+            let ds = &models.ds;
+            let mut answer = timed(runs, || {
+                std::thread::scope(|s| {
+                    let others: Vec<_> = (1..threads)
+                        .map(|_| s.spawn(|| ds.graph().run(x.clone(), 1, false).map(drop)))
+                        .collect();
+                    ds.graph().run(x.clone(), 1, false)?;
+                    for o in others {
+                        o.join().map_err(|_| "a descriptor thread panicked")??;
+                    }
+                    Ok(())
+                })
+            })?;
+            // Per chip.
+            if let Some(ms) = answer["ms"].as_array_mut() {
+                for v in ms.iter_mut() {
+                    *v = json!(v.as_f64().unwrap_or(0.0) / threads as f64);
+                }
+            }
+            Ok(answer)
         }
         "outputs" => {
             let out = PathBuf::from(str_of(cmd, "out")?);
+            let (cf, ds) = (&models.cf, &models.ds);
             if str_of(cmd, "net")? == "centerface" {
                 let o = cf.forward(read_f32(str_of(cmd, "input")?, shape(&cmd["shape"])?)?)?;
                 write_f32(
@@ -161,8 +198,11 @@ fn main() -> Res<()> {
         .nth(1)
         .map(PathBuf::from)
         .ok_or("usage: bench_worker MODELS_DIR")?;
-    let cf = CenterFace::load(models.join("centerface.safetensors"))?;
-    let ds = Descriptor::load(models.join("dlib_resnet_v1.f16.safetensors"))?;
+    let mut models = Models {
+        cf: CenterFace::load(models.join("centerface.safetensors"))?,
+        by_threads: Vec::new(),
+        ds: Descriptor::load(models.join("dlib_resnet_v1.f16.safetensors"))?,
+    };
     let stdout = std::io::stdout();
     for line in std::io::stdin().lock().lines() {
         let line = line?;
@@ -170,7 +210,7 @@ fn main() -> Res<()> {
             continue;
         }
         let answer = match serde_json::from_str::<Value>(&line) {
-            Ok(cmd) => handle(&cf, &ds, &cmd).unwrap_or_else(|e| json!({"error": e.to_string()})),
+            Ok(cmd) => handle(&mut models, &cmd).unwrap_or_else(|e| json!({"error": e.to_string()})),
             Err(e) => json!({"error": format!("bad command: {e}")}),
         };
         let mut out = stdout.lock();

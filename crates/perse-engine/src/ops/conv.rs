@@ -246,23 +246,39 @@ impl Conv {
         }
         let n = (ho - 1) * wq + wo;
         let mut out = buf.take(self.cout * ho * wo);
-        let b = BRows {
-            data: &src,
-            off: &off,
-            slack: true,
-        };
         let t = threads_for(self.cout * off.len() * n, ctx.threads);
-        let done = gemm(
-            ctx.isa,
-            packed,
-            &b,
-            n,
-            &mut out,
-            ho * wo,
-            Cols::Wide { wq, wo },
-            &self.epilogue(res),
-            t,
-        );
+        let ep = self.epilogue(res);
+        let nr = gemm::nr(ctx.isa.checked());
+        let done = if gemm::tile_columns(ctx.isa, n) * 9 > gemm::tile_columns(ctx.isa, ho * wo) * 10 {
+            // A small output, where the columns computed for the padding would cost 10 % or
+            // more (the descriptor's last blocks: 4x4 pixels computed 6 wide are 22 columns,
+            // a 32-wide tile for 16 pixels): gather each tap's real pixels into a compact B
+            // instead (k x pixels copies, against k x pixels x cout MACs).
+            let np = ho * wo;
+            let stride = np.next_multiple_of(nr);
+            let pix: Vec<usize> = (0..np).map(|p| p / wo * wq + p % wo).collect();
+            let mut compact = buf.take_zeroed(off.len() * stride + nr);
+            for (kk, &o) in off.iter().enumerate() {
+                for (d, &q) in compact[kk * stride..][..np].iter_mut().zip(&pix) {
+                    *d = src[o + q];
+                }
+            }
+            let b = BRows {
+                data: &compact,
+                off: &strided(off.len(), stride),
+                slack: true,
+            };
+            let done = gemm(ctx.isa, packed, &b, np, &mut out, np, Cols::Plain, &ep, t);
+            buf.give(compact);
+            done
+        } else {
+            let b = BRows {
+                data: &src,
+                off: &off,
+                slack: true,
+            };
+            gemm(ctx.isa, packed, &b, n, &mut out, ho * wo, Cols::Wide { wq, wo }, &ep, t)
+        };
         buf.give(src);
         if let Err(e) = done {
             buf.give(out);

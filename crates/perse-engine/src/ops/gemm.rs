@@ -23,7 +23,7 @@
 //! memory inside the FMA), AVX2+FMA 6x16 (12 ymm), NEON 6x16 (24 q-registers), portable 6x8 (what the compiler vectorises with SSE2 or the target's
 //! baseline). The choice is the model's [`Isa`].
 
-use super::simd::Isa;
+use super::simd::{Isa, MulAdd, Separate};
 
 /// Rows of A per packed panel, and of C per kernel call. Six rows keep the AVX2 kernel at
 /// 15 of its 16 registers (with four rows x 24 columns, 16 of 16, LLVM spilled one
@@ -31,6 +31,11 @@ use super::simd::Isa;
 pub(crate) const MR: usize = 6;
 /// The widest tile any kernel uses (the size of the local buffers for ragged tiles).
 const MAX_NR: usize = 32;
+/// Products with at most this many columns take the narrow path ([`narrow`]).
+const NARROW_N: usize = 4;
+/// Products with at most this many columns use the AVX2 kernel on AVX-512 machines: its
+/// 16-column tile wastes less of a narrow product than the 32-column one.
+const AVX2_TILE_N: usize = 16;
 /// Floats of B per column block (256 KB: a block stays in L2 while all panels use it).
 const B_BLOCK_FLOATS: usize = 1 << 16;
 /// Column tiles per thread below which a product stays on one thread.
@@ -204,8 +209,13 @@ pub(crate) fn gemm(
     if a.m == 0 || n == 0 {
         return Ok(());
     }
-    let isa = isa.checked();
+    let isa = kernel_set(isa, n);
     check(isa, a, b, n, ldc, cols, ep, Some(c.len()))?;
+    if n <= NARROW_N {
+        // SAFETY: `check` bounds every offset `narrow` addresses.
+        unsafe { narrow(isa, a, b, n, &SharedOut(c.as_mut_ptr()), ldc, cols, ep) };
+        return Ok(());
+    }
     let nr = nr(isa);
     let tiles = n.div_ceil(nr);
     let threads = threads.clamp(1, (tiles / MIN_TILES_PER_THREAD).max(1));
@@ -251,9 +261,13 @@ pub(crate) unsafe fn gemm_into(
     if a.m == 0 || n == 0 {
         return Ok(());
     }
-    let isa = isa.checked();
+    let isa = kernel_set(isa, n);
     check(isa, a, b, n, ldc, cols, ep, None)?;
-    columns(isa, a, b, 0, n, &SharedOut(c), ldc, cols, ep);
+    if n <= NARROW_N {
+        narrow(isa, a, b, n, &SharedOut(c), ldc, cols, ep);
+    } else {
+        columns(isa, a, b, 0, n, &SharedOut(c), ldc, cols, ep);
+    }
     Ok(())
 }
 
@@ -262,6 +276,109 @@ struct SharedOut(*mut f32);
 // SAFETY: the threads of `gemm` write disjoint column ranges through it and the scope joins
 // them before the borrow of C ends.
 unsafe impl Sync for SharedOut {}
+
+/// The kernel set for a product `n` columns wide: one this CPU runs, AVX2's narrower tile
+/// for narrow products on AVX-512 machines.
+fn kernel_set(isa: Isa, n: usize) -> Isa {
+    let isa = isa.checked();
+    if n <= AVX2_TILE_N {
+        isa.without_avx512()
+    } else {
+        isa
+    }
+}
+
+/// A product of at most [`NARROW_N`] columns (a conv whose output is a pixel or a few, as
+/// the descriptor's last block): per column, each panel's rows accumulate over `k` in
+/// registers, instead of a whole `MR x NR` tile computed for 1-4 useful columns (16-32 times
+/// the work: 0.73 of the descriptor's 9 ms).
+///
+/// # Safety
+/// As [`columns`] for columns `0..n`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn narrow(isa: Isa, a: &PackedA, b: &BRows, n: usize, out: &SharedOut, ldc: usize, cols: Cols, ep: &Epilogue) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 => narrow_fma(a, b, n, out, ldc, cols, ep),
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => narrow_impl::<super::simd::Fused>(a, b, n, out, ldc, cols, ep),
+        _ => narrow_impl::<Separate>(a, b, n, out, ldc, cols, ep),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn narrow_fma(a: &PackedA, b: &BRows, n: usize, out: &SharedOut, ldc: usize, cols: Cols, ep: &Epilogue) {
+    narrow_impl::<super::simd::Fused>(a, b, n, out, ldc, cols, ep)
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn narrow_impl<M: MulAdd>(
+    a: &PackedA,
+    b: &BRows,
+    n: usize,
+    out: &SharedOut,
+    ldc: usize,
+    cols: Cols,
+    ep: &Epilogue,
+) {
+    let k = a.k;
+    for p in 0..a.panels() {
+        let rows = MR.min(a.m - p * MR);
+        let panel = a.panel(p);
+        for j in 0..n {
+            let Some(at) = cols.at(j) else {
+                continue;
+            };
+            // Four independent sums (k interleaved), so that the FMA latency is hidden.
+            let mut acc = [[0.0f32; MR]; 4];
+            let (steps, rest) = (k / 4, k % 4);
+            for q in 0..steps {
+                for (u, acc) in acc.iter_mut().enumerate() {
+                    let kk = q * 4 + u;
+                    let x = *b.data.get_unchecked(b.off[kk] + j);
+                    let w = &panel[kk * MR..][..MR];
+                    for r in 0..MR {
+                        acc[r] = M::mul_add(w[r], x, acc[r]);
+                    }
+                }
+            }
+            for kk in steps * 4..steps * 4 + rest {
+                let x = *b.data.get_unchecked(b.off[kk] + j);
+                let w = &panel[kk * MR..][..MR];
+                for r in 0..MR {
+                    acc[0][r] = M::mul_add(w[r], x, acc[0][r]);
+                }
+            }
+            let [a0, a1, a2, a3] = acc;
+            for (i, bias) in ep.bias[p * MR..][..rows].iter().enumerate() {
+                let mut v = bias + ((a0[i] + a1[i]) + (a2[i] + a3[i]));
+                if ep.relu {
+                    v = v.max(0.0);
+                }
+                let at = p * MR * ldc + i * ldc + at;
+                if let Some(r) = ep.residual {
+                    v += r[at];
+                    if ep.relu2 {
+                        v = v.max(0.0);
+                    }
+                }
+                *out.0.add(at) = v;
+            }
+        }
+    }
+}
+
+/// How many columns a product `n` columns wide computes (whole tiles of the kernel it runs).
+pub(crate) fn tile_columns(isa: Isa, n: usize) -> usize {
+    if n <= NARROW_N {
+        n
+    } else {
+        n.next_multiple_of(nr(kernel_set(isa, n)))
+    }
+}
 
 /// Columns per tile of the kernels `isa` runs.
 pub(crate) fn nr(isa: Isa) -> usize {
@@ -685,6 +802,7 @@ mod tests {
             (4, 3, 24),
             (5, 0, 7),
             (1, 17, 1),
+            (13, 50, 3),
             (70, 9, 300),
             (8, 64, 200),
         ] {
