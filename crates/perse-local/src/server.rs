@@ -43,6 +43,9 @@ pub struct LocalServerOptions {
     /// Answer a detect with no face with 422 `no_face_detected` (the hosted API may) instead
     /// of a result with `totalFaces: 0`.
     pub no_face_error: bool,
+    /// The analysis cache's bounds (see `cache.rs`): uploads kept, and bytes; 0 turns it off.
+    pub analysis_cache_entries: usize,
+    pub analysis_cache_bytes: usize,
 }
 
 impl Default for LocalServerOptions {
@@ -58,6 +61,8 @@ impl Default for LocalServerOptions {
             weights_dir: default_weights_dir(),
             data_dir: None,
             no_face_error: false,
+            analysis_cache_entries: crate::cache::DEFAULT_ENTRIES,
+            analysis_cache_bytes: crate::cache::DEFAULT_BYTES,
         }
     }
 }
@@ -130,6 +135,7 @@ impl LocalServer {
                 std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             ),
             memory_budget: tokio::sync::Semaphore::new((crate::analysis::MEMORY_BUDGET_BYTES / 1024) as usize),
+            cache: crate::cache::Cache::new(opts.analysis_cache_entries, opts.analysis_cache_bytes),
         });
         let app = axum::Router::new()
             .fallback(crate::routes::handle)
