@@ -41,6 +41,10 @@ export interface LocalServerOptions {
   dataDir?: string
   /** Answer a detect that finds no face with 422 `no_face_detected`, as the hosted API may, instead of `totalFaces: 0`. Default false. */
   noFaceError?: boolean
+  /** How many uploads the analysis cache keeps (0 to 1000000): an image sent again (by the SHA-256 of its bytes) is answered from it, without decoding or detecting again. Answers are the same either way. 0 turns the cache off; default 256. */
+  analysisCacheEntries?: number
+  /** How many bytes the analysis cache may hold (0 to 1073741824; no pixels are kept, about 1 KB per photo); 0 turns it off. Default 16777216 (16 MiB). */
+  analysisCacheBytes?: number
 }
 
 /** One multipart field as the server saw it (no image bytes). */
