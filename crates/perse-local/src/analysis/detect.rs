@@ -78,6 +78,18 @@ impl Engine {
         if let Some(e) = loaded.iter().find(|(p, _)| p == dir).and_then(|(_, w)| w.upgrade()) {
             return Ok(e);
         }
+        let engine = Arc::new(Engine::open(dir, perse_engine::Isa::detect())?);
+        loaded.push((dir.to_path_buf(), Arc::downgrade(&engine)));
+        Ok(engine)
+    }
+
+    /// An engine of its own (not shared) that runs the kernel set `isa` if this CPU has it,
+    /// else the portable one: for tests that hold every kernel set to the same outputs.
+    pub fn load_with_isa(dir: &Path, isa: perse_engine::Isa) -> Result<Engine, String> {
+        Engine::open(dir, isa)
+    }
+
+    fn open(dir: &Path, isa: perse_engine::Isa) -> Result<Engine, String> {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
         let file = |name: &str| {
             let p = dir.join(name);
@@ -90,16 +102,17 @@ impl Engine {
             }
         };
         let bad = |e: perse_engine::EngineError| format!("cannot load the face engine's weights: {e}");
-        let engine = Arc::new(Engine {
+        Ok(Engine {
             detector: CenterFace::load(file(DETECTOR_FILE)?)
                 .map_err(bad)?
-                .with_threads(threads),
-            descriptor: perse_engine::Descriptor::load(file(DESCRIPTOR_FILE)?).map_err(bad)?,
+                .with_threads(threads)
+                .with_isa(isa),
+            descriptor: perse_engine::Descriptor::load(file(DESCRIPTOR_FILE)?)
+                .map_err(bad)?
+                .with_isa(isa),
             threads,
             in_flight: AtomicUsize::new(0),
-        });
-        loaded.push((dir.to_path_buf(), Arc::downgrade(&engine)));
-        Ok(engine)
+        })
     }
 
     /// Counts an analysis as running until the guard is dropped (see `in_flight`).
