@@ -14,9 +14,22 @@
 //   - the descriptor on the chip of each photo's largest face, against the same network
 //     exported to ONNX (engine/export_onnx.py, from the server's weights).
 //   Also checks that both compute the same thing (largest output difference).
-// e2e: see e2e() below.
+// e2e: detect and compare through the local server, this tree's against the baseline's
+//   ("today's code": BASELINE, by default the parent of the commit that started issue 27's
+//   engine work, built once into target/bench-engine/baseline), both in this process,
+//   called with this tree's perse-node client one call at a time, alternating:
+//   - detect on every evaluation photo the server decodes;
+//   - compare (this tree's server with its analysis cache off) on pairs of those photos
+//     with a face wide enough to compare;
+//   - a repeated-photo compare: this tree's server with its cache on (the default), each
+//     pair compared again, against the baseline's compare of the same pair;
+//   - where this tree's detect spends its time, by stage: the client's prepare step
+//     (prepareImage), the server's stages from its Server-Timing header, and the rest of a
+//     raw HTTP detect's wall time (upload, HTTP, reply handling).
+//   Detect is reported over all photos and over the full-size ones (most are 150 px chips).
 //
-// Knobs (environment): ROUNDS (3), THREADS ("1,2"), PERSE_HEAVY_LOCK (cargo under flock).
+// Knobs (environment): ROUNDS (3), THREADS ("1,2"), E2E_ROUNDS (2), BASELINE (a git ref),
+// PERSE_HEAVY_LOCK (cargo and napi builds under flock).
 
 const { spawn, execFileSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -163,11 +176,201 @@ async function kernels() {
   }
 }
 
+/** The commit "today's code" is measured at: BASELINE, else the parent of the first commit
+ * that added crates/perse-engine/src/ops/simd.rs (issue 27's first engine change). */
+function baselineCommit() {
+  const git = (...a) => execFileSync('git', a, { cwd: data.ROOT, encoding: 'utf8' }).trim()
+  if (process.env.BASELINE) return git('rev-parse', '--verify', `${process.env.BASELINE}^{commit}`)
+  const first = git('log', '--format=%H', '--diff-filter=A', '--', 'crates/perse-engine/src/ops/simd.rs').split('\n').pop()
+  if (!first) throw new Error('cannot find the baseline commit: set BASELINE to a git ref')
+  return git('rev-parse', `${first}^`)
+}
+
+/** Builds perse-node-local at `commit` (release) in its own worktree; returns its package folder. */
+function buildBaseline(commit) {
+  const dir = path.join(OUT, 'baseline')
+  const pkg = path.join(dir, 'packages', 'local')
+  const stamp = path.join(OUT, 'baseline.commit')
+  const built = () => fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === commit && fs.readdirSync(pkg).some((f) => f.endsWith('.node'))
+  if (fs.existsSync(dir) && built()) return pkg
+  if (fs.existsSync(dir)) execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: data.ROOT })
+  execFileSync('git', ['worktree', 'prune'], { cwd: data.ROOT })
+  data.step(TAG, `checking out the baseline ${commit.slice(0, 10)}`, 'git', ['worktree', 'add', '--detach', dir, commit])
+  const napi = path.join(data.ROOT, 'node_modules', '.bin', 'napi')
+  const args = ['build', '--platform', '--release', '--js', 'binding.js', '--dts', 'binding.d.ts', '--cwd', pkg]
+  // The baseline shares this tree's target folder: its dependencies are already built there.
+  process.env.CARGO_TARGET_DIR = path.join(data.ROOT, 'target')
+  const lock = process.env.PERSE_HEAVY_LOCK
+  data.step(TAG, 'building the baseline perse-node-local (release)', ...(lock ? ['flock', [lock, napi, ...args]] : [napi, args]))
+  delete process.env.CARGO_TARGET_DIR
+  fs.writeFileSync(stamp, commit)
+  return pkg
+}
+
+function buildCurrent() {
+  const lock = process.env.PERSE_HEAVY_LOCK
+  const build = [process.execPath, [path.join(data.ROOT, 'scripts', 'build.js'), '--release']]
+  data.step(TAG, 'building perse-node and perse-node-local (release)', ...(lock ? ['flock', [lock, ...build.flat()]] : build))
+}
+
+/** A started server: `{ url, privateKey, close() }`. */
+async function startBaseline(pkgDir) {
+  const pkg = require(pkgDir)
+  const r = await pkg.native().startLocalServer(pkg.weightsDir, {})
+  if (r.status === false) throw new Error(`the baseline server did not start: ${r.message}`)
+  return r
+}
+
+const ms = (t) => Number(process.hrtime.bigint() - t) / 1e6
+const now = () => process.hrtime.bigint()
+
+/** The Server-Timing stages of a raw detect of `file` (the SDK does not expose headers). */
+async function serverStages(server, token, file) {
+  const form = new FormData()
+  form.append('image_file', new Blob([fs.readFileSync(file)]), path.basename(file))
+  form.append('client_declaration_enduser_consent', 'true')
+  const res = await fetch(`${server.url}/face/detect`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })
+  await res.arrayBuffer()
+  const stages = {}
+  for (const part of (res.headers.get('server-timing') || '').split(',')) {
+    const m = /^\s*(\w+);dur=([\d.]+)/.exec(part)
+    if (m) stages[m[1]] = Number(m[2])
+  }
+  return stages
+}
+
+async function e2e() {
+  const { PerseClient, prepareImage, startLocalServer } = require(data.ROOT)
+  const commit = baselineCommit()
+  const basePkg = buildBaseline(commit)
+  buildCurrent()
+  const rounds = Number(process.env.E2E_ROUNDS || 2)
+  const photos = Object.keys(data.labels())
+    .filter((n) => !n.endsWith('.ppm'))
+    .sort()
+    .map((n) => path.join(data.IMAGES, n))
+  const base = await startBaseline(basePkg)
+  const fresh = await startLocalServer({ analysisCacheEntries: 0 })
+  const cached = await startLocalServer()
+  const client = (s) => new PerseClient({ baseUrl: s.url, privateKey: s.privateKey })
+  const [cb, cf, cc] = [client(base), client(fresh), client(cached)]
+  const consent = { enduserConsent: true }
+  try {
+    process.stdout.write(`\n${TAG}: e2e: this tree against the baseline ${commit.slice(0, 10)}, ${photos.length} photos, ${rounds} alternating rounds, one call at a time\n`)
+    // Warm-up: every server's engine loaded and its first allocations made.
+    for (const c of [cb, cf, cc]) await c.detect(photos[0], consent)
+    const detect = { base: photos.map(() => []), ours: photos.map(() => []) }
+    const comparable = new Set()
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, p] of photos.entries()) {
+        const order = (r + i) % 2 ? [['ours', cf], ['base', cb]] : [['base', cb], ['ours', cf]]
+        for (const [k, c] of order) {
+          const t = now()
+          const d = await c.detect(p, consent)
+          detect[k][i].push(ms(t))
+          if (k === 'ours' && d.faces.some((f) => f.boundingBox[2] >= 64)) comparable.add(p)
+        }
+      }
+    }
+    const list = [...comparable].sort()
+    const pairs = list.slice(0, 24).map((p, i, a) => [p, a[(i + 1) % a.length]])
+    const compare = { base: pairs.map(() => []), ours: pairs.map(() => []) }
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, [a, b]] of pairs.entries()) {
+        const order = (r + i) % 2 ? [['ours', cf], ['base', cb]] : [['base', cb], ['ours', cf]]
+        for (const [k, c] of order) {
+          const t = now()
+          await c.compare(a, b, consent)
+          compare[k][i].push(ms(t))
+        }
+      }
+    }
+    // Repeated photos: the cached server saw each pair once before (its first compare warms).
+    const repeat = { base: [], ours: [] }
+    for (const [a, b] of pairs) await cc.compare(a, b, consent)
+    for (let r = 0; r < Math.max(rounds, 2); r++) {
+      for (const [a, b] of pairs) {
+        let t = now()
+        await cc.compare(a, b, consent)
+        repeat.ours.push(ms(t))
+        t = now()
+        await cb.compare(a, b, consent)
+        repeat.base.push(ms(t))
+      }
+    }
+    // Stages of this tree's detect, per photo.
+    const token = (await (await fetch(`${fresh.url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ privateKey: fresh.privateKey }) })).json()).token
+    const stages = []
+    for (const [i, p] of photos.entries()) {
+      let t = now()
+      await prepareImage(p)
+      const prepare = ms(t)
+      t = now()
+      const s = await serverStages(fresh, token, p)
+      stages.push({ i, prepare, ...s, http: ms(t) - (s.total ?? 0) })
+    }
+    const perPhoto = (v) => median(v.map(median))
+    const row = (what, b, o, target) => {
+      const ratio = o / b
+      return `  | ${what} | ${fmt(b)} | ${fmt(o)} | ${fmt(ratio, 2)} | <= ${target} ${ratio <= target ? 'met' : 'missed'} |\n`
+    }
+    process.stdout.write(`  ${pairs.length} compare pairs (photos with a face at least 64 px wide)\n`)
+    process.stdout.write('\n  | call | baseline ms | this tree ms | ratio | target |\n  |---|---|---|---|---|\n')
+    process.stdout.write(row(`detect (median over ${photos.length} photos)`, perPhoto(detect.base), perPhoto(detect.ours), 0.6))
+    // Most evaluation photos are 150 px chips: the same over the full-size ones alone.
+    const kinds = data.labels()
+    const full = photos.map((p, i) => [p, i]).filter(([p]) => kinds[path.basename(p)]?.kind !== 'chip')
+    const pick = (v) => full.map(([, i]) => v[i])
+    process.stdout.write(row(`detect (median over the ${full.length} portraits and group photos)`, perPhoto(pick(detect.base)), perPhoto(pick(detect.ours)), 0.6))
+    process.stdout.write(row(`compare, cache off (median over ${pairs.length} pairs)`, perPhoto(compare.base), perPhoto(compare.ours), 0.4))
+    process.stdout.write(row('compare of photos seen before, cache on', median(repeat.base), median(repeat.ours), 0.05))
+    const names = ['queue', 'cache', 'decode', 'detect', 'reply', 'total']
+    const breakdown = (what, list) => {
+      const med = (k) => median(list.map((s) => s[k] ?? 0))
+      process.stdout.write(
+        `  ${what}: client prepare ${fmt(med('prepare'))}, upload + HTTP + reply handling ${fmt(med('http'))}, server: ` +
+          names.map((n) => `${n} ${fmt(med(n), 2)}`).join(', ') +
+          '\n',
+      )
+    }
+    const fullSet = new Set(full.map(([, i]) => i))
+    process.stdout.write("\n  This tree's detect by stage (one more call per photo, medians, ms):\n")
+    breakdown(`all ${photos.length} photos`, stages)
+    breakdown(`the ${full.length} portraits and group photos`, stages.filter((s) => fullSet.has(s.i)))
+    // The same for the compares of this tree (cache off): align and describe.
+    const cstages = []
+    for (const [a, b] of pairs.slice(0, 8)) {
+      const form = new FormData()
+      form.append('image_file1', new Blob([fs.readFileSync(a)]), path.basename(a))
+      form.append('image_file2', new Blob([fs.readFileSync(b)]), path.basename(b))
+      form.append('client_declaration_enduser_consent', 'true')
+      const res = await fetch(`${fresh.url}/face/compare`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })
+      await res.arrayBuffer()
+      const st = {}
+      for (const part of (res.headers.get('server-timing') || '').split(',')) {
+        const m = /^\s*(\w+);dur=([\d.]+)/.exec(part)
+        if (m) st[m[1]] = Number(m[2])
+      }
+      cstages.push(st)
+    }
+    const cm = (k) => median(cstages.map((s) => s[k] ?? 0))
+    process.stdout.write(
+      `  This tree's compare by stage (both images, summed; the two run at once, so they exceed the total): ` +
+        ['queue', 'decode', 'detect', 'align', 'describe', 'reply', 'total'].map((n) => `${n} ${fmt(cm(n), 2)}`).join(', ') +
+        '\n',
+    )
+  } finally {
+    for (const c of [cb, cf, cc]) await c.close?.()
+    await Promise.all([base.close(), fresh.close(), cached.close()])
+  }
+}
+
 async function main() {
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null
   const started = Date.now()
   data.ensureData(TAG)
   if (!only || only === 'kernels') await kernels()
+  if (!only || only === 'e2e') await e2e()
   process.stdout.write(`\n${TAG}: done in ${((Date.now() - started) / 1000).toFixed(0)} s\n`)
 }
 
