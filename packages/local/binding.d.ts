@@ -90,6 +90,10 @@ export interface LocalServerOptions {
   noFaceError?: boolean
   /** Write one line per request to stderr (method, path, status, milliseconds, request id; never a token, header value or body). Default false; `perse-node serve --log` turns it on. */
   logRequests?: boolean
+  /** How many uploads the analysis cache keeps (0 to 1000000): an image sent again (by the SHA-256 of its bytes) is answered from it, without decoding or detecting again. Answers are the same either way. 0 turns the cache off; default 256. */
+  analysisCacheEntries?: number
+  /** How many bytes the analysis cache may hold (0 to 1073741824; no pixels are kept, about 1 KB per photo); 0 turns it off. Default 16777216 (16 MiB). */
+  analysisCacheBytes?: number
 }
 
 /** The keys and types of the options objects of this addon (see `js_options!`). */

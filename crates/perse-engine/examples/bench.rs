@@ -98,6 +98,82 @@ fn mosaic(rgb: &[u8], w: usize, h: usize, f: f64, truth: &[[f32; 4]]) -> (Vec<u8
     (out, mw, mh, boxes)
 }
 
+/// Per-layer medians of CenterFace at a longer side of 800 and of the descriptor, by op kind
+/// and the slowest layers.
+fn profile(
+    cf: &CenterFace,
+    ds: &Descriptor,
+    rgb: &[u8],
+    w: usize,
+    h: usize,
+    threads: &[usize],
+    runs: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let s = 800.0 / w.max(h) as f64;
+    let (nw, nh) = ((w as f64 * s).round() as usize, (h as f64 * s).round() as usize);
+    let small = resize_box(rgb, w, h, nw, nh);
+    let input = perse_engine::padded_input(&small, nw, nh);
+    let chip = align::extract_chip(
+        rgb,
+        w,
+        h,
+        &[[40.0, 40.0], [80.0, 40.0], [60.0, 60.0], [45.0, 80.0], [75.0, 80.0]],
+    )?
+    .rounded();
+    let report = |what: String, all: Vec<Vec<perse_engine::LayerTime>>| {
+        let layers = &all[0];
+        let med: Vec<f64> = (0..layers.len())
+            .map(|i| median_ms(all.iter().map(|r| r[i].seconds * 1e3).collect()))
+            .collect();
+        let total: f64 = med.iter().sum();
+        println!(
+            "{what}: {total:.1} ms (sum of per-layer medians over {} runs)",
+            all.len()
+        );
+        let mut kinds: Vec<(&str, f64)> = Vec::new();
+        for (l, m) in layers.iter().zip(&med) {
+            match kinds.iter_mut().find(|k| k.0 == l.op) {
+                Some(k) => k.1 += m,
+                None => kinds.push((l.op, *m)),
+            }
+        }
+        kinds.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (k, m) in kinds {
+            println!("  {k:>16} {m:7.2} ms {:5.1} %", 100.0 * m / total);
+        }
+        let mut order: Vec<usize> = (0..layers.len()).collect();
+        order.sort_by(|&a, &b| med[b].total_cmp(&med[a]));
+        let all_layers = std::env::var_os("PERSE_BENCH_ALL_LAYERS").is_some();
+        for &i in order.iter().take(if all_layers { order.len() } else { 12 }) {
+            let l = &layers[i];
+            println!(
+                "  {:>12} {:>14} {:>16} {:6.2} ms",
+                l.name,
+                l.op,
+                format!("{:?}", l.shape),
+                med[i]
+            );
+        }
+    };
+    // One untimed run each first: the first run allocates the buffers later runs reuse.
+    cf.graph().profile(input.clone(), 1)?;
+    ds.graph().profile(ds.input(&chip.data)?, 1)?;
+    for &th in threads {
+        let all = (0..runs)
+            .map(|_| cf.graph().profile(input.clone(), th))
+            .collect::<Result<Vec<_>, _>>()?;
+        report(
+            format!("centerface {nw}x{nh}, {th} thread(s), {}", cf.graph().isa().name()),
+            all,
+        );
+    }
+    let all = (0..runs.max(5) * 4)
+        .map(|_| ds.graph().profile(ds.input(&chip.data)?, 1))
+        .collect::<Result<Vec<_>, _>>()?;
+    report(format!("descriptor, 1 thread, {}", ds.graph().isa().name()), all);
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -154,6 +230,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .split(',')
         .map(|s| s.parse().ok())
         .collect();
+    if args.iter().any(|a| a == "--profile") {
+        profile(&cf, &ds, &rgb, w, h, &threads, runs)?;
+        return Ok(());
+    }
     let mut full_faces = Vec::new();
     for side in sides {
         let label = side.map_or_else(|| format!("full ({})", w.max(h)), |s| s.to_string())

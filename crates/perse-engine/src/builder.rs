@@ -8,10 +8,11 @@
 use std::collections::HashMap;
 
 use crate::error::{EngineError, Result};
-use crate::graph::{Graph, Node, Op};
+use crate::graph::{BlockPlan, Graph, Node, Op};
 use crate::loader::{ModelFile, TensorData};
 use crate::ops::conv::Conv;
 use crate::ops::pool::PoolKind;
+use crate::ops::simd::Isa;
 use crate::ops::transpose::ConvTranspose2x2;
 use crate::ops::Activation;
 use crate::spec::LayerSpec;
@@ -71,11 +72,84 @@ pub fn build(file: ModelFile) -> Result<Graph> {
             last_reader[v] = Some(i);
         }
     }
+    let fused = (0..nodes.len()).map(|i| fusable(&nodes, &last_reader, i)).collect();
+    let mut blocks = vec![None; nodes.len()];
+    let mut i = 0;
+    while i < nodes.len() {
+        match block_at(&nodes, &last_reader, i) {
+            Some(b) => {
+                blocks[i] = Some(b);
+                i = b.last() + 1;
+            }
+            None => i += 1,
+        }
+    }
     Ok(Graph {
         nodes,
         values,
         last_reader,
+        fused,
+        blocks,
+        isa: Isa::detect(),
+        pool: Default::default(),
     })
+}
+
+/// The inverted-residual block starting at node `i`, if any: [pointwise conv →] depthwise
+/// 3x3 / pad 1 conv → pointwise conv [→ residual add], each layer's output read only by the
+/// next layer, every activation none or ReLU (see `ops/block.rs`).
+fn block_at(nodes: &[Node], last_reader: &[Option<usize>], i: usize) -> Option<BlockPlan> {
+    let conv = |j: usize| match nodes.get(j).map(|n| &n.op) {
+        Some(Op::Conv(c)) if matches!(c.act, Activation::None | Activation::Relu) => Some(c),
+        _ => None,
+    };
+    // Node j's output is node j+1's only input, and no later node reads it.
+    let feeds_next = |j: usize| {
+        let out = nodes[j].output;
+        last_reader[out] == Some(j + 1) && nodes.get(j + 1).is_some_and(|n| n.inputs == [out])
+    };
+    let pointwise = |j: usize| conv(j).is_some_and(|c| !c.is_depthwise() && c.is_pointwise());
+    let dw3x3 = |j: usize| {
+        conv(j).is_some_and(|c| {
+            c.is_depthwise() && [c.kh, c.kw] == [3, 3] && c.pads == [1; 4] && c.sy == c.sx && c.sy <= 2
+        })
+    };
+    let (expand, dw) = if pointwise(i) && feeds_next(i) && dw3x3(i + 1) {
+        (Some(i), i + 1)
+    } else if dw3x3(i) {
+        (None, i)
+    } else {
+        return None;
+    };
+    let project = dw + 1;
+    if !(feeds_next(dw) && pointwise(project)) {
+        return None;
+    }
+    Some(BlockPlan {
+        expand,
+        dw,
+        project,
+        add: fusable(nodes, last_reader, project),
+    })
+}
+
+/// The add that conv node `i` can compute in its epilogue: the next node, an `add` or
+/// `add_pad` reading the conv's output once, as its only reader, plus one other value (which
+/// exists already: every value is written before node `i + 1`). Not after a sigmoid, which
+/// the epilogue does not apply.
+fn fusable(nodes: &[Node], last_reader: &[Option<usize>], i: usize) -> Option<usize> {
+    let (node, next) = (&nodes[i], nodes.get(i + 1)?);
+    let Op::Conv(conv) = &node.op else {
+        return None;
+    };
+    let out = node.output;
+    let reads_once = next.inputs.iter().filter(|&&v| v == out).count() == 1;
+    let ok = matches!(next.op, Op::Add | Op::AddPad)
+        && reads_once
+        && last_reader[out] == Some(i + 1)
+        && node.act == Activation::None
+        && conv.act != Activation::Sigmoid;
+    ok.then_some(i + 1)
 }
 
 /// The op, and the activation left for the runner (convs fuse theirs).
@@ -148,19 +222,17 @@ fn conv(
     }
     let weight = take(tensors, l.weight.as_deref(), &[cout, cin / group, kh, kw])?;
     let bias = bias_or_zeros(tensors, l.bias.as_deref(), cout)?;
-    Ok(Conv {
+    Ok(Conv::new(
         cin,
         cout,
-        kh,
-        kw,
-        sy,
-        sx,
+        [kh, kw],
+        [sy, sx],
         pads,
         depthwise,
         weight,
         bias,
         act,
-    })
+    ))
 }
 
 fn conv_transpose(

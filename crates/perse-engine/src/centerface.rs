@@ -48,6 +48,9 @@ pub struct DetectOptions {
     pub threshold: f32,
     /// NMS IoU at which the weaker box is dropped.
     pub nms_iou: f32,
+    /// Threads for this detection (`None`: the model's, see [`CenterFace::with_threads`]): a
+    /// server running several detections at once gives each a share of the cores.
+    pub threads: Option<usize>,
 }
 
 impl Default for DetectOptions {
@@ -57,6 +60,7 @@ impl Default for DetectOptions {
             min_face: None,
             threshold: 0.5,
             nms_iou: 0.3,
+            threads: None,
         }
     }
 }
@@ -121,15 +125,36 @@ impl CenterFace {
         self
     }
 
+    /// Uses another kernel set (see [`Isa`](crate::Isa)); for tests and benchmarks.
+    pub fn with_isa(mut self, isa: crate::Isa) -> Self {
+        self.graph = self.graph.with_isa(isa);
+        self
+    }
+
+    /// The network, for per-layer profiles ([`Graph::profile`]).
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// How many threads one inference may use.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
     /// Runs the network on a `3 x H x W` RGB tensor of raw 0..255 values, H and W multiples of 32.
     pub fn forward(&self, input: Tensor) -> Result<CenterFaceOutputs> {
-        if input.c != 3 || input.h % 32 != 0 || input.w % 32 != 0 || input.h == 0 || input.w == 0 {
+        self.forward_with(input, self.threads)
+    }
+
+    /// [`forward`](Self::forward) on `threads` threads.
+    pub fn forward_with(&self, input: Tensor, threads: usize) -> Result<CenterFaceOutputs> {
+        if input.c != 3 || !input.h.is_multiple_of(32) || !input.w.is_multiple_of(32) || input.h == 0 || input.w == 0 {
             return Err(EngineError::Input(format!(
                 "CenterFace needs 3 x H x W, multiples of 32; got {:?}",
                 input.shape()
             )));
         }
-        let mut out = self.graph.run(input, self.threads, false)?;
+        let mut out = self.graph.run(input, threads.max(1), false)?;
         let mut take = |n: &str| {
             out.remove(n)
                 .ok_or_else(|| EngineError::Graph(format!("no `{n}` output")))
@@ -191,7 +216,7 @@ impl CenterFace {
             }
             _ => (rgb, w0, h0),
         };
-        let out = self.forward(padded_input(img, w, h))?;
+        let out = self.forward_with(padded_input(img, w, h), opts.threads.unwrap_or(self.threads))?;
         let boxes = decode(
             &out.heatmap,
             &out.scale,

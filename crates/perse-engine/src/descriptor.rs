@@ -63,6 +63,17 @@ impl Descriptor {
         self
     }
 
+    /// Uses another kernel set (see [`Isa`](crate::Isa)); for tests and benchmarks.
+    pub fn with_isa(mut self, isa: crate::Isa) -> Self {
+        self.graph = self.graph.with_isa(isa);
+        self
+    }
+
+    /// The network, for per-layer profiles ([`Graph::profile`]).
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
     /// The descriptor of a chip (150x150x3 HWC, 0..255; see [`Chip::rounded`]).
     pub fn compute(&self, chip: &Chip) -> Result<[f32; DESCRIPTOR_LEN]> {
         self.compute_raw(&chip.data)
@@ -106,6 +117,11 @@ impl Descriptor {
     /// Runs the graph on the calling thread, optionally keeping every intermediate value
     /// (for per-layer checks).
     pub fn run(&self, hwc: &[f32], keep_all: bool) -> Result<std::collections::HashMap<String, Tensor>> {
+        self.graph.run(self.input(hwc)?, 1, keep_all)
+    }
+
+    /// The network's input for a chip: CHW, `(v - mean[c]) / 256`.
+    pub fn input(&self, hwc: &[f32]) -> Result<Tensor> {
         let n = CHIP_SIZE * CHIP_SIZE;
         if hwc.len() != n * 3 {
             return Err(EngineError::Input(format!(
@@ -120,7 +136,7 @@ impl Descriptor {
                 x.data[c * n + i] = (v - m) / 256.0;
             }
         }
-        self.graph.run(x, 1, keep_all)
+        Ok(x)
     }
 }
 

@@ -6,11 +6,15 @@
 //! - [`Descriptor`]: dlib's ResNet v1 128-float face descriptor on a 150x150 chip cut by
 //!   [`align::extract_chip`]; [`similarity`] maps descriptor distance to the API's score.
 //!
-//! Dependencies are kept to what cross-compiles everywhere the addon ships: `matrixmultiply`
-//! for GEMM, `half` for f16 weights, `serde_json` for the file header. Threads are opt-in
-//! per model (`with_threads`) and scoped (`std::thread::scope`); there is no global pool.
-//! CenterFace splits each large op over its threads; the descriptor, whose layers are too
-//! small for that, describes several chips at once ([`Descriptor::compute_many`]).
+//! Dependencies are kept to what cross-compiles everywhere the addon ships: `half` for f16
+//! weights and `serde_json` for the file header. The kernels are this crate's own (`ops/`):
+//! a GEMM over weights packed at load time with bias, activation and residual add fused into
+//! its epilogue, row-wise depthwise convs, and MobileNetV2 blocks run as one op in bands of
+//! rows so that their 6x-wide middle tensor stays in cache. SIMD is chosen at run time
+//! ([`Isa`]: AVX2+FMA on x86_64, NEON on aarch64) with a portable fallback. Threads are
+//! opt-in per model (`with_threads`) and scoped (`std::thread::scope`); there is no global
+//! pool. CenterFace splits each large op over its threads; the descriptor, whose layers are
+//! too small for that, describes several chips at once ([`Descriptor::compute_many`]).
 //!
 //! ```no_run
 //! # fn main() -> perse_engine::Result<()> {
@@ -42,7 +46,8 @@ mod tensor;
 pub use centerface::{padded_input, CenterFace, CenterFaceOutputs, DetectOptions, Detection, MIN_FACE_NETWORK_PX};
 pub use descriptor::{distance, similarity, Descriptor, DESCRIPTOR_LEN};
 pub use error::{EngineError, Result};
-pub use graph::Graph;
+pub use graph::{Graph, LayerTime};
+pub use ops::simd::Isa;
 pub use ops::Activation;
 pub use tensor::Tensor;
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use perse_engine::{build_graph, decode, loader, padded_input, CenterFace, DetectOptions, Tensor};
+use perse_engine::{build_graph, decode, loader, padded_input, CenterFace, DetectOptions, Isa, Tensor};
 
 fn input_tensor(tv: &std::path::Path) -> Tensor {
     let img = common::read_npy(&tv.join("centerface_input_u8_h160_w128.npy"));
@@ -20,9 +20,16 @@ fn outputs_match_reference() {
     ) else {
         return;
     };
-    let cf = CenterFace::load(&model).unwrap();
-    let out = cf.forward(input_tensor(&tv)).unwrap();
-    let two = cf.clone().with_threads(2).forward(input_tensor(&tv)).unwrap();
+    for isa in Isa::available() {
+        let cf = CenterFace::load(&model).unwrap().with_isa(isa);
+        eprintln!("centerface outputs, {} kernels:", isa.name());
+        check_outputs(&tv, &cf);
+    }
+}
+
+fn check_outputs(tv: &std::path::Path, cf: &CenterFace) {
+    let out = cf.forward(input_tensor(tv)).unwrap();
+    let two = cf.clone().with_threads(2).forward(input_tensor(tv)).unwrap();
     for (name, got, got2) in [
         ("heatmap", &out.heatmap, &two.heatmap),
         ("scale", &out.scale, &two.scale),
@@ -145,5 +152,46 @@ fn f16_weights_report() {
         let err = common::max_abs_diff(&got.data, &want.data);
         eprintln!("centerface f16 weights {name}: max abs error {err:.3e} (README: heatmap 1.8e-3, scale up to 9e-2)");
         assert!(err < 0.2, "{name}: {err}");
+    }
+}
+
+/// At a size where the inverted-residual blocks run fused (the 128x160 test vector is too
+/// small for that), the network's outputs equal the layer-by-layer run's, with every kernel
+/// set and thread count.
+#[test]
+fn fused_network_matches_layer_by_layer() {
+    let (Some(model), Some(tv)) = (
+        common::model("centerface.safetensors", "centerface fused"),
+        common::testvectors("centerface fused"),
+    ) else {
+        return;
+    };
+    let img = image::open(tv.join("pipeline_input.png")).unwrap().to_rgb8();
+    let (w, h) = img.dimensions();
+    let input = padded_input(img.as_raw(), w as usize, h as usize);
+    let g = build_graph(loader::load(&model).unwrap()).unwrap();
+    let layered = g.run(input.clone(), 1, true).unwrap();
+    for isa in Isa::available() {
+        let g = g.clone().with_isa(isa);
+        let blocks = g
+            .profile(input.clone(), 1)
+            .unwrap()
+            .iter()
+            .filter(|l| l.op == "block")
+            .count();
+        assert!(blocks >= 5, "{}: only {blocks} blocks ran fused", isa.name());
+        for threads in [1, 2] {
+            let fused = g.run(input.clone(), threads, false).unwrap();
+            for name in ["heatmap", "scale", "offset", "landmarks"] {
+                let (a, b) = (&fused[name], &layered[name]);
+                assert_eq!(a.shape(), b.shape());
+                let err = common::max_abs_diff(&a.data, &b.data);
+                eprintln!(
+                    "centerface fused {name}, {}, {threads} thread(s), {blocks} blocks: max abs difference {err:.1e}",
+                    isa.name()
+                );
+                assert!(err <= 1e-4, "{name}: fused run differs by {err}");
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use perse_engine::align::Chip;
-use perse_engine::{distance, similarity, Descriptor};
+use perse_engine::{distance, similarity, Descriptor, Isa};
 
 fn chip(tv: &std::path::Path) -> Chip {
     let c = common::read_npy(&tv.join("descriptor_input_chip_u8.npy"));
@@ -25,13 +25,19 @@ fn check(file: &str, max_distance: f32, max_abs: f32) {
     let (Some(model), Some(tv)) = (common::model(file, &test), common::testvectors(&test)) else {
         return;
     };
-    let ds = Descriptor::load(&model).unwrap();
-    let want = expected_descriptor(&tv);
-    let got = ds.compute(&chip(&tv)).unwrap();
+    for isa in Isa::available() {
+        let ds = Descriptor::load(&model).unwrap().with_isa(isa);
+        check_with(&format!("{test}, {}", isa.name()), &tv, &ds, max_distance, max_abs);
+    }
+}
+
+fn check_with(test: &str, tv: &std::path::Path, ds: &Descriptor, max_distance: f32, max_abs: f32) {
+    let want = expected_descriptor(tv);
+    let got = ds.compute(&chip(tv)).unwrap();
     let many = ds
         .clone()
         .with_threads(2)
-        .compute_many(&[chip(&tv), chip(&tv), chip(&tv)])
+        .compute_many(&[chip(tv), chip(tv), chip(tv)])
         .unwrap();
     assert_eq!(many.len(), 3);
     let got2 = many[2];

@@ -4,14 +4,32 @@
 mod common;
 
 use common::synth::{self, T};
-use perse_engine::{build_graph, loader, Tensor};
+use perse_engine::{build_graph, loader, Graph, Isa, Tensor};
 use serde_json::{json, Value};
 
-fn run(tensors: &[T], layers: Value, x: &Tensor, threads: usize) -> Tensor {
+fn graph(tensors: &[T], layers: Value) -> Graph {
     let bytes = synth::file(tensors, &json!({"layers": layers}), false);
-    let g = build_graph(loader::parse(&bytes).unwrap()).unwrap();
-    let mut out = g.run(x.clone(), threads, false).unwrap();
-    out.remove("y").expect("output y")
+    build_graph(loader::parse(&bytes).unwrap()).unwrap()
+}
+
+/// Output `y` with every kernel set this CPU has; they must agree with each other too.
+fn run(tensors: &[T], layers: Value, x: &Tensor, threads: usize) -> Tensor {
+    let g = graph(tensors, layers);
+    let outs: Vec<Tensor> = Isa::available()
+        .into_iter()
+        .map(|isa| {
+            let mut out = g.clone().with_isa(isa).run(x.clone(), threads, false).unwrap();
+            out.remove("y").expect("output y")
+        })
+        .collect();
+    for (o, isa) in outs.iter().zip(Isa::available()) {
+        assert_close(
+            o,
+            &outs[0],
+            &format!("{} against {}", isa.name(), Isa::available()[0].name()),
+        );
+    }
+    outs.into_iter().next().unwrap()
 }
 
 fn input(c: usize, h: usize, w: usize, seed: u32) -> Tensor {
@@ -207,4 +225,182 @@ fn pools_add_pad_gap_and_fc_match_the_definition() {
         1,
     );
     assert_close(&got, &Tensor::from_vec(3, 1, 1, want).unwrap(), "pool/add_pad/gap/fc");
+}
+
+/// An inverted-residual block (expand 1x1 relu -> depthwise 3x3 relu -> project 1x1 -> add)
+/// large enough to run fused, and the same without the expand conv, at strides 1 and 2 and
+/// odd sizes: the fused run (bands of rows, threads) equals the layer-by-layer run
+/// (`keep_all`) and a naive composition.
+#[test]
+fn fused_blocks_match_the_layers() {
+    // (cin, expanded, h, w, stride, expand, residual). The first two span several bands of
+    // rows (ops/block.rs sizes them to 512K expanded floats: 16 and 8 output rows here).
+    let cases = [
+        (8, 96, 75, 300, 1, true, true),
+        (8, 96, 71, 301, 2, true, false),
+        (40, 40, 66, 101, 1, false, false),
+        (6, 36, 90, 120, 1, true, false),
+    ];
+    for (n, &(cin, ce, h, w, s, expand, residual)) in cases.iter().enumerate() {
+        let cout = if residual { cin } else { cin + 3 };
+        let seed = 500 + 10 * n as u32;
+        let t = |name: &'static str, shape: Vec<usize>, k: u32| T {
+            name,
+            shape: shape.clone(),
+            values: synth::values(shape.iter().product(), seed + k),
+        };
+        let mut tensors = vec![
+            t("d.weight", vec![ce, 1, 3, 3], 3),
+            t("d.bias", vec![ce], 4),
+            t("p.weight", vec![cout, ce, 1, 1], 5),
+            t("p.bias", vec![cout], 6),
+        ];
+        let mut layers = Vec::new();
+        let mut src = "input";
+        if expand {
+            tensors.push(t("e.weight", vec![ce, cin, 1, 1], 1));
+            tensors.push(t("e.bias", vec![ce], 2));
+            layers.push(synth::conv_layer(
+                "e",
+                "input",
+                "ex",
+                cin,
+                ce,
+                [1, 1],
+                [1, 1],
+                [0; 4],
+                1,
+                "relu",
+            ));
+            src = "ex";
+        }
+        layers.push(synth::conv_layer(
+            "d",
+            src,
+            "dw",
+            ce,
+            ce,
+            [3, 3],
+            [s, s],
+            [1; 4],
+            ce,
+            "relu",
+        ));
+        let last = if residual { "pr" } else { "y" };
+        layers.push(synth::conv_layer(
+            "p",
+            "dw",
+            last,
+            ce,
+            cout,
+            [1, 1],
+            [1, 1],
+            [0; 4],
+            1,
+            "none",
+        ));
+        if residual {
+            layers.push(
+                json!({"op": "add", "name": "a", "inputs": ["input", "pr"], "output": "y", "activation": "none"}),
+            );
+        }
+        let x = input(cin, h, w, seed);
+        // Naive: each layer from the definition.
+        let val = |name: &str| tensors.iter().find(|t| t.name == name).unwrap().values.clone();
+        let relu = |mut t: Tensor| {
+            t.data.iter_mut().for_each(|v| *v = v.max(0.0));
+            t
+        };
+        let mut want = x.clone();
+        if expand {
+            want = relu(naive_conv(
+                &want,
+                &val("e.weight"),
+                &val("e.bias"),
+                ce,
+                [1, 1],
+                [1, 1],
+                [0; 4],
+                false,
+            ));
+        }
+        want = relu(naive_conv(
+            &want,
+            &val("d.weight"),
+            &val("d.bias"),
+            ce,
+            [3, 3],
+            [s, s],
+            [1; 4],
+            true,
+        ));
+        want = naive_conv(
+            &want,
+            &val("p.weight"),
+            &val("p.bias"),
+            cout,
+            [1, 1],
+            [1, 1],
+            [0; 4],
+            false,
+        );
+        if residual {
+            want.data.iter_mut().zip(&x.data).for_each(|(v, r)| *v += r);
+        }
+        let g = graph(&tensors, Value::Array(layers));
+        for isa in Isa::available() {
+            let g = g.clone().with_isa(isa);
+            let steps = g.profile(x.clone(), 1).unwrap();
+            assert!(
+                steps.iter().any(|l| l.op == "block"),
+                "case {n}: the block did not run fused"
+            );
+            let layered = g.run(x.clone(), 1, true).unwrap().remove("y").unwrap();
+            for threads in [1, 2, 3] {
+                let got = g.run(x.clone(), threads, false).unwrap().remove("y").unwrap();
+                let what = format!("case {n}, {}, {threads} threads", isa.name());
+                assert_close(&got, &want, &what);
+                let err = common::max_abs_diff(&got.data, &layered.data);
+                assert!(
+                    err <= 1e-5 * common::max_abs(&want.data).max(1.0),
+                    "{what}: fused vs layers {err}"
+                );
+            }
+        }
+    }
+}
+
+/// A conv fused with the add after it (CenterFace's lateral convs: conv relu + other), and
+/// dlib's add_pad, which fuses only when the shapes match.
+#[test]
+fn conv_fused_with_its_add_matches_the_layers() {
+    let (cin, cout, h, w) = (5, 6, 9, 11);
+    let t = |name: &'static str, shape: Vec<usize>, k: u32| T {
+        name,
+        shape: shape.clone(),
+        values: synth::values(shape.iter().product(), 900 + k),
+    };
+    let tensors = vec![
+        t("c.weight", vec![cout, cin, 3, 3], 1),
+        t("c.bias", vec![cout], 2),
+        t("o.weight", vec![cout, cin, 1, 1], 3),
+        t("o.bias", vec![cout], 4),
+    ];
+    for (op, act) in [("add", "none"), ("add_pad", "relu")] {
+        let layers = json!([
+            synth::conv_layer("o", "input", "other", cin, cout, [1, 1], [1, 1], [0; 4], 1, "relu"),
+            synth::conv_layer("c", "input", "conv", cin, cout, [3, 3], [1, 1], [1; 4], 1, "relu"),
+            {"op": op, "name": "a", "inputs": ["other", "conv"], "output": "y", "activation": act},
+        ]);
+        let g = graph(&tensors, layers);
+        let x = input(cin, h, w, 77);
+        let steps = g.profile(x.clone(), 1).unwrap();
+        assert_eq!(steps.len(), 2, "{op}: the add ran on its own");
+        for isa in Isa::available() {
+            let g = g.clone().with_isa(isa);
+            let layered = g.run(x.clone(), 1, true).unwrap().remove("y").unwrap();
+            let fused = g.run(x.clone(), 2, false).unwrap().remove("y").unwrap();
+            assert_close(&fused, &layered, &format!("{op}, {}", isa.name()));
+        }
+    }
 }

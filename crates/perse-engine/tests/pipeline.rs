@@ -82,7 +82,9 @@ fn pipeline_matches_reference() {
         box_err < 1e-2 && lm_err < 1e-2,
         "detection differs: box {box_err}, landmarks {lm_err}"
     );
-    assert!(t_err < 1e-4, "transform differs by {t_err}");
+    // The transform's translation is in pixels and moves with the landmarks (themselves
+    // allowed 1e-2 px above): 1e-3 leaves room for the kernels' summation order (FMA, tiles).
+    assert!(t_err < 1e-3, "transform differs by {t_err}");
     assert!(chip_err < 0.05, "chip differs by {chip_err}");
     assert!(dist < 1e-3, "descriptor distance {dist}");
 }

@@ -195,3 +195,134 @@ async fn serves_the_contract_end_to_end() {
     server.close().await;
     assert!(server.is_closed());
 }
+
+/// One raw HTTP/1.1 request (the SDK hides response headers): status, `Server-Timing`, body.
+async fn raw_post(
+    url: &str,
+    path: &str,
+    auth: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = url.trim_start_matches("http://").trim_end_matches("/v0");
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    let auth = auth.map_or(String::new(), |t| format!("authorization: Bearer {t}\r\n"));
+    let head = format!(
+        "POST /v0{path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n{auth}content-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&out[..split]).to_string();
+    let status = head[9..12].parse().unwrap();
+    let timing = head
+        .lines()
+        .find_map(|l| l.strip_prefix("server-timing: "))
+        .unwrap_or("")
+        .to_string();
+    (
+        status,
+        timing,
+        serde_json::from_slice(&out[split + 4..]).unwrap_or_default(),
+    )
+}
+
+/// A multipart form of files and the consent field.
+fn form(files: &[(&str, &str)]) -> (String, Vec<u8>) {
+    let boundary = "perse-test-boundary";
+    let mut body = Vec::new();
+    for (field, name) in files {
+        body.extend(format!("--{boundary}\r\ncontent-disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\ncontent-type: application/octet-stream\r\n\r\n").as_bytes());
+        body.extend(fixture(name));
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}\r\ncontent-disposition: form-data; name=\"client_declaration_enduser_consent\"\r\n\r\ntrue\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// The analysis cache answers exactly as an analysis does (issue 27): detect, compare and
+/// enroll against a server without it, the second of each call from the cache (its
+/// `Server-Timing` has no decode), and a detect's entry is completed by a later compare.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_analysis_cache_changes_no_answer() {
+    let cached = LocalServer::start(LocalServerOptions::default()).await.unwrap();
+    let plain = LocalServer::start(LocalServerOptions {
+        analysis_cache_entries: 0,
+        ..LocalServerOptions::default()
+    })
+    .await
+    .unwrap();
+    let login = |s: &LocalServer| {
+        let (url, key) = (s.url(), s.private_key().to_string());
+        async move {
+            let body = serde_json::json!({ "privateKey": key }).to_string();
+            let (_, _, v) = raw_post(&url, "/login", None, "application/json", body.as_bytes()).await;
+            v["token"].as_str().unwrap().to_string()
+        }
+    };
+    let (tc, tp) = (login(&cached).await, login(&plain).await);
+    let call = |s: &LocalServer, t: &str, path: &'static str, files: &[(&str, &str)]| {
+        let (url, t, (ct, body)) = (s.url(), t.to_string(), form(files));
+        async move {
+            let (status, timing, mut v) = raw_post(&url, path, Some(&t), &ct, &body).await;
+            v.as_object_mut().unwrap().remove("time_taken");
+            if let Some(u) = v.get_mut("user_token") {
+                *u = "usr_".into(); // a fresh token each time
+            }
+            (status, timing, v)
+        }
+    };
+    let stages = |t: &str| {
+        t.split(", ")
+            .map(|s| s.split(';').next().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
+    for name in ["astronaut.jpg", "hopper.jpg", "cat.png"] {
+        let files = [("image_file", name)];
+        let want = call(&plain, &tp, "/face/detect", &files).await;
+        assert!(!stages(&want.1).contains(&"cache".to_string()), "{}", want.1);
+        let first = call(&cached, &tc, "/face/detect", &files).await;
+        let again = call(&cached, &tc, "/face/detect", &files).await;
+        assert_eq!((first.0, &first.2), (want.0, &want.2), "{name}: first detect");
+        assert_eq!((again.0, &again.2), (want.0, &want.2), "{name}: cached detect");
+        assert!(stages(&first.1).contains(&"decode".to_string()), "{}", first.1);
+        assert!(
+            !stages(&again.1).contains(&"decode".to_string()),
+            "{name}: not from the cache: {}",
+            again.1
+        );
+    }
+    // astronaut.jpg was detected (no descriptor kept): the compare describes it, then not again.
+    let pair = [("image_file1", "astronaut.jpg"), ("image_file2", "astronaut-crop.jpg")];
+    let want = call(&plain, &tp, "/face/compare", &pair).await;
+    assert_eq!(want.0, 200, "{:?}", want.2);
+    let first = call(&cached, &tc, "/face/compare", &pair).await;
+    let again = call(&cached, &tc, "/face/compare", &pair).await;
+    assert_eq!(first.2, want.2);
+    assert_eq!(again.2, want.2);
+    assert!(stages(&first.1).contains(&"describe".to_string()), "{}", first.1);
+    let s = stages(&again.1);
+    assert!(
+        !s.contains(&"decode".to_string()) && !s.contains(&"describe".to_string()),
+        "{}",
+        again.1
+    );
+    for (path, files) in [
+        ("/face/enrollment", vec![("image_file", "astronaut.jpg")]),
+        ("/face/enrollment", vec![("image_file", "cat.png")]),
+        (
+            "/face/compare",
+            vec![("image_file1", "astronaut.jpg"), ("image_file2", "cat.png")],
+        ),
+    ] {
+        let want = call(&plain, &tp, path, &files).await;
+        let got = call(&cached, &tc, path, &files).await;
+        assert_eq!((got.0, &got.2), (want.0, &want.2), "{path} {files:?}");
+    }
+    cached.close().await;
+    plain.close().await;
+}

@@ -3,6 +3,7 @@
 
 mod accept;
 pub mod analysis;
+mod cache;
 mod control_routes;
 mod controls;
 mod form;
@@ -13,6 +14,7 @@ mod routes;
 mod server;
 mod state;
 pub mod store;
+mod timing;
 
 pub use controls::{
     Fault, FaultSpec, RecordedField, RecordedRequest, FAULT_KEYS, MAX_LOG, MAX_LOG_BYTES, MAX_RECORDED_FIELDS,

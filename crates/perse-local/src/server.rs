@@ -46,6 +46,9 @@ pub struct LocalServerOptions {
     /// Write one line per request to stderr: method, path, status, milliseconds and the
     /// request id (never a header's value, a body or a token). `serve --log` turns it on.
     pub log_requests: bool,
+    /// The analysis cache's bounds (see `cache.rs`): uploads kept, and bytes; 0 turns it off.
+    pub analysis_cache_entries: usize,
+    pub analysis_cache_bytes: usize,
 }
 
 impl Default for LocalServerOptions {
@@ -62,6 +65,8 @@ impl Default for LocalServerOptions {
             data_dir: None,
             no_face_error: false,
             log_requests: false,
+            analysis_cache_entries: crate::cache::DEFAULT_ENTRIES,
+            analysis_cache_bytes: crate::cache::DEFAULT_BYTES,
         }
     }
 }
@@ -135,6 +140,7 @@ impl LocalServer {
                 std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             ),
             memory_budget: tokio::sync::Semaphore::new((crate::analysis::MEMORY_BUDGET_BYTES / 1024) as usize),
+            cache: crate::cache::Cache::new(opts.analysis_cache_entries, opts.analysis_cache_bytes),
         });
         let app = axum::Router::new()
             .fallback(crate::routes::handle)

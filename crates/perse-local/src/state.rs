@@ -30,6 +30,8 @@ pub struct State {
     pub analysis_slots: tokio::sync::Semaphore,
     /// The memory of the analyses in progress, in KiB (see `analysis::MEMORY_BUDGET_BYTES`).
     pub memory_budget: tokio::sync::Semaphore,
+    /// Analyses by upload (`None`: turned off).
+    pub cache: Option<crate::cache::Cache>,
 }
 
 /// Forgets enrollments, faults and the request log (issued tokens stay valid).

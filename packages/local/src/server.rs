@@ -39,6 +39,12 @@ js_options! {
         no_face_error: Option<bool>,
         /// Write one line per request to stderr (method, path, status, milliseconds, request id; never a token, header value or body). Default false; `perse-node serve --log` turns it on.
         log_requests: Option<bool>,
+        /// How many uploads the analysis cache keeps ({range}): an image sent again (by the SHA-256 of its bytes) is answered from it, without decoding or detecting again. Answers are the same either way. 0 turns the cache off; default 256.
+        #[integer(0 ..= 1_000_000)]
+        analysis_cache_entries: Option<f64>,
+        /// How many bytes the analysis cache may hold ({range}; no pixels are kept, about 1 KB per photo); 0 turns it off. Default 16777216 (16 MiB).
+        #[integer(0 ..= 1_073_741_824)]
+        analysis_cache_bytes: Option<f64>,
     }
 }
 
@@ -242,6 +248,12 @@ fn convert(o: LocalServerOptions) -> std::result::Result<perse_local::LocalServe
     }
     opts.no_face_error = o.no_face_error.unwrap_or(false);
     opts.log_requests = o.log_requests.unwrap_or(false);
+    if let Some(n) = o.analysis_cache_entries {
+        opts.analysis_cache_entries = n as usize;
+    }
+    if let Some(n) = o.analysis_cache_bytes {
+        opts.analysis_cache_bytes = n as usize;
+    }
     match o.data_dir {
         Some(d) if d.is_empty() || d.contains('\0') => {
             return Err(Error::invalid("dataDir must be a folder path"));

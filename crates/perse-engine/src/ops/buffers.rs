@@ -1,12 +1,15 @@
-//! Recycled output buffers for one graph run.
+//! Recycled output buffers, within one graph run and across runs.
 //!
-//! Every layer's output is a fresh multi-megabyte `Vec`. Allocating those from the system
-//! each time cost ~20 % of a CenterFace run in page faults and zeroing (measured with
-//! `perf` on a 1666x1136 photo). The runner hands each dead value's buffer back here, and
-//! ops take their outputs and scratch space from here. Buffers handed out by [`take`]
-//! hold stale values: every op using it writes all of its elements.
-//!
-//! [`take`]: Buffers::take
+//! Every layer's output is a multi-megabyte `Vec`. Allocating those from the system each time
+//! cost ~20 % of a CenterFace run in page faults and zeroing (measured with `perf` on a
+//! 1666x1136 photo): a fresh buffer of that size is mapped anew and faults on its first touch
+//! of every page. The runner hands each dead value's buffer back here, and ops take their
+//! outputs and scratch space from here. Between runs a graph keeps the free buffers in its
+//! [`Pool`] (bounded in count and bytes), so that a model's steady state allocates nothing,
+//! as onnxruntime's arena does. Buffers handed out by [`Buffers::take`] hold stale values:
+//! every op using it writes all of its elements.
+
+use std::sync::Mutex;
 
 /// Free buffers, reused best-fit.
 #[derive(Debug, Default)]
@@ -14,8 +17,11 @@ pub(crate) struct Buffers {
     free: Vec<Vec<f32>>,
 }
 
-/// How many free buffers to keep (the rest are dropped).
-const MAX_FREE: usize = 4;
+/// How many free buffers to keep (the smallest go first).
+const MAX_FREE: usize = 8;
+/// How many bytes of free buffers to keep (enough for CenterFace's largest values at the
+/// server's working sizes; more is dropped, smallest first).
+const MAX_FREE_BYTES: usize = 96 << 20;
 
 impl Buffers {
     /// A buffer of `n` values with unspecified contents: the caller must overwrite all of them.
@@ -40,12 +46,7 @@ impl Buffers {
                 }
                 v
             }
-            None => {
-                // Nothing fits: the network is still widening. Release the free buffers rather
-                // than hold them through the peak (they would be reused only after it).
-                self.free.clear();
-                vec![0.0; n]
-            }
+            None => vec![0.0; n],
         }
     }
 
@@ -62,7 +63,13 @@ impl Buffers {
             return;
         }
         self.free.push(v);
-        if self.free.len() > MAX_FREE {
+        self.trim();
+    }
+
+    /// Drops the smallest free buffers beyond the count and byte limits.
+    fn trim(&mut self) {
+        let bytes = |f: &[Vec<f32>]| f.iter().map(|v| v.capacity() * 4).sum::<usize>();
+        while self.free.len() > MAX_FREE || (self.free.len() > 1 && bytes(&self.free) > MAX_FREE_BYTES) {
             let smallest = self
                 .free
                 .iter()
@@ -71,5 +78,38 @@ impl Buffers {
                 .map_or(0, |(i, _)| i);
             self.free.swap_remove(smallest);
         }
+    }
+}
+
+/// The free buffers a graph keeps between runs. A run takes them all and gives back what is
+/// free at its end; runs at the same time on other threads start with what is left (or
+/// nothing) and allocate the rest.
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    free: Mutex<Vec<Vec<f32>>>,
+}
+
+impl Pool {
+    /// The kept buffers, for one run.
+    pub fn take(&self) -> Buffers {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        Buffers {
+            free: std::mem::take(&mut *free),
+        }
+    }
+
+    /// Keeps a run's free buffers (within the limits) for the next run.
+    pub fn put(&self, mut buf: Buffers) {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        buf.free.append(&mut free);
+        buf.trim();
+        *free = buf.free;
+    }
+}
+
+/// A copy of a model starts with no kept buffers.
+impl Clone for Pool {
+    fn clone(&self) -> Self {
+        Pool::default()
     }
 }

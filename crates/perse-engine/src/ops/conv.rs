@@ -2,20 +2,29 @@
 //!
 //! Three paths, chosen per layer:
 //! - 1x1, stride 1, no padding (most of MobileNetV2): the input planes already are the
-//!   `cin x (h*w)` matrix, so the conv is one GEMM with no copy;
+//!   `cin x (h*w)` matrix B, so the conv is one GEMM ([`gemm`]) reading the tensor in place;
 //! - depthwise (`group == cin == cout`): direct loops, see `depthwise.rs`;
-//! - everything else: im2col into a `(cin*kh*kw) x (rows*wo)` matrix for a band of output
-//!   rows, then GEMM. Banding caps the im2col buffer (a full-resolution 3x3 layer would
-//!   otherwise need ~150 MB) at a few MB without changing the result.
+//! - everything else: a direct conv through the same GEMM. The input is copied once,
+//!   zero-padded, into `stride x stride` phase planes (each input pixel goes to the plane of
+//!   its row and column parity; stride 1 is just the padded image). Then every tap `(ci, i,
+//!   j)` reads, for consecutive output pixels of a row, consecutive values of one plane: B's
+//!   row for that tap is the plane shifted by the tap's offset ([`BRows`]). The output is
+//!   computed as if the image were as wide as a plane row (`wq`); the GEMM stores only the
+//!   `wo` real pixels of each row ([`Cols::Wide`]). This replaced im2col, whose
+//!   `(cin*kh*kw) x pixels` copy (4 MB bands, written out and read back per band) made the
+//!   first CenterFace conv twice as slow as onnxruntime's and the descriptor's 7x7 stem
+//!   2.6x.
+//!
+//! Dense weights are packed for the GEMM when the graph is built. The GEMM's epilogue adds
+//! the bias, applies a ReLU and, when the graph fused the following residual `add`, adds that
+//! input and applies the add's activation, all before the output is first stored.
 
 use super::buffers::Buffers;
-use super::{bias_act, gemm::gemm, par_chunks_mut, threads_for, Activation};
+use super::gemm::{self, gemm, strided, BRows, Cols, Epilogue, PackedA};
+use super::{elementwise, threads_for, Activation, Ctx};
 use crate::tensor::Tensor;
 
-/// Upper bound on the im2col buffer, in floats (4 MiB).
-const BAND_FLOATS: usize = 1 << 20;
-
-/// A conv layer with its weights (OIHW, `out x in/group x kh x kw`) and fused activation.
+/// A conv layer with its weights and fused activation.
 #[derive(Debug, Clone)]
 pub(crate) struct Conv {
     pub cin: usize,
@@ -26,13 +35,82 @@ pub(crate) struct Conv {
     pub sx: usize,
     /// top, left, bottom, right.
     pub pads: [usize; 4],
-    pub depthwise: bool,
-    pub weight: Vec<f32>,
+    pub weights: ConvWeights,
     pub bias: Vec<f32>,
     pub act: Activation,
 }
 
+/// The weights in the layout their path reads.
+#[derive(Debug, Clone)]
+pub(crate) enum ConvWeights {
+    /// `cout x kh*kw` (OIHW with I = 1).
+    Depthwise(Vec<f32>),
+    /// `cout x cin*kh*kw` (OIHW), packed for the GEMM.
+    Dense(PackedA),
+}
+
+/// A residual `add` (or dlib `add_pad`) fused into the conv that produces its other input:
+/// `out = act(conv(x) + other)`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Residual<'a> {
+    pub other: &'a Tensor,
+    /// `add_pad` semantics (zero-extended to the larger shape) instead of `add` (equal shapes).
+    pub pad: bool,
+    pub act: Activation,
+}
+
 impl Conv {
+    /// Builds the layer from OIHW weights (`cout x cin/group x kh x kw`).
+    #[allow(clippy::too_many_arguments)] // the layer's geometry, as the graph file gives it
+    pub fn new(
+        cin: usize,
+        cout: usize,
+        [kh, kw]: [usize; 2],
+        [sy, sx]: [usize; 2],
+        pads: [usize; 4],
+        depthwise: bool,
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+        act: Activation,
+    ) -> Self {
+        let weights = if depthwise {
+            ConvWeights::Depthwise(weight)
+        } else {
+            ConvWeights::Dense(PackedA::new(cout, cin * kh * kw, &weight))
+        };
+        Conv {
+            cin,
+            cout,
+            kh,
+            kw,
+            sy,
+            sx,
+            pads,
+            weights,
+            bias,
+            act,
+        }
+    }
+
+    /// The path this layer takes, for profiles.
+    pub fn kind(&self) -> &'static str {
+        match self.weights {
+            ConvWeights::Depthwise(_) => "depthwise",
+            ConvWeights::Dense(_) if self.is_pointwise() => "conv1x1",
+            ConvWeights::Dense(_) => "conv",
+        }
+    }
+
+    /// Depthwise (one kernel per channel).
+    pub fn is_depthwise(&self) -> bool {
+        matches!(self.weights, ConvWeights::Depthwise(_))
+    }
+
+    /// 1x1, stride 1, no padding: the input tensor is the GEMM's B as it lies.
+    pub fn is_pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.sy == 1 && self.sx == 1 && self.pads == [0; 4]
+    }
+
     /// Output `(h, w)` for an input of `(h, w)`, or `None` if the padded input is smaller
     /// than the kernel.
     pub fn out_size(&self, h: usize, w: usize) -> Option<(usize, usize)> {
@@ -44,8 +122,9 @@ impl Conv {
         Some(((hp - self.kh) / self.sy + 1, (wp - self.kw) / self.sx + 1))
     }
 
-    /// Runs the layer. The error is a reason; the graph adds the layer name.
-    pub fn forward(&self, x: &Tensor, threads: usize, buf: &mut Buffers) -> Result<Tensor, String> {
+    /// Runs the layer, with a fused residual if given. The error is a reason; the graph adds
+    /// the layer name.
+    pub fn forward(&self, x: &Tensor, res: Option<Residual>, ctx: Ctx, buf: &mut Buffers) -> Result<Tensor, String> {
         x.expect_channels(self.cin)?;
         let (ho, wo) = self.out_size(x.h, x.w).ok_or_else(|| {
             format!(
@@ -55,103 +134,178 @@ impl Conv {
                 self.kw
             )
         })?;
-        if self.depthwise {
-            return Ok(super::depthwise::forward(self, x, ho, wo, threads, buf));
-        }
-        let one_by_one = self.kh == 1 && self.kw == 1 && self.sy == 1 && self.sx == 1 && self.pads == [0; 4];
-        if one_by_one {
+        let packed = match &self.weights {
+            ConvWeights::Depthwise(w) => {
+                let y = super::depthwise::forward(self, w, x, ho, wo, ctx, buf);
+                return unfused(y, res, buf);
+            }
+            ConvWeights::Dense(p) => p,
+        };
+        // The epilogue takes a residual of exactly the output's shape; anything else (dlib's
+        // zero-extending add_pad across a downsampling block) is added afterwards.
+        let shape = [self.cout, ho, wo];
+        // A sigmoid (not in the epilogue) must come before the residual, so it is never fused.
+        let (fused, after) = match res {
+            Some(r) if r.other.shape() == shape && self.act != Activation::Sigmoid => (Some(r), None),
+            r => (None, r),
+        };
+        let y = if self.is_pointwise() {
             let n = ho * wo;
             let mut data = buf.take(self.cout * n);
-            let t = threads_for(self.cout * self.cin * n, threads);
-            gemm(
-                self.cout,
-                self.cin,
+            let t = threads_for(self.cout * self.cin * n, ctx.threads);
+            let b = BRows {
+                data: &x.data,
+                off: &strided(self.cin, n),
+                slack: false,
+            };
+            if let Err(e) = gemm(
+                ctx.isa,
+                packed,
+                &b,
                 n,
-                &self.weight,
-                &x.data,
                 &mut data,
+                n,
+                Cols::Plain,
+                &self.epilogue(fused),
                 t,
-                |co, seg| bias_act(seg, self.bias[co], self.act),
-            );
-            return Ok(Tensor {
+            ) {
+                buf.give(data);
+                return Err(e);
+            }
+            Tensor {
                 c: self.cout,
                 h: ho,
                 w: wo,
                 data,
-            });
+            }
+        } else {
+            self.forward_direct(packed, x, ho, wo, fused, ctx, buf)?
+        };
+        let mut y = y;
+        if self.act == Activation::Sigmoid {
+            // Not in the GEMM's epilogue (only CenterFace's 1-channel heatmap head has it).
+            self.act.apply(&mut y.data);
         }
-        Ok(self.forward_im2col(x, ho, wo, threads, buf))
+        unfused(y, after, buf)
     }
 
-    fn forward_im2col(&self, x: &Tensor, ho: usize, wo: usize, threads: usize, buf: &mut Buffers) -> Tensor {
-        let k = self.cin * self.kh * self.kw;
-        let plane = ho * wo;
-        let band = (BAND_FLOATS / (k * wo).max(1)).clamp(1, ho.max(1));
-        let mut out = buf.take(self.cout * plane);
-        let mut cols = buf.take(k * band * wo);
-        let mut tmp = if band < ho {
-            buf.take(self.cout * band * wo)
-        } else {
-            Vec::new()
-        };
-        let epilogue = |co: usize, seg: &mut [f32]| bias_act(seg, self.bias[co], self.act);
-        for y0 in (0..ho).step_by(band) {
-            let rows = band.min(ho - y0);
-            let nb = rows * wo;
-            let cols = &mut cols[..k * nb];
-            par_chunks_mut(cols, nb, threads_for(k * nb * 4, threads), |r0, chunk| {
-                for (r, dst) in chunk.chunks_mut(nb).enumerate() {
-                    self.im2col_row(x, r0 + r, y0, rows, wo, dst);
-                }
-            });
-            let t = threads_for(self.cout * k * nb, threads);
-            if band >= ho {
-                gemm(self.cout, k, nb, &self.weight, cols, &mut out, t, epilogue);
-            } else {
-                let tmp = &mut tmp[..self.cout * nb];
-                gemm(self.cout, k, nb, &self.weight, cols, tmp, t, epilogue);
-                for (co, src) in tmp.chunks(nb).enumerate() {
-                    out[co * plane + y0 * wo..][..nb].copy_from_slice(src);
+    fn epilogue<'a>(&'a self, res: Option<Residual<'a>>) -> Epilogue<'a> {
+        Epilogue {
+            bias: &self.bias,
+            relu: self.act == Activation::Relu,
+            residual: res.map(|r| &r.other.data[..]),
+            relu2: res.is_some_and(|r| r.act == Activation::Relu),
+        }
+    }
+
+    /// The direct conv over stride-phase planes of the padded input (see the module doc).
+    #[allow(clippy::too_many_arguments)]
+    fn forward_direct(
+        &self,
+        packed: &PackedA,
+        x: &Tensor,
+        ho: usize,
+        wo: usize,
+        res: Option<Residual>,
+        ctx: Ctx,
+        buf: &mut Buffers,
+    ) -> Result<Tensor, String> {
+        let (sy, sx) = (self.sy, self.sx);
+        let [pt, pl, pb, pr] = self.pads;
+        let (hq, wq) = ((x.h + pt + pb).div_ceil(sy), (x.w + pl + pr).div_ceil(sx));
+        let plane = hq * wq;
+        // Slack: the last tile of output pixels reads up to a tile past the last plane.
+        let mut src = buf.take_zeroed(self.cin * sy * sx * plane + gemm::nr(ctx.isa.checked()));
+        for ci in 0..self.cin {
+            for (y, row) in x.channel(ci).chunks_exact(x.w.max(1)).enumerate() {
+                let (py, qy) = ((y + pt) % sy, (y + pt) / sy);
+                for px in 0..sx {
+                    // Input columns with (x + pl) % sx == px start at x0.
+                    let x0 = (px + sx - pl % sx) % sx;
+                    if x0 >= x.w {
+                        continue;
+                    }
+                    let at = ((ci * sy + py) * sx + px) * plane + qy * wq + (x0 + pl) / sx;
+                    if sx == 1 {
+                        src[at..at + x.w].copy_from_slice(row);
+                    } else {
+                        for (d, v) in src[at..].iter_mut().zip(row[x0..].iter().step_by(sx)) {
+                            *d = *v;
+                        }
+                    }
                 }
             }
         }
-        buf.give(cols);
-        buf.give(tmp);
-        Tensor {
+        let mut off = Vec::with_capacity(self.cin * self.kh * self.kw);
+        for ci in 0..self.cin {
+            for i in 0..self.kh {
+                for j in 0..self.kw {
+                    off.push(((ci * sy + i % sy) * sx + j % sx) * plane + i / sy * wq + j / sx);
+                }
+            }
+        }
+        let n = (ho - 1) * wq + wo;
+        let mut out = buf.take(self.cout * ho * wo);
+        let t = threads_for(self.cout * off.len() * n, ctx.threads);
+        let ep = self.epilogue(res);
+        let nr = gemm::nr(ctx.isa.checked());
+        let done = if gemm::tile_columns(ctx.isa, n) * 9 > gemm::tile_columns(ctx.isa, ho * wo) * 10 {
+            // A small output, where the columns computed for the padding would cost 10 % or
+            // more (the descriptor's last blocks: 4x4 pixels computed 6 wide are 22 columns,
+            // a 32-wide tile for 16 pixels): gather each tap's real pixels into a compact B
+            // instead (k x pixels copies, against k x pixels x cout MACs).
+            let np = ho * wo;
+            let stride = np.next_multiple_of(nr);
+            let pix: Vec<usize> = (0..np).map(|p| p / wo * wq + p % wo).collect();
+            let mut compact = buf.take_zeroed(off.len() * stride + nr);
+            for (kk, &o) in off.iter().enumerate() {
+                for (d, &q) in compact[kk * stride..][..np].iter_mut().zip(&pix) {
+                    *d = src[o + q];
+                }
+            }
+            let b = BRows {
+                data: &compact,
+                off: &strided(off.len(), stride),
+                slack: true,
+            };
+            let done = gemm(ctx.isa, packed, &b, np, &mut out, np, Cols::Plain, &ep, t);
+            buf.give(compact);
+            done
+        } else {
+            let b = BRows {
+                data: &src,
+                off: &off,
+                slack: true,
+            };
+            gemm(ctx.isa, packed, &b, n, &mut out, ho * wo, Cols::Wide { wq, wo }, &ep, t)
+        };
+        buf.give(src);
+        if let Err(e) = done {
+            buf.give(out);
+            return Err(e);
+        }
+        Ok(Tensor {
             c: self.cout,
             h: ho,
             w: wo,
             data: out,
-        }
+        })
     }
+}
 
-    /// Fills one im2col row `r = (ci*kh + i)*kw + j` for output rows `y0..y0+rows`:
-    /// `dst[(oy-y0)*wo + ox] = x[ci, oy*sy + i - pad_top, ox*sx + j - pad_left]` (0 outside).
-    fn im2col_row(&self, x: &Tensor, r: usize, y0: usize, rows: usize, wo: usize, dst: &mut [f32]) {
-        let j = r % self.kw;
-        let i = (r / self.kw) % self.kh;
-        let ci = r / (self.kw * self.kh);
-        let src = x.channel(ci);
-        let (lo, hi) = valid_range(j, self.pads[1], self.sx, x.w, wo);
-        for (dy, d) in dst.chunks_mut(wo).take(rows).enumerate() {
-            let iy = (y0 + dy) * self.sy + i;
-            if iy < self.pads[0] || iy - self.pads[0] >= x.h || lo >= hi {
-                d.fill(0.0);
-                continue;
-            }
-            let row = &src[(iy - self.pads[0]) * x.w..][..x.w];
-            d[..lo].fill(0.0);
-            d[hi..].fill(0.0);
-            let first = lo * self.sx + j - self.pads[1];
-            if self.sx == 1 {
-                d[lo..hi].copy_from_slice(&row[first..first + (hi - lo)]);
-            } else {
-                for (o, v) in d[lo..hi].iter_mut().zip(row[first..].iter().step_by(self.sx)) {
-                    *o = *v;
-                }
-            }
-        }
-    }
+/// The residual step the epilogue did not take: `act(y + other)` as a separate pass.
+fn unfused(y: Tensor, res: Option<Residual>, buf: &mut Buffers) -> Result<Tensor, String> {
+    let Some(r) = res else {
+        return Ok(y);
+    };
+    let mut sum = if r.pad {
+        elementwise::add_pad(&y, r.other, buf)
+    } else {
+        elementwise::add(&y, r.other, buf)?
+    };
+    buf.give(y.data);
+    r.act.apply(&mut sum.data);
+    Ok(sum)
 }
 
 /// Output columns `lo..hi` whose tap `j` lands inside the input row: the `ox` with

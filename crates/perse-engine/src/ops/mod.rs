@@ -6,13 +6,24 @@
 //! control over how many cores inference takes. Small ops stay single-threaded because a
 //! thread spawn (~20 µs) would cost more than it saves.
 
+pub(crate) mod block;
 pub(crate) mod buffers;
 pub(crate) mod conv;
 pub(crate) mod depthwise;
 pub(crate) mod elementwise;
 pub(crate) mod gemm;
 pub(crate) mod pool;
+pub(crate) mod simd;
 pub(crate) mod transpose;
+
+use simd::Isa;
+
+/// How an op may run: its thread budget and the kernel set of the model.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ctx {
+    pub threads: usize,
+    pub isa: Isa,
+}
 
 /// Multiply-accumulates below which an op does not spawn threads.
 pub(crate) const PAR_MIN_WORK: usize = 1 << 20;
@@ -44,14 +55,6 @@ impl Activation {
             Activation::Sigmoid => xs.iter_mut().for_each(|v| *v = 1.0 / (1.0 + (-*v).exp())),
         }
     }
-}
-
-/// The conv epilogue on one row segment of one output channel: add the bias, activate.
-pub(crate) fn bias_act(seg: &mut [f32], bias: f32, act: Activation) {
-    if bias != 0.0 {
-        seg.iter_mut().for_each(|v| *v += bias);
-    }
-    act.apply(seg);
 }
 
 /// Thread count worth using for `work` multiply-accumulates.

@@ -33,18 +33,29 @@ pub(crate) fn pool(
         data: buf.take(x.c * ho * wo),
     };
     let inv = 1.0 / (kh * kw) as f32;
-    for c in 0..x.c {
+    let max = kind == PoolKind::Max;
+    // Separable: first the window's rows combined into one (a vectorisable pass over whole
+    // rows), then each output takes its kw columns of that row.
+    let mut rows = vec![0.0f32; x.w];
+    for (c, plane) in out.data.chunks_mut(ho * wo).enumerate() {
         let src = x.channel(c);
-        for oy in 0..ho {
-            for ox in 0..wo {
-                let mut acc = if kind == PoolKind::Max { f32::NEG_INFINITY } else { 0.0 };
-                for i in 0..kh {
-                    let row = &src[(oy * s[0] + i) * x.w + ox * s[1]..][..kw];
-                    for v in row {
-                        acc = if kind == PoolKind::Max { acc.max(*v) } else { acc + v };
-                    }
+        for (oy, orow) in plane.chunks_mut(wo).enumerate() {
+            rows.copy_from_slice(&src[oy * s[0] * x.w..][..x.w]);
+            for i in 1..kh {
+                let r = &src[(oy * s[0] + i) * x.w..][..x.w];
+                if max {
+                    rows.iter_mut().zip(r).for_each(|(a, b)| *a = a.max(*b));
+                } else {
+                    rows.iter_mut().zip(r).for_each(|(a, b)| *a += b);
                 }
-                out.data[(c * ho + oy) * wo + ox] = if kind == PoolKind::Max { acc } else { acc * inv };
+            }
+            for (ox, o) in orow.iter_mut().enumerate() {
+                let win = &rows[ox * s[1]..][..kw];
+                *o = if max {
+                    win.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+                } else {
+                    win.iter().sum::<f32>() * inv
+                };
             }
         }
     }

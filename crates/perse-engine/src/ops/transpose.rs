@@ -2,20 +2,23 @@
 //! upsampling path: `out[co, 2y+a, 2x+b] = bias[co] + sum_ci in[ci, y, x] * W[ci, co, a, b]`.
 //!
 //! The four output phases `(a, b)` do not overlap, so it is one GEMM: the weight reordered
-//! at load time into a `(cout*4) x cin` matrix (row `co*4 + a*2 + b`) times the
-//! `cin x (h*w)` input, followed by a scatter into the interleaved output.
+//! and packed at load time into a `(cout*4) x cin` matrix (row `co*4 + a*2 + b`) times the
+//! `cin x (h*w)` input, with the bias and activation in its epilogue, followed by a scatter
+//! into the interleaved output.
 
 use super::buffers::Buffers;
-use super::{gemm::gemm, threads_for, Activation};
+use super::gemm::{gemm, strided, BRows, Cols, Epilogue, PackedA};
+use super::{threads_for, Activation, Ctx};
 use crate::tensor::Tensor;
 
 #[derive(Debug, Clone)]
 pub(crate) struct ConvTranspose2x2 {
     pub cin: usize,
     pub cout: usize,
-    /// `(cout*4) x cin`, reordered from the file's `(cin, cout, 2, 2)`.
-    pub weight_t: Vec<f32>,
-    pub bias: Vec<f32>,
+    /// `(cout*4) x cin`, reordered from the file's `(cin, cout, 2, 2)`, packed.
+    pub weight_t: PackedA,
+    /// The bias of each GEMM row (`co*4 + phase`): each channel's bias four times.
+    pub bias4: Vec<f32>,
     pub act: Activation,
 }
 
@@ -31,27 +34,33 @@ impl ConvTranspose2x2 {
         ConvTranspose2x2 {
             cin,
             cout,
-            weight_t,
-            bias,
+            weight_t: PackedA::new(cout * 4, cin, &weight_t),
+            bias4: bias.iter().flat_map(|&b| [b; 4]).collect(),
             act,
         }
     }
 
-    pub fn forward(&self, x: &Tensor, threads: usize, buf: &mut Buffers) -> Result<Tensor, String> {
+    pub fn forward(&self, x: &Tensor, ctx: Ctx, buf: &mut Buffers) -> Result<Tensor, String> {
         x.expect_channels(self.cin)?;
         let n = x.plane();
         let m = self.cout * 4;
         let mut phases = buf.take(m * n);
-        gemm(
-            m,
-            self.cin,
-            n,
-            &self.weight_t,
-            &x.data,
-            &mut phases,
-            threads_for(m * self.cin * n, threads),
-            |_, _| {},
-        );
+        let ep = Epilogue {
+            bias: &self.bias4,
+            relu: self.act == Activation::Relu,
+            residual: None,
+            relu2: false,
+        };
+        let t = threads_for(m * self.cin * n, ctx.threads);
+        let b = BRows {
+            data: &x.data,
+            off: &strided(self.cin, n),
+            slack: false,
+        };
+        if let Err(e) = gemm(ctx.isa, &self.weight_t, &b, n, &mut phases, n, Cols::Plain, &ep, t) {
+            buf.give(phases);
+            return Err(e);
+        }
         let (h, w) = (x.h, x.w);
         let mut out = Tensor {
             c: self.cout,
@@ -63,18 +72,21 @@ impl ConvTranspose2x2 {
         for co in 0..self.cout {
             let dst = &mut out.data[co * plane..][..plane];
             for a in 0..2 {
-                for b in 0..2 {
-                    let src = &phases[(co * 4 + a * 2 + b) * n..][..n];
-                    for y in 0..h {
-                        let drow = &mut dst[(2 * y + a) * 2 * w..][..2 * w];
-                        for (xx, v) in src[y * w..][..w].iter().enumerate() {
-                            drow[2 * xx + b] = *v;
-                        }
+                // Phases (a, 0) and (a, 1) interleave into output rows 2y + a.
+                let even = &phases[(co * 4 + a * 2) * n..][..n];
+                let odd = &phases[(co * 4 + a * 2 + 1) * n..][..n];
+                for y in 0..h {
+                    let drow = &mut dst[(2 * y + a) * 2 * w..][..2 * w];
+                    let pairs = even[y * w..][..w].iter().zip(&odd[y * w..][..w]);
+                    for (d, (u, v)) in drow.chunks_exact_mut(2).zip(pairs) {
+                        d[0] = *u;
+                        d[1] = *v;
                     }
                 }
             }
-            dst.iter_mut().for_each(|v| *v += self.bias[co]);
-            self.act.apply(dst);
+            if self.act == Activation::Sigmoid {
+                self.act.apply(dst);
+            }
         }
         buf.give(phases);
         Ok(out)

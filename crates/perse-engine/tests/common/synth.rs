@@ -39,7 +39,7 @@ pub fn file(tensors: &[T], graph: &Value, f16: bool) -> Vec<u8> {
 /// Length prefix + header text + data, with the header space-padded to 8-byte alignment.
 pub fn raw(header: &str, data: &[u8]) -> Vec<u8> {
     let mut h = header.as_bytes().to_vec();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut out = (h.len() as u64).to_le_bytes().to_vec();

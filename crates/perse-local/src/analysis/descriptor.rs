@@ -15,12 +15,22 @@ pub struct Descriptor(pub Vec<f32>);
 
 /// Describes `face` of `rgb`.
 pub fn describe(engine: &Engine, rgb: &RgbImage, face: &AnalysedFace) -> Result<Descriptor, String> {
+    compute(engine, &chip(rgb, face)?)
+}
+
+/// The aligned 150x150 chip of `face` (the first half of [`describe`]).
+pub fn chip(rgb: &RgbImage, face: &AnalysedFace) -> Result<perse_engine::align::Chip, String> {
     let (w, h) = rgb.dimensions();
-    let chip = perse_engine::align::extract_chip(rgb.as_raw(), w as usize, h as usize, &face.landmarks)
-        .map_err(|e| format!("face alignment failed: {e}"))?;
+    perse_engine::align::extract_chip(rgb.as_raw(), w as usize, h as usize, &face.landmarks)
+        .map(|c| c.rounded())
+        .map_err(|e| format!("face alignment failed: {e}"))
+}
+
+/// The descriptor of a chip from [`chip`] (the second half of [`describe`]).
+pub fn compute(engine: &Engine, chip: &perse_engine::align::Chip) -> Result<Descriptor, String> {
     let d = engine
         .descriptor
-        .compute(&chip.rounded())
+        .compute(chip)
         .map_err(|e| format!("face description failed: {e}"))?;
     Ok(Descriptor(d.to_vec()))
 }

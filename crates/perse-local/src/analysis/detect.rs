@@ -2,6 +2,7 @@
 //! once from the weights folder and shared by every server of the process that uses it.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use image::RgbImage;
@@ -48,6 +49,21 @@ pub struct FaceBox {
 pub struct Engine {
     detector: CenterFace,
     pub(crate) descriptor: perse_engine::Descriptor,
+    /// Threads a detection may use when it runs alone.
+    threads: usize,
+    /// Analyses admitted and not finished ([`Engine::admit`]): a detection takes its share
+    /// of the threads, so that a compare's two images, analysed at once, each get one core
+    /// of two instead of both splitting every layer over both cores.
+    in_flight: AtomicUsize,
+}
+
+/// An admitted analysis; dropping it ends it.
+pub struct Admitted<'a>(&'a AtomicUsize);
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Engines loaded so far, by folder. Weak: the weights (about 30 MB as f32) are freed when
@@ -62,6 +78,18 @@ impl Engine {
         if let Some(e) = loaded.iter().find(|(p, _)| p == dir).and_then(|(_, w)| w.upgrade()) {
             return Ok(e);
         }
+        let engine = Arc::new(Engine::open(dir, perse_engine::Isa::detect())?);
+        loaded.push((dir.to_path_buf(), Arc::downgrade(&engine)));
+        Ok(engine)
+    }
+
+    /// An engine of its own (not shared) that runs the kernel set `isa` if this CPU has it,
+    /// else the portable one: for tests that hold every kernel set to the same outputs.
+    pub fn load_with_isa(dir: &Path, isa: perse_engine::Isa) -> Result<Engine, String> {
+        Engine::open(dir, isa)
+    }
+
+    fn open(dir: &Path, isa: perse_engine::Isa) -> Result<Engine, String> {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
         let file = |name: &str| {
             let p = dir.join(name);
@@ -74,14 +102,23 @@ impl Engine {
             }
         };
         let bad = |e: perse_engine::EngineError| format!("cannot load the face engine's weights: {e}");
-        let engine = Arc::new(Engine {
+        Ok(Engine {
             detector: CenterFace::load(file(DETECTOR_FILE)?)
                 .map_err(bad)?
-                .with_threads(threads),
-            descriptor: perse_engine::Descriptor::load(file(DESCRIPTOR_FILE)?).map_err(bad)?,
-        });
-        loaded.push((dir.to_path_buf(), Arc::downgrade(&engine)));
-        Ok(engine)
+                .with_threads(threads)
+                .with_isa(isa),
+            descriptor: perse_engine::Descriptor::load(file(DESCRIPTOR_FILE)?)
+                .map_err(bad)?
+                .with_isa(isa),
+            threads,
+            in_flight: AtomicUsize::new(0),
+        })
+    }
+
+    /// Counts an analysis as running until the guard is dropped (see `in_flight`).
+    pub fn admit(&self) -> Admitted<'_> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        Admitted(&self.in_flight)
     }
 
     /// Faces in `rgb` with their landmarks, largest first.
@@ -90,7 +127,11 @@ impl Engine {
         if w < 16 || h < 16 {
             return Ok(Vec::new());
         }
-        let opts = detect_options(w, h);
+        let running = self.in_flight.load(Ordering::SeqCst).max(1);
+        let opts = DetectOptions {
+            threads: Some((self.threads / running).max(1)),
+            ..detect_options(w, h)
+        };
         let found = self
             .detector
             .detect_with(rgb.as_raw(), w, h, &opts)

@@ -49,6 +49,7 @@ pub struct Analysis {
 }
 
 /// One face: where it is, its 5 points, and how good its crop is.
+#[derive(Clone, Debug)]
 pub struct AnalysedFace {
     pub bbox: FaceBox,
     /// Image-left eye, image-right eye, nose, image-left and image-right mouth corner.
