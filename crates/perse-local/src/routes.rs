@@ -76,7 +76,10 @@ pub async fn handle(AxState(state): AxState<Shared>, req: Request) -> Response {
             clip(&path),
             started.elapsed().as_millis(),
             if faulted { " (injected fault)" } else { "" },
-            request_id.as_deref().map(|id| format!(" request-id={id}")).unwrap_or_default(),
+            request_id
+                .as_deref()
+                .map(|id| format!(" request-id={id}"))
+                .unwrap_or_default(),
         );
     }
     lock(&state.log).push(RecordedRequest {
