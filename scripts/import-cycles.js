@@ -307,12 +307,7 @@ function circles(edges) {
  * Circles tolerated for now, each with the reason. Only exactly these files: a circle that
  * grows, or any other, fails.
  */
-const KNOWN = [
-  {
-    files: ['crates/perse-engine/src/ops/conv.rs', 'crates/perse-engine/src/ops/depthwise.rs'],
-    why: 'the engine is being rewritten (issue 27), which removes it; left alone here to avoid a conflict',
-  },
-]
+const KNOWN = []
 
 const knownEntry = (c) => KNOWN.find((k) => k.files.length === c.files.length && k.files.every((f) => c.files.includes(f)))
 

@@ -21,43 +21,9 @@
 
 use super::buffers::Buffers;
 use super::gemm::{self, gemm, strided, BRows, Cols, Epilogue, PackedA};
+pub(crate) use super::layer::{Conv, ConvWeights, Residual};
 use super::{elementwise, threads_for, Activation, Ctx};
 use crate::tensor::Tensor;
-
-/// A conv layer with its weights and fused activation.
-#[derive(Debug, Clone)]
-pub(crate) struct Conv {
-    pub cin: usize,
-    pub cout: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub sy: usize,
-    pub sx: usize,
-    /// top, left, bottom, right.
-    pub pads: [usize; 4],
-    pub weights: ConvWeights,
-    pub bias: Vec<f32>,
-    pub act: Activation,
-}
-
-/// The weights in the layout their path reads.
-#[derive(Debug, Clone)]
-pub(crate) enum ConvWeights {
-    /// `cout x kh*kw` (OIHW with I = 1).
-    Depthwise(Vec<f32>),
-    /// `cout x cin*kh*kw` (OIHW), packed for the GEMM.
-    Dense(PackedA),
-}
-
-/// A residual `add` (or dlib `add_pad`) fused into the conv that produces its other input:
-/// `out = act(conv(x) + other)`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Residual<'a> {
-    pub other: &'a Tensor,
-    /// `add_pad` semantics (zero-extended to the larger shape) instead of `add` (equal shapes).
-    pub pad: bool,
-    pub act: Activation,
-}
 
 impl Conv {
     /// Builds the layer from OIHW weights (`cout x cin/group x kh x kw`).
@@ -306,18 +272,4 @@ fn unfused(y: Tensor, res: Option<Residual>, buf: &mut Buffers) -> Result<Tensor
     buf.give(y.data);
     r.act.apply(&mut sum.data);
     Ok(sum)
-}
-
-/// Output columns `lo..hi` whose tap `j` lands inside the input row: the `ox` with
-/// `0 <= ox*stride + j - pad < w`. Shared with the depthwise path.
-pub(crate) fn valid_range(j: usize, pad: usize, stride: usize, w: usize, wo: usize) -> (usize, usize) {
-    // ox*stride + j >= pad  <=>  ox >= ceil((pad - j) / stride)
-    let lo = if j >= pad { 0 } else { (pad - j).div_ceil(stride) };
-    // ox*stride + j - pad <= w - 1  <=>  ox <= (w - 1 + pad - j) / stride
-    let hi = if w + pad > j {
-        ((w - 1 + pad - j) / stride + 1).min(wo)
-    } else {
-        0
-    };
-    (lo.min(hi), hi)
 }

@@ -15,7 +15,7 @@
 //! when the CPU has them, see [`Isa`]), where the multiply-adds become FMA instructions.
 
 use super::buffers::Buffers;
-use super::conv::{valid_range, Conv};
+use super::layer::{valid_range, Conv};
 use super::simd::{Isa, MulAdd, Separate};
 use super::{par_chunks_mut, threads_for, Ctx};
 use crate::tensor::Tensor;

@@ -12,6 +12,7 @@ pub(crate) mod conv;
 pub(crate) mod depthwise;
 pub(crate) mod elementwise;
 pub(crate) mod gemm;
+pub(crate) mod layer;
 pub(crate) mod pool;
 pub(crate) mod simd;
 pub(crate) mod transpose;
