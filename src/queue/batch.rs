@@ -104,13 +104,17 @@ mod tests {
         }
         let front = b.take_front(2);
         assert_eq!((front.len(), b.len()), (2, 3));
-        // id, tag 3 (enroll), time_taken, no message, no upload; then the next call.
-        assert_eq!(front.nums, [0.0, 3.0, 0.5, 0.0, 0.0, 1.0, 3.0, 0.5, 0.0, 0.0]);
-        assert_eq!(front.strs, ["u0", "u1"]);
+        // id, tag 3 (enroll), time_taken, no message, no upload, the envelope (its request id
+        // is a string, empty here; no trace); then the next call.
+        assert_eq!(front.nums, [0.0, 3.0, 0.5, 0.0, 0.0, 0.0, 1.0, 3.0, 0.5, 0.0, 0.0, 0.0]);
+        assert_eq!(front.strs, ["u0", "", "u1", ""]);
         assert_eq!(b.nums[0], 2.0);
-        assert_eq!(b.strs, ["u2", "u3", "u4"]);
+        assert_eq!(b.strs, ["u2", "", "u3", "", "u4", ""]);
         let rest = b.take_front(2);
-        assert_eq!((rest.strs.len(), b.strs.clone()), (2, vec!["u4".to_string()]));
+        assert_eq!(
+            (rest.strs.len(), b.strs.clone()),
+            (4, vec!["u4".to_string(), String::new()])
+        );
         assert_eq!(b.take_front(8).len(), 1);
         assert_eq!(b.len(), 0);
     }
