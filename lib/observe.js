@@ -15,6 +15,13 @@ const { debuglog } = require('node:util')
 const CHANNELS_VERSION = 1
 
 const CALL = dc.tracingChannel('perse-node:call')
+/**
+ * Whether `perse-node:call` has a subscriber. Node's TracingChannel has `hasSubscribers`;
+ * Bun's (1.4) has not, only its five channels do, so there it is asked of them.
+ */
+const callObserved = 'hasSubscribers' in CALL
+  ? () => CALL.hasSubscribers
+  : () => CALL.start.hasSubscribers || CALL.end.hasSubscribers || CALL.asyncStart.hasSubscribers || CALL.asyncEnd.hasSubscribers || CALL.error.hasSubscribers
 const ATTEMPT = dc.channel('perse-node:attempt')
 const REFRESH = dc.channel('perse-node:token-refresh')
 
@@ -36,7 +43,7 @@ let debugOn = null
 /** Whether a call starting now is observed: a tracing subscriber, NODE_DEBUG=perse-node, or a logger. */
 function observing(logger) {
   debugOn ??= debugLog().enabled
-  return debugOn || logger !== null || CALL.hasSubscribers
+  return debugOn || logger !== null || callObserved()
 }
 
 let lastBase = ''
@@ -71,7 +78,7 @@ function traceCall(method, baseUrl, logger, start) {
         throw e
       },
     )
-  if (CALL.hasSubscribers) return CALL.tracePromise(run, ctx)
+  if (callObserved()) return CALL.tracePromise(run, ctx)
   return run()
 }
 

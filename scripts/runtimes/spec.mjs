@@ -9,6 +9,7 @@
 
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
+import dc from 'node:diagnostics_channel'
 import { join } from 'node:path'
 import { PerseClient, PerseError, detect, configure, close, isPerseError, startLocalServer } from 'perse-node'
 
@@ -89,6 +90,29 @@ await check('a missing file rejects with a PerseError (file_not_found, nothing s
   assert.ok(e instanceof PerseError)
   assert.equal(e.code, 'file_not_found')
   assert.equal(e.attempts, 0)
+})
+
+await check('diagnostics_channel: a perse-node:call subscriber sees the call, with its request id', async () => {
+  const seen = []
+  const handlers = {
+    start: (ctx) => seen.push(`start ${ctx.operation}`),
+    end: () => seen.push('end'),
+    asyncStart: () => seen.push('asyncStart'),
+    asyncEnd: (ctx) => seen.push(`asyncEnd ${ctx.requestId}`),
+    error: () => seen.push('error'),
+  }
+  const channel = dc.tracingChannel('perse-node:call')
+  channel.subscribe(handlers)
+  let r = null
+  try {
+    r = await perse.detect(photo, consent)
+  } finally {
+    channel.unsubscribe(handlers)
+  }
+  assert.ok(typeof r.requestId === 'string' && r.requestId.length > 0, `requestId ${r.requestId}`)
+  assert.deepEqual(seen, ['start detect', 'end', 'asyncStart', `asyncEnd ${r.requestId}`])
+  await perse.detect(photo, consent)
+  assert.equal(seen.length, 4, 'nothing after unsubscribing')
 })
 
 await check('a server fault reaches the caller as server_error', async () => {
