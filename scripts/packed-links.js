@@ -7,6 +7,10 @@
 // path that git tracks. Used by pack:check (scripts/pack-check.js) on both packages.
 //
 //   node scripts/packed-links.js <package.tgz>...   checks tarballs by hand
+//   node scripts/packed-links.js                    packs both packages (npm pack, a few seconds) and
+//                                                   checks them: npm test's early check, so a doc link
+//                                                   that only works in the repository fails in minutes,
+//                                                   not at CI's pack:check an hour later
 
 const { execFileSync } = require('node:child_process')
 const path = require('node:path')
@@ -59,9 +63,22 @@ function checkPackedLinks(tgz) {
   return { problems, checked, markdown: files.filter((f) => f.endsWith('.md')).length }
 }
 
+/** Packs the root package and packages/local into a temporary folder; returns the tarballs. */
+function packBoth() {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'perse-links-'))
+  for (const pkg of [ROOT, path.join(ROOT, 'packages', 'local')]) {
+    execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', dir], { cwd: pkg, stdio: ['ignore', 'ignore', 'inherit'] })
+  }
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.tgz')).map((f) => path.join(dir, f))
+}
+
 if (require.main === module) {
   let failed = false
-  for (const tgz of process.argv.slice(2)) {
+  const tarballs = process.argv.length > 2 ? process.argv.slice(2) : packBoth()
+  if (tarballs.length === 0) throw new Error('npm pack wrote no tarball')
+  for (const tgz of tarballs) {
     const r = checkPackedLinks(path.resolve(tgz))
     for (const p of r.problems) process.stderr.write(`${p}\n`)
     process.stdout.write(`${tgz}: ${r.checked} links in ${r.markdown} Markdown files, ${r.problems.length} broken\n`)
