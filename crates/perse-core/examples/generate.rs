@@ -16,8 +16,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use perse_core::layout::{Field, Kind, Model, Shape};
+use perse_core::models::results;
 use perse_core::results::Envelope;
-use perse_core::results::{results, ResultInfo, FAILED};
+use perse_core::results::{ResultInfo, FAILED};
 use perse_core::{Failure, Group, CODES, UNION_DOCS};
 
 /// The header of every generated file (`{}`: the comment marker).

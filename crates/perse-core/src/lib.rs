@@ -33,11 +33,12 @@ pub use error::{
 };
 pub use headers::{check_headers, Headers, MAX_HEADERS, MAX_HEADERS_BYTES, MAX_HEADER_VALUE_BYTES, REFUSED_HEADERS};
 pub use image::{sniff, validate_upload, ImageFormat, ImageSource};
+pub use models::CallResult;
 pub use multipart::{Multipart, MultipartBody};
 pub use prepare::{
     check_input_size, decode_shrunk, plan, prepare, prepare_source, DecodeJob, Plan, PrepareMode, PrepareOptions,
     Prepared, Source, Upload, DECODE_BUDGET_BYTES, DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_UPLOAD_BYTES,
 };
-pub use results::{CallResult, Failure, Uploaded};
+pub use results::{Failure, Uploaded};
 pub use retry::RetryPolicy;
 pub use transport::{Attempt, AttemptFuture, Body, Exchange, HttpTransport, Limits, Request, Transport};

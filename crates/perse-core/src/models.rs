@@ -204,3 +204,15 @@ mod tests {
         assert_eq!(c.default_thresholds.similarity, 0.7);
     }
 }
+
+// The calls' results: for each, its tag in a completion batch, its TypeScript name and doc, how
+// many images it reports and its default message (`call_results!`, results.rs). A new call's
+// result is one line here, beside its model.
+crate::call_results! {
+    1 Detect(DetectResponse) "DetectResult" "Result of `detect`.", uploads 1, message "Face detection completed";
+    2 Compare(CompareResponse) "CompareResult" "Result of `compare`.", uploads 2, message "Face comparison completed";
+    3 Enroll(EnrollResponse) "EnrollResult" "Result of `enroll` and `enrollment.update`.", uploads 1, message "Enrollment completed";
+    4 List(ListResponse) "ListResult" "Result of `enrollment.list`.", uploads 0, message "Enrollment list retrieved";
+    5 Delete(DeleteResponse) "DeleteResult" "Result of `enrollment.delete`.", uploads 0, message "Enrollment deleted";
+    6 Login(LoginResponse) "" "Result of `login` (which resolves with its token).", uploads 0, message "Logged in";
+}

@@ -1,12 +1,12 @@
 //! The calls' results as they reach JavaScript: each one's tag in a completion batch, its
-//! TypeScript name, its default message and how many images it reports, declared once in
-//! [`call_results!`] below; and [`Failure`], a failed call. The fields themselves are the
-//! models' (`models.rs`), encoded and described by `layout.rs`.
+//! TypeScript name, its default message and how many images it reports, declared once with
+//! [`call_results!`](crate::call_results) (defined here, invoked in `models.rs` beside the
+//! response models); the [`Envelope`] every result carries; and [`Failure`], a failed call.
+//! The fields themselves are encoded and described by `layout.rs`.
 
 use crate::layout::{Model, Shape, Sink, Wire};
 #[cfg(feature = "samples")]
 use crate::layout::{Sample, Samples};
-use crate::models::*;
 use crate::prepare::Upload;
 
 /// A call's result and what each of its images was uploaded as, in the call's order (`None`
@@ -74,62 +74,73 @@ crate::wire_model! {
 }
 
 /// Declares the calls' results: each one's batch tag, JS type, default message and how many
-/// images it reports, and the [`CallResult`] enum that carries them.
+/// images it reports, and the `CallResult` enum that carries them. Invoked once, in
+/// `models.rs`, next to the response models it names, so a call's result is declared in one
+/// file.
+#[macro_export]
 macro_rules! call_results {
     ($( $tag:literal $variant:ident($model:ty) $ts:literal $doc:literal, uploads $uploads:literal, message $message:literal; )*) => {
         /// A call's result, as the completion queue encodes it.
         #[derive(Clone, Debug, PartialEq)]
         pub enum CallResult {
-            $( $variant(Uploaded<$model>), )*
+            $( $variant($crate::results::Uploaded<$model>), )*
         }
 
         /// Every call result: what the generator needs to decode and type it.
-        pub fn results() -> Vec<ResultInfo> {
+        pub fn results() -> Vec<$crate::results::ResultInfo> {
             vec![$(
-                ResultInfo {
+                $crate::results::ResultInfo {
                     tag: $tag,
                     name: stringify!($variant),
                     ts: $ts,
                     doc: $doc,
                     uploads: $uploads,
                     message: $message,
-                    shape: <$model as Model>::shape(),
+                    shape: <$model as $crate::layout::Model>::shape(),
                 },
             )*]
         }
 
         impl CallResult {
             /// Writes the tag, the model's fields, the uploads, then the envelope.
-            pub fn put(&self, out: &mut Sink) {
+            pub fn put(&self, out: &mut $crate::layout::Sink) {
                 match self {
                     $( CallResult::$variant(e) => {
                         out.num($tag as f64);
-                        Model::put_fields(&e.result, out);
-                        put_uploads(&e.uploads, $uploads, out);
-                        e.envelope.put_fields(out);
+                        $crate::layout::Model::put_fields(&e.result, out);
+                        $crate::results::put_uploads(&e.uploads, $uploads, out);
+                        $crate::layout::Model::put_fields(&e.envelope, out);
                     } )*
                 }
             }
 
             /// The envelope, whatever the call: where a value for every result is set in one
             /// place (the client addon's `Hub::launch` sees every call's outcome).
-            pub fn envelope_mut(&mut self) -> &mut Envelope {
+            pub fn envelope_mut(&mut self) -> &mut $crate::results::Envelope {
                 match self {
                     $( CallResult::$variant(e) => &mut e.envelope, )*
                 }
+            }
+
+            /// With the call's request id and trace in its envelope.
+            pub fn with_facts(mut self, request_id: Option<String>, trace: Option<$crate::results::CallTrace>) -> Self {
+                let e = self.envelope_mut();
+                e.request_id = request_id.unwrap_or_default();
+                e.trace = trace;
+                self
             }
         }
 
         #[cfg(feature = "samples")]
         impl CallResult {
             /// One sample of every result, with its model's serde JSON.
-            pub fn samples(s: &mut Samples) -> Vec<(CallResult, serde_json::Value)> {
+            pub fn samples(s: &mut $crate::layout::Samples) -> Vec<(CallResult, serde_json::Value)> {
                 let mut out = Vec::new();
                 $(
-                    let e = Uploaded {
-                        result: <$model as Sample>::sample(s),
-                        uploads: upload_samples(s, $uploads),
-                        envelope: Envelope::sample(s),
+                    let e = $crate::results::Uploaded {
+                        result: <$model as $crate::layout::Sample>::sample(s),
+                        uploads: $crate::results::upload_samples(s, $uploads),
+                        envelope: <$crate::results::Envelope as $crate::layout::Sample>::sample(s),
                     };
                     let json = serde_json::json!({
                         "result": serde_json::to_value(&e.result).unwrap_or_default(),
@@ -163,17 +174,9 @@ pub struct ResultInfo {
 /// The tag of a failure in a batch, before the [`Failure`]'s fields.
 pub const FAILED: u8 = 0;
 
-call_results! {
-    1 Detect(DetectResponse) "DetectResult" "Result of `detect`.", uploads 1, message "Face detection completed";
-    2 Compare(CompareResponse) "CompareResult" "Result of `compare`.", uploads 2, message "Face comparison completed";
-    3 Enroll(EnrollResponse) "EnrollResult" "Result of `enroll` and `enrollment.update`.", uploads 1, message "Enrollment completed";
-    4 List(ListResponse) "ListResult" "Result of `enrollment.list`.", uploads 0, message "Enrollment list retrieved";
-    5 Delete(DeleteResponse) "DeleteResult" "Result of `enrollment.delete`.", uploads 0, message "Enrollment deleted";
-    6 Login(LoginResponse) "" "Result of `login` (which resolves with its token).", uploads 0, message "Logged in";
-}
-
-/// `n` optional uploads.
-fn put_uploads(uploads: &[Option<Upload>], n: usize, out: &mut Sink) {
+/// `n` optional uploads (for `call_results!`).
+#[doc(hidden)]
+pub fn put_uploads(uploads: &[Option<Upload>], n: usize, out: &mut Sink) {
     for i in 0..n {
         uploads.get(i).copied().flatten().put(out);
     }
@@ -219,16 +222,6 @@ impl Failure {
     }
 }
 
-impl CallResult {
-    /// With the call's request id and trace in its envelope.
-    pub fn with_facts(mut self, request_id: Option<String>, trace: Option<CallTrace>) -> Self {
-        let e = self.envelope_mut();
-        e.request_id = request_id.unwrap_or_default();
-        e.trace = trace;
-        self
-    }
-}
-
 impl Failure {
     /// Writes the failure tag, then the fields.
     pub fn put(&self, out: &mut Sink) {
@@ -239,6 +232,7 @@ impl Failure {
 
 /// `n` uploads: present, or absent (a compare side given by token).
 #[cfg(feature = "samples")]
-fn upload_samples(s: &mut Samples, n: usize) -> Vec<Option<Upload>> {
+#[doc(hidden)]
+pub fn upload_samples(s: &mut Samples, n: usize) -> Vec<Option<Upload>> {
     (0..n).map(|_| Option::<Upload>::sample(s)).collect()
 }
