@@ -82,19 +82,14 @@ export declare class NativeClient {
    * as its own argument, and `options` only when some other option is set: each property
    * read through napi costs a key lookup on the JS thread.
    */
-  start(id: number, call: Call, consent: boolean, trace: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null, a?: unknown | undefined | null, b?: unknown | undefined | null, c?: unknown | undefined | null, d?: unknown | undefined | null): ErrorInfo | null
+  start(id: number, call: number, consent: boolean, trace: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null, a?: unknown | undefined | null, b?: unknown | undefined | null, c?: unknown | undefined | null, d?: unknown | undefined | null): ErrorInfo | null
 }
 
-/** A call `NativeClient::start` can launch (JS: `Call.Detect`, ...). */
-export declare const enum Call {
-  Login = 0,
-  Detect = 1,
-  Compare = 2,
-  Enroll = 3,
-  List = 4,
-  Update = 5,
-  Delete = 6,
-}
+/**
+ * The JS method name of every call, in the order of their numbers (`perse_core::CALLS`): how
+ * `lib/transport.js` learns the number to pass to `NativeClient::start`.
+ */
+export declare function callNames(): Array<string>
 
 /** Per-call settings. */
 export interface CallOptions {

@@ -16,10 +16,10 @@ const { observing, traceCall } = require('./observe.js')
 const SETTLED = Promise.resolve()
 const then = Promise.prototype.then
 
-/** `{ login: 0, detect: 1, ... }`: the binding's `Call` enum (src/calls.rs) by method name. */
+/** `{ login: 0, detect: 1, ... }`: each call's number, by method name (perse-core's `CALLS`, through `callNames()`). */
 let codes = null
-function callCodes(Call) {
-  codes ??= Object.fromEntries(Object.entries(Call).filter(([, v]) => typeof v === 'number').map(([k, v]) => [k[0].toLowerCase() + k.slice(1), v]))
+function callCodes(callNames) {
+  codes ??= Object.fromEntries(callNames().map((name, i) => [name, i]))
   return codes
 }
 
@@ -33,8 +33,8 @@ class Transport {
   #codes
 
   constructor() {
-    const { NativeClient, Call } = native() // a loader error (no binary for this platform) propagates as it is
-    this.#codes = callCodes(Call)
+    const { NativeClient, callNames } = native() // a loader error (no binary for this platform) propagates as it is
+    this.#codes = callCodes(callNames)
     // The callback must not hold the native client: the native client holds the callback, and
     // the cycle would keep both alive. The waker holds the queue weakly.
     const holder = { waker: null }

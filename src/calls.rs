@@ -1,5 +1,6 @@
-//! The API calls, by the `Call` code `lib/transport.js` passes to `NativeClient::start`: for
-//! each, how its arguments are read (on the JS thread) and which core call it launches.
+//! The API calls, by the number `lib/transport.js` passes to `NativeClient::start`: their
+//! arguments read on the JS thread by the kinds `perse_core::CALLS` declares, then the core's
+//! `Client::call`. No call is named here: a new one is declared in perse-core alone.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,8 +9,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::Unknown;
 use napi::ValueType;
 use napi_derive::napi;
-use perse_core::models::LoginResponse;
-use perse_core::{CallOptions, CallResult, Client, CompareInput, Error, ImageSource, PrepareOptions, Uploaded};
+use perse_core::{Arg, ArgKind, CallOptions, Client, CompareInput, Error, ImageSource, PrepareOptions, CALLS};
 
 use crate::byte_pool::BytePool;
 use crate::image_arg::image_source;
@@ -24,81 +24,36 @@ pub struct Started {
     pub pool: Arc<BytePool>,
 }
 
-/// A call `NativeClient::start` can launch (JS: `Call.Detect`, ...).
-#[napi]
-pub enum Call {
-    Login,
-    Detect,
-    Compare,
-    Enroll,
-    List,
-    Update,
-    Delete,
-}
-
 type Launched = Pin<Box<dyn Future<Output = perse_core::Result<Done>> + Send>>;
 
-/// The future of `call` with the positional arguments `a`..`d` (see each arm).
-pub fn make(call: Call, s: Started, [a, b, c, d]: [Option<Unknown<'_>>; 4]) -> perse_core::Result<Launched> {
-    Ok(match call {
-        // (privateKey)
-        Call::Login => {
-            let key = text(a, "privateKey")?;
-            Box::pin(async move {
-                s.client
-                    .login(&key, &s.opts)
-                    .await
-                    .map(|token| CallResult::Login(Uploaded::bare(LoginResponse { token })).into())
-            })
-        }
-        // (image)
-        Call::Detect => {
-            let i = image(a, &s)?;
-            Box::pin(async move { s.client.detect(i, &s.opts).await.map(|r| CallResult::Detect(r).into()) })
-        }
-        // (imageA, userTokenA, imageB, userTokenB): one of each pair is null
-        Call::Compare => {
-            let (x, y) = (side(a, b, &s)?, side(c, d, &s)?);
-            Box::pin(async move {
-                s.client
-                    .compare(x, y, &s.opts)
-                    .await
-                    .map(|r| CallResult::Compare(r).into())
-            })
-        }
-        // (image)
-        Call::Enroll => {
-            let i = image(a, &s)?;
-            Box::pin(async move { s.client.enroll(i, &s.opts).await.map(|r| CallResult::Enroll(r).into()) })
-        }
-        // ()
-        Call::List => Box::pin(async move {
-            s.client
-                .list(&s.opts)
-                .await
-                .map(|r| CallResult::List(Uploaded::bare(r)).into())
-        }),
-        // (userToken, image)
-        Call::Update => {
-            let (t, i) = (text(a, "userToken")?, image(b, &s)?);
-            Box::pin(async move {
-                s.client
-                    .update(&t, i, &s.opts)
-                    .await
-                    .map(|r| CallResult::Enroll(r).into())
-            })
-        }
-        // (userToken)
-        Call::Delete => {
-            let t = text(a, "userToken")?;
-            Box::pin(async move {
-                s.client
-                    .delete(&t, &s.opts)
-                    .await
-                    .map(|r| CallResult::Delete(Uploaded::bare(r)).into())
-            })
-        }
-    })
+/// The JS method name of every call, in the order of their numbers (`perse_core::CALLS`): how
+/// `lib/transport.js` learns the number to pass to `NativeClient::start`.
+#[napi]
+pub fn call_names() -> Vec<&'static str> {
+    CALLS.iter().map(|c| c.0).collect()
+}
+
+/// The future of call number `call` with the positional arguments `a`..`d`, read by the kinds
+/// `CALLS` gives (a compare side takes two positions: image, then token).
+pub fn make(call: u32, s: Started, raw: [Option<Unknown<'_>>; 4]) -> perse_core::Result<Launched> {
+    let Some(&(_, kinds)) = CALLS.get(call as usize) else {
+        return Err(Error::invalid(format!("no call number {call}")));
+    };
+    let mut raw = raw.into_iter();
+    let mut args = Vec::with_capacity(kinds.len());
+    for kind in kinds {
+        args.push(match *kind {
+            ArgKind::Text(name) => Arg::Text(text(raw.next().flatten(), name)?),
+            ArgKind::Image => Arg::Image(image(raw.next().flatten(), &s)?),
+            ArgKind::Side => {
+                let (img, token) = (raw.next().flatten(), raw.next().flatten());
+                Arg::Side(side(img, token, &s)?)
+            }
+        });
+    }
+    Ok(Box::pin(async move {
+        s.client.call(call as usize, args, &s.opts).await.map(Done::from)
+    }))
 }
 
 /// A string argument.

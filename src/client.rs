@@ -13,7 +13,7 @@ use perse_napi_edge::{refused, ErrorInfo};
 
 use crate::abort::NativeAbort;
 use crate::byte_pool::BytePool;
-use crate::calls::{Call, Started};
+use crate::calls::Started;
 use crate::options::{CallOptions, ClientOptions};
 use crate::queue::Hub;
 use crate::token_callback::{JsTokenProvider, RefreshOutcome};
@@ -166,7 +166,7 @@ impl NativeClient {
         &self,
         env: &Env,
         id: u32,
-        call: Call,
+        call: u32,
         consent: bool,
         trace: bool,
         options: Option<CallOptions>,

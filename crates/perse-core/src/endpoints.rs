@@ -1,6 +1,8 @@
 //! The seven calls of the Perse API. Each checks its inputs before touching the network,
 //! builds a [`Request`] (multipart with the consent field, or bodiless), and hands it to the
-//! request loop inside [`Client::run`].
+//! request loop inside [`Client::run`]. [`CALLS`] lists them for bindings: each one's JS name
+//! and arguments, and how [`Client::call`] launches it, so a binding reads arguments by kind
+//! and knows no call by name (a new call is a method and a line here).
 
 use std::sync::Arc;
 
@@ -10,6 +12,7 @@ use crate::auth::check_private_key;
 use crate::client::{CallOptions, Client, CompareInput};
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::ImageSource;
+use crate::models::CallResult;
 use crate::models::*;
 use crate::multipart::Multipart;
 use crate::prepare::Upload;
@@ -17,6 +20,67 @@ use crate::results::Uploaded;
 use crate::transport::{Body, Request};
 
 const CONSENT_FIELD: &str = "client_declaration_enduser_consent";
+
+/// An argument of a call, as a binding read it (by its [`ArgKind`] in [`CALLS`]).
+#[derive(Debug)]
+pub enum Arg {
+    Text(String),
+    Image(ImageSource),
+    Side(CompareInput),
+}
+
+/// What a call takes at one position: a string (its name is for error messages), an image, or
+/// one side of a compare (an image, or an enrolled user's token; two positions in JS, image then
+/// token, one of them null).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgKind {
+    Text(&'static str),
+    Image,
+    Side,
+}
+
+/// Declares the calls bindings start by number: [`CALLS`] and [`Client::call`].
+macro_rules! calls {
+    ($client:ident, $opts:ident; $( $name:literal ( $( $arg:ident : $kind:ident $( ($label:literal) )? ),* ) => $body:expr ; )*) => {
+        /// Every call a binding can start: its JS method name and its arguments, in order. A
+        /// binding reads the arguments by kind and passes the call's index to [`Client::call`].
+        pub const CALLS: &[(&str, &[ArgKind])] = &[ $( ($name, &[ $( calls!(@kind $kind $( $label )?) ),* ]) ),* ];
+
+        impl Client {
+            /// Runs call number `call` of [`CALLS`] with the arguments a binding read for it.
+            pub async fn call(&self, call: usize, args: Vec<Arg>, opts: &CallOptions) -> Result<CallResult> {
+                let ($client, $opts) = (self, opts);
+                let mut args = args.into_iter();
+                match CALLS.get(call).map(|c| c.0) {
+                    $( Some($name) => {
+                        $( let $arg = calls!(@take args $kind)?; )*
+                        $body
+                    } )*
+                    _ => Err(Error::invalid(format!("no call number {call}"))),
+                }
+            }
+        }
+    };
+    (@kind Text $label:literal) => { ArgKind::Text($label) };
+    (@kind Image) => { ArgKind::Image };
+    (@kind Side) => { ArgKind::Side };
+    (@take $args:ident $kind:ident) => {
+        match $args.next() {
+            Some(Arg::$kind(v)) => Ok(v),
+            _ => Err(Error::invalid(concat!("a call's arguments do not match its kinds (", stringify!($kind), ")"))),
+        }
+    };
+}
+
+calls! { c, o;
+    "login"(key: Text("privateKey")) => c.login(&key, o).await.map(|token| CallResult::Login(Uploaded::bare(LoginResponse { token })));
+    "detect"(image: Image) => c.detect(image, o).await.map(CallResult::Detect);
+    "compare"(a: Side, b: Side) => c.compare(a, b, o).await.map(CallResult::Compare);
+    "enroll"(image: Image) => c.enroll(image, o).await.map(CallResult::Enroll);
+    "list"() => c.list(o).await.map(|r| CallResult::List(Uploaded::bare(r)));
+    "update"(token: Text("userToken"), image: Image) => c.update(&token, image, o).await.map(CallResult::Enroll);
+    "delete"(token: Text("userToken")) => c.delete(&token, o).await.map(|r| CallResult::Delete(Uploaded::bare(r)));
+}
 
 impl Client {
     /// `POST /login`: exchanges a private key for a session token, stores and returns it.
@@ -209,6 +273,32 @@ fn encode_segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_call_in_the_table_is_dispatched() {
+        // A name in CALLS without its arm (or the reverse) cannot compile, but a call number
+        // past the table must fail cleanly, and names must be unique for the JS lookup.
+        let names: std::collections::BTreeSet<_> = CALLS.iter().map(|c| c.0).collect();
+        assert_eq!(names.len(), CALLS.len());
+        let client = Client::new(crate::Config::default()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let err = rt
+            .block_on(client.call(CALLS.len(), Vec::new(), &CallOptions::default()))
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_argument");
+        // Arguments of the wrong kind are refused before anything is sent.
+        let err = rt
+            .block_on(client.call(
+                0,
+                vec![Arg::Image(ImageSource::Bytes(Vec::new().into()))],
+                &CallOptions::default(),
+            ))
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_argument");
+    }
 
     #[test]
     fn segment_encoding_and_dot_segments() {
