@@ -85,11 +85,17 @@ export declare class NativeClient {
   start(id: number, call: number, consent: boolean, trace: boolean, options?: CallOptions | undefined | null, abort?: NativeAbort | undefined | null, a?: unknown | undefined | null, b?: unknown | undefined | null, c?: unknown | undefined | null, d?: unknown | undefined | null): ErrorInfo | null
 }
 
-/**
- * The JS method name of every call, in the order of their numbers (`perse_core::CALLS`): how
- * `lib/transport.js` learns the number to pass to `NativeClient::start`.
- */
-export declare function callNames(): Array<string>
+/** One call as JS sees it (perse-core's `CallSpec`). */
+export interface CallInfo {
+  /** The method that starts it (`list` for `enrollment.list`). */
+  name: string
+  /** Its name for tracing (`enrollment.list`). */
+  operation: string
+  /** The HTTP method it requests. */
+  method: string
+  /** The path it requests (`{userToken}` for a path segment). */
+  path: string
+}
 
 /** Per-call settings. */
 export interface CallOptions {
@@ -104,6 +110,13 @@ export interface CallOptions {
   /** Extra headers for this call's requests, as the client's `headers` (which they override by name); `X-Request-Id` sets the call's id. */
   headers?: Record<string, string>
 }
+
+/**
+ * Every call, in the order of their numbers (perse-core's `CALLS`): how `lib/transport.js`
+ * learns the number to pass to `NativeClient::start`, and `lib/observe.js` each call's
+ * operation and HTTP method.
+ */
+export declare function calls(): Array<CallInfo>
 
 /** Settings of a `PerseClient` (all optional). */
 export interface ClientOptions {

@@ -25,11 +25,6 @@ const callObserved = 'hasSubscribers' in CALL
 const ATTEMPT = dc.channel('perse-node:attempt')
 const REFRESH = dc.channel('perse-node:token-refresh')
 
-/** The public name of each native call. */
-const OPERATIONS = { login: 'login', detect: 'detect', compare: 'compare', enroll: 'enroll', list: 'enrollment.list', update: 'enrollment.update', delete: 'enrollment.delete' }
-/** The HTTP method of each native call (contract: ../shared/perse-api.md). */
-const METHODS = { login: 'POST', detect: 'POST', compare: 'POST', enroll: 'POST', list: 'GET', update: 'PUT', delete: 'DELETE' }
-
 let debug = null
 /** util.debuglog('perse-node'), made once; `enabled` follows NODE_DEBUG as Node read it at start-up. */
 function debugLog() {
@@ -63,10 +58,11 @@ function originOf(baseUrl) {
 /**
  * Runs `start(headers)` (which starts the native call, traced, with the subscribers' extra
  * headers, and returns its promise) inside the `perse-node:call` tracing channel when it has
- * subscribers, and writes the debug log when it is on. `logger` is the client's, or null.
+ * subscribers, and writes the debug log when it is on. `spec` is the call's `{ operation,
+ * method }` (perse-core's `CALLS`, through lib/transport.js); `logger` is the client's, or null.
  */
-function traceCall(method, baseUrl, logger, start) {
-  const ctx = { version: CHANNELS_VERSION, operation: OPERATIONS[method], method: METHODS[method], origin: originOf(baseUrl), headers: {} }
+function traceCall(spec, baseUrl, logger, start) {
+  const ctx = { version: CHANNELS_VERSION, operation: spec.operation, method: spec.method, origin: originOf(baseUrl), headers: {} }
   const run = () =>
     start(ctx.headers).then(
       (r) => {
@@ -140,4 +136,4 @@ function loggerArg(v) {
   return undefined
 }
 
-module.exports = { observing, traceCall, loggerArg, OPERATIONS, METHODS, CHANNELS_VERSION }
+module.exports = { observing, traceCall, loggerArg, CHANNELS_VERSION }

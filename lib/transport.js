@@ -16,11 +16,18 @@ const { observing, traceCall } = require('./observe.js')
 const SETTLED = Promise.resolve()
 const then = Promise.prototype.then
 
-/** `{ login: 0, detect: 1, ... }`: each call's number, by method name (perse-core's `CALLS`, through `callNames()`). */
-let codes = null
-function callCodes(callNames) {
-  codes ??= Object.fromEntries(callNames().map((name, i) => [name, i]))
-  return codes
+/**
+ * The calls, from perse-core's `CALLS` (through the binding's `calls()`), by method name:
+ * `codes` the number `NativeClient.start` takes (`{ login: 0, detect: 1, ... }`), `specs` the
+ * operation and HTTP method lib/observe.js traces each with.
+ */
+let table = null
+function callTable(calls) {
+  if (!table) {
+    const list = calls()
+    table = { codes: Object.fromEntries(list.map((c, i) => [c.name, i])), specs: Object.fromEntries(list.map((c) => [c.name, { operation: c.operation, method: c.method }])) }
+  }
+  return table
 }
 
 class Transport {
@@ -31,10 +38,11 @@ class Transport {
   #pending = new Pending()
   #flushQueued = false
   #codes
+  #specs
 
   constructor() {
-    const { NativeClient, callNames } = native() // a loader error (no binary for this platform) propagates as it is
-    this.#codes = callCodes(callNames)
+    const { NativeClient, calls } = native() // a loader error (no binary for this platform) propagates as it is
+    ;({ codes: this.#codes, specs: this.#specs } = callTable(calls))
     // The callback must not hold the native client: the native client holds the callback, and
     // the cycle would keep both alive. The waker holds the queue weakly.
     const holder = { waker: null }
@@ -53,8 +61,8 @@ class Transport {
   }
 
   /**
-   * Starts the native call `method` (`detect`, `compare`, ...: see src/calls.rs for its
-   * arguments); the promise settles when the outcome arrives. `o` is what lib/args.js
+   * Starts the native call `method` (`detect`, `compare`, ...: perse-core's `CALLS` in
+   * crates/perse-core/src/endpoints.rs gives its arguments); the promise settles when the outcome arrives. `o` is what lib/args.js
    * callOptions() returned. Never throws.
    */
   // @hot
@@ -70,7 +78,7 @@ class Transport {
    * under the caller's own `headers`, which win.
    */
   #traced(method, args, o) {
-    return traceCall(method, this.native.baseUrl, this.logger, (extra) => {
+    return traceCall(this.#specs[method], this.native.baseUrl, this.logger, (extra) => {
       let nativeOpts = o.native
       if (Object.keys(extra).length > 0) nativeOpts = { ...nativeOpts, headers: { ...headersOf(extra), ...nativeOpts?.headers } }
       if (!o.signal) return this.#start(method, args, o.consent, nativeOpts, null, true)

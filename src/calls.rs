@@ -26,22 +26,44 @@ pub struct Started {
 
 type Launched = Pin<Box<dyn Future<Output = perse_core::Result<Done>> + Send>>;
 
-/// The JS method name of every call, in the order of their numbers (`perse_core::CALLS`): how
-/// `lib/transport.js` learns the number to pass to `NativeClient::start`.
+/// One call as JS sees it (perse-core's `CallSpec`).
+#[napi(object)]
+pub struct CallInfo {
+    /// The method that starts it (`list` for `enrollment.list`).
+    pub name: String,
+    /// Its name for tracing (`enrollment.list`).
+    pub operation: String,
+    /// The HTTP method it requests.
+    pub method: String,
+    /// The path it requests (`{userToken}` for a path segment).
+    pub path: String,
+}
+
+/// Every call, in the order of their numbers (perse-core's `CALLS`): how `lib/transport.js`
+/// learns the number to pass to `NativeClient::start`, and `lib/observe.js` each call's
+/// operation and HTTP method.
 #[napi]
-pub fn call_names() -> Vec<&'static str> {
-    CALLS.iter().map(|c| c.0).collect()
+pub fn calls() -> Vec<CallInfo> {
+    CALLS
+        .iter()
+        .map(|c| CallInfo {
+            name: c.name.into(),
+            operation: c.operation.into(),
+            method: c.method.into(),
+            path: c.path.into(),
+        })
+        .collect()
 }
 
 /// The future of call number `call` with the positional arguments `a`..`d`, read by the kinds
 /// `CALLS` gives (a compare side takes two positions: image, then token).
 pub fn make(call: u32, s: Started, raw: [Option<Unknown<'_>>; 4]) -> perse_core::Result<Launched> {
-    let Some(&(_, kinds)) = CALLS.get(call as usize) else {
+    let Some(spec) = CALLS.get(call as usize) else {
         return Err(Error::invalid(format!("no call number {call}")));
     };
     let mut raw = raw.into_iter();
-    let mut args = Vec::with_capacity(kinds.len());
-    for kind in kinds {
+    let mut args = Vec::with_capacity(spec.args.len());
+    for kind in spec.args {
         args.push(match *kind {
             ArgKind::Text(name) => Arg::Text(text(raw.next().flatten(), name)?),
             ArgKind::Image => Arg::Image(image(raw.next().flatten(), &s)?),

@@ -39,19 +39,40 @@ pub enum ArgKind {
     Side,
 }
 
+/// A call a binding can start (see [`CALLS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallSpec {
+    /// The JS method that starts it (`detect`; `list` for `enrollment.list`): its key in JS.
+    pub name: &'static str,
+    /// Its name for tracing (`perse-node:call`'s `operation`, the OpenTelemetry span).
+    pub operation: &'static str,
+    /// The HTTP method and path it requests (`{userToken}` for a path segment), as the
+    /// contract lists it; `tests/calls.rs` holds each to the request the method really sends.
+    pub method: &'static str,
+    pub path: &'static str,
+    /// Its arguments, in order.
+    pub args: &'static [ArgKind],
+}
+
 /// Declares the calls bindings start by number: [`CALLS`] and [`Client::call`].
 macro_rules! calls {
-    ($client:ident, $opts:ident; $( $name:literal ( $( $arg:ident : $kind:ident $( ($label:literal) )? ),* ) => $body:expr ; )*) => {
-        /// Every call a binding can start: its JS method name and its arguments, in order. A
-        /// binding reads the arguments by kind and passes the call's index to [`Client::call`].
-        pub const CALLS: &[(&str, &[ArgKind])] = &[ $( ($name, &[ $( calls!(@kind $kind $( $label )?) ),* ]) ),* ];
+    ($client:ident, $opts:ident; $( $name:literal as $op:literal, $method:ident $path:literal ( $( $arg:ident : $kind:ident $( ($label:literal) )? ),* ) => $body:expr ; )*) => {
+        /// Every call a binding can start, in the order of their numbers. A binding reads the
+        /// arguments by kind and passes the call's number to [`Client::call`].
+        pub const CALLS: &[CallSpec] = &[ $( CallSpec {
+            name: $name,
+            operation: $op,
+            method: stringify!($method),
+            path: $path,
+            args: &[ $( calls!(@kind $kind $( $label )?) ),* ],
+        } ),* ];
 
         impl Client {
             /// Runs call number `call` of [`CALLS`] with the arguments a binding read for it.
             pub async fn call(&self, call: usize, args: Vec<Arg>, opts: &CallOptions) -> Result<CallResult> {
                 let ($client, $opts) = (self, opts);
                 let mut args = args.into_iter();
-                match CALLS.get(call).map(|c| c.0) {
+                match CALLS.get(call).map(|c| c.name) {
                     $( Some($name) => {
                         $( let $arg = calls!(@take args $kind)?; )*
                         $body
@@ -73,13 +94,17 @@ macro_rules! calls {
 }
 
 calls! { c, o;
-    "login"(key: Text("privateKey")) => c.login(&key, o).await.map(|token| CallResult::Login(Uploaded::bare(LoginResponse { token })));
-    "detect"(image: Image) => c.detect(image, o).await.map(CallResult::Detect);
-    "compare"(a: Side, b: Side) => c.compare(a, b, o).await.map(CallResult::Compare);
-    "enroll"(image: Image) => c.enroll(image, o).await.map(CallResult::Enroll);
-    "list"() => c.list(o).await.map(|r| CallResult::List(Uploaded::bare(r)));
-    "update"(token: Text("userToken"), image: Image) => c.update(&token, image, o).await.map(CallResult::Enroll);
-    "delete"(token: Text("userToken")) => c.delete(&token, o).await.map(|r| CallResult::Delete(Uploaded::bare(r)));
+    "login" as "login", POST "/login" (key: Text("privateKey")) =>
+        c.login(&key, o).await.map(|token| CallResult::Login(Uploaded::bare(LoginResponse { token })));
+    "detect" as "detect", POST "/face/detect" (image: Image) => c.detect(image, o).await.map(CallResult::Detect);
+    "compare" as "compare", POST "/face/compare" (a: Side, b: Side) => c.compare(a, b, o).await.map(CallResult::Compare);
+    "enroll" as "enroll", POST "/face/enrollment" (image: Image) => c.enroll(image, o).await.map(CallResult::Enroll);
+    "list" as "enrollment.list", GET "/face/enrollment/list" () =>
+        c.list(o).await.map(|r| CallResult::List(Uploaded::bare(r)));
+    "update" as "enrollment.update", PUT "/face/enrollment" (token: Text("userToken"), image: Image) =>
+        c.update(&token, image, o).await.map(CallResult::Enroll);
+    "delete" as "enrollment.delete", DELETE "/face/enrollment/{userToken}" (token: Text("userToken")) =>
+        c.delete(&token, o).await.map(|r| CallResult::Delete(Uploaded::bare(r)));
 }
 
 impl Client {
@@ -278,7 +303,7 @@ mod tests {
     fn every_call_in_the_table_is_dispatched() {
         // A name in CALLS without its arm (or the reverse) cannot compile, but a call number
         // past the table must fail cleanly, and names must be unique for the JS lookup.
-        let names: std::collections::BTreeSet<_> = CALLS.iter().map(|c| c.0).collect();
+        let names: std::collections::BTreeSet<_> = CALLS.iter().map(|c| c.name).collect();
         assert_eq!(names.len(), CALLS.len());
         let client = Client::new(crate::Config::default()).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()

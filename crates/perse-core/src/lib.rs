@@ -28,7 +28,7 @@ pub use auth::{check_token, jwt_expiry, TokenFuture, TokenProvider, HELD_SECRETS
 pub use cancel::CancelToken;
 pub use client::{CallLog, CallOptions, Client, CompareInput};
 pub use config::{normalize_base_url, Config, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY_BYTES};
-pub use endpoints::{Arg, ArgKind, CALLS};
+pub use endpoints::{Arg, ArgKind, CallSpec, CALLS};
 pub use error::{
     is_server_code, one_line, Code, CodeInfo, Error, ErrorKind, Group, Result, CODES, MAX_MESSAGE_CHARS, UNION_DOCS,
 };
