@@ -1,14 +1,16 @@
 //! The seven calls of the Perse API. Each checks its inputs before touching the network,
 //! builds a [`Request`] (multipart with the consent field, or bodiless), and hands it to the
-//! request loop inside [`Client::run`]. [`CALLS`] lists them for bindings: each one's JS name
-//! and arguments, and how [`Client::call`] launches it, so a binding reads arguments by kind
-//! and knows no call by name (a new call is a method and a line here).
+//! request loop inside [`Client::run`]. [`CALLS`] lists them for bindings (`calls!`, see
+//! `calls.rs`): each one's JS name, tracing operation, request and arguments, and how
+//! [`Client::call`] launches it, so a binding reads arguments by kind and knows no call by
+//! name (a new call is a method and a line here).
 
 use std::sync::Arc;
 
 use reqwest::Method;
 
 use crate::auth::check_private_key;
+use crate::calls::calls;
 use crate::client::{CallOptions, Client, CompareInput};
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::ImageSource;
@@ -20,78 +22,6 @@ use crate::results::Uploaded;
 use crate::transport::{Body, Request};
 
 const CONSENT_FIELD: &str = "client_declaration_enduser_consent";
-
-/// An argument of a call, as a binding read it (by its [`ArgKind`] in [`CALLS`]).
-#[derive(Debug)]
-pub enum Arg {
-    Text(String),
-    Image(ImageSource),
-    Side(CompareInput),
-}
-
-/// What a call takes at one position: a string (its name is for error messages), an image, or
-/// one side of a compare (an image, or an enrolled user's token; two positions in JS, image then
-/// token, one of them null).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArgKind {
-    Text(&'static str),
-    Image,
-    Side,
-}
-
-/// A call a binding can start (see [`CALLS`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CallSpec {
-    /// The JS method that starts it (`detect`; `list` for `enrollment.list`): its key in JS.
-    pub name: &'static str,
-    /// Its name for tracing (`perse-node:call`'s `operation`, the OpenTelemetry span).
-    pub operation: &'static str,
-    /// The HTTP method and path it requests (`{userToken}` for a path segment), as the
-    /// contract lists it; `tests/calls.rs` holds each to the request the method really sends.
-    pub method: &'static str,
-    pub path: &'static str,
-    /// Its arguments, in order.
-    pub args: &'static [ArgKind],
-}
-
-/// Declares the calls bindings start by number: [`CALLS`] and [`Client::call`].
-macro_rules! calls {
-    ($client:ident, $opts:ident; $( $name:literal as $op:literal, $method:ident $path:literal ( $( $arg:ident : $kind:ident $( ($label:literal) )? ),* ) => $body:expr ; )*) => {
-        /// Every call a binding can start, in the order of their numbers. A binding reads the
-        /// arguments by kind and passes the call's number to [`Client::call`].
-        pub const CALLS: &[CallSpec] = &[ $( CallSpec {
-            name: $name,
-            operation: $op,
-            method: stringify!($method),
-            path: $path,
-            args: &[ $( calls!(@kind $kind $( $label )?) ),* ],
-        } ),* ];
-
-        impl Client {
-            /// Runs call number `call` of [`CALLS`] with the arguments a binding read for it.
-            pub async fn call(&self, call: usize, args: Vec<Arg>, opts: &CallOptions) -> Result<CallResult> {
-                let ($client, $opts) = (self, opts);
-                let mut args = args.into_iter();
-                match CALLS.get(call).map(|c| c.name) {
-                    $( Some($name) => {
-                        $( let $arg = calls!(@take args $kind)?; )*
-                        $body
-                    } )*
-                    _ => Err(Error::invalid(format!("no call number {call}"))),
-                }
-            }
-        }
-    };
-    (@kind Text $label:literal) => { ArgKind::Text($label) };
-    (@kind Image) => { ArgKind::Image };
-    (@kind Side) => { ArgKind::Side };
-    (@take $args:ident $kind:ident) => {
-        match $args.next() {
-            Some(Arg::$kind(v)) => Ok(v),
-            _ => Err(Error::invalid(concat!("a call's arguments do not match its kinds (", stringify!($kind), ")"))),
-        }
-    };
-}
 
 calls! { c, o;
     "login" as "login", POST "/login" (key: Text("privateKey")) =>
@@ -298,6 +228,7 @@ fn encode_segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calls::Arg;
 
     #[test]
     fn every_call_in_the_table_is_dispatched() {

@@ -6,6 +6,7 @@
 //! the network included: [`Client::with_transport`] takes a scripted [`Transport`].
 
 mod auth;
+mod calls;
 mod cancel;
 mod client;
 mod config;
@@ -25,10 +26,11 @@ pub mod models;
 pub mod results;
 
 pub use auth::{check_token, jwt_expiry, TokenFuture, TokenProvider, HELD_SECRETS, MAX_TOKEN_BYTES};
+pub use calls::{Arg, ArgKind, CallSpec};
 pub use cancel::CancelToken;
 pub use client::{CallLog, CallOptions, Client, CompareInput};
 pub use config::{normalize_base_url, Config, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY_BYTES};
-pub use endpoints::{Arg, ArgKind, CallSpec, CALLS};
+pub use endpoints::CALLS;
 pub use error::{
     is_server_code, one_line, Code, CodeInfo, Error, ErrorKind, Group, Result, CODES, MAX_MESSAGE_CHARS, UNION_DOCS,
 };
