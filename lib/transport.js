@@ -62,8 +62,8 @@ class Transport {
 
   /**
    * Starts the native call `method` (`detect`, `compare`, ...: perse-core's `CALLS` in
-   * crates/perse-core/src/endpoints.rs gives its arguments); the promise settles when the outcome arrives. `o` is what lib/args.js
-   * callOptions() returned. Never throws.
+   * crates/perse-core/src/endpoints.rs gives its arguments); the promise settles when the
+   * outcome arrives. `o` is what lib/args.js callOptions() returned. Never throws.
    */
   // @hot
   call(method, args, o) {
