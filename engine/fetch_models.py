@@ -91,8 +91,10 @@ def download(pkg, ddir):
                    '-d', ddir, f"{p['name']}=={p['version']}"]
         else:
             cmd = ['npm', 'pack', '--silent', '--pack-destination', ddir, f"{p['name']}@{p['version']}"]
-        print('$', ' '.join(cmd), flush=True)
-        subprocess.run(cmd, check=True)
+        # On stderr, and the tool's output too: bench_ort.py answers on stdout, one JSON line
+        # per command, and calls this on its first run.
+        print('$', ' '.join(cmd), file=sys.stderr, flush=True)
+        subprocess.run(cmd, check=True, stdout=sys.stderr)
     got = sha256(open(path, 'rb').read())
     if got != p['sha256']:
         raise SystemExit(f'sha256 mismatch for {path}: {got}')

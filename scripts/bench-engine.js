@@ -29,6 +29,7 @@
 //   Detect is reported over all photos and over the full-size ones (most are 150 px chips).
 //
 // Knobs (environment): ROUNDS (3), THREADS ("1,2"), E2E_ROUNDS (2), BASELINE (a git ref),
+// ORT_SPIN=1 (onnxruntime's idle threads spin-wait, its default; see engine/bench_ort.py),
 // PERSE_HEAVY_LOCK (cargo and napi builds under flock).
 
 const { spawn, execFileSync } = require('node:child_process')
@@ -198,8 +199,10 @@ function buildBaseline(commit) {
   data.step(TAG, `checking out the baseline ${commit.slice(0, 10)}`, 'git', ['worktree', 'add', '--detach', dir, commit])
   const napi = path.join(data.ROOT, 'node_modules', '.bin', 'napi')
   const args = ['build', '--platform', '--release', '--js', 'binding.js', '--dts', 'binding.d.ts', '--cwd', pkg]
-  // The baseline shares this tree's target folder: its dependencies are already built there.
-  process.env.CARGO_TARGET_DIR = path.join(data.ROOT, 'target')
+  // Its own target folder: in this tree's, the baseline's workspace crates (same names and
+  // versions) overwrote this tree's release artifacts, and cargo, going by file times, then
+  // took them for this tree's (this tree's release build failed on the old perse-options).
+  process.env.CARGO_TARGET_DIR = path.join(OUT, 'baseline-target')
   const lock = process.env.PERSE_HEAVY_LOCK
   data.step(TAG, 'building the baseline perse-node-local (release)', ...(lock ? ['flock', [lock, napi, ...args]] : [napi, args]))
   delete process.env.CARGO_TARGET_DIR

@@ -8,6 +8,8 @@
 //! detect time at longer sides 800/1024/1280/full, faces found (and recall against
 //! `engine/eval/labels.json` when the photo is labelled), and descriptor time per face.
 //! `--min-face PX` raises the working size where needed to find faces that wide.
+//! `--profile` prints per-layer times instead, at the first of `--sides` (`full`: the photo's
+//! own size; PERSE_BENCH_ALL_LAYERS=1 lists every layer, not the slowest 12).
 //! `--mosaic F` first builds a 3x3 mosaic of the photo scaled by F (e.g. 0.55 turns Solvay's
 //! 39–53 px faces into ~24 px faces in a ~2750 px photo) to probe small faces.
 
@@ -100,6 +102,7 @@ fn mosaic(rgb: &[u8], w: usize, h: usize, f: f64, truth: &[[f32; 4]]) -> (Vec<u8
 
 /// Per-layer medians of CenterFace at a longer side of 800 and of the descriptor, by op kind
 /// and the slowest layers.
+#[allow(clippy::too_many_arguments)] // the models, the photo and the run's settings
 fn profile(
     cf: &CenterFace,
     ds: &Descriptor,
@@ -108,8 +111,9 @@ fn profile(
     h: usize,
     threads: &[usize],
     runs: usize,
+    side: Option<u32>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let s = 800.0 / w.max(h) as f64;
+    let s = f64::from(side.unwrap_or(w.max(h) as u32)) / w.max(h) as f64;
     let (nw, nh) = ((w as f64 * s).round() as usize, (h as f64 * s).round() as usize);
     let small = resize_box(rgb, w, h, nw, nh);
     let input = perse_engine::padded_input(&small, nw, nh);
@@ -231,7 +235,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|s| s.parse().ok())
         .collect();
     if args.iter().any(|a| a == "--profile") {
-        profile(&cf, &ds, &rgb, w, h, &threads, runs)?;
+        profile(&cf, &ds, &rgb, w, h, &threads, runs, sides.first().copied().flatten())?;
         return Ok(());
     }
     let mut full_faces = Vec::new();
