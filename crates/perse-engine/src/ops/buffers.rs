@@ -29,6 +29,9 @@ impl Buffers {
     /// Prefers a free buffer that already holds `n` values (no writes at all), then one whose
     /// capacity suffices (only the shortfall is zeroed); otherwise allocates.
     pub fn take(&mut self, n: usize) -> Vec<f32> {
+        if n == 0 {
+            return Vec::new();
+        }
         let cost = |v: &Vec<f32>| (n.saturating_sub(v.len()), v.capacity());
         let best = self
             .free
