@@ -93,7 +93,8 @@ type Case = (usize, usize, usize, usize, [usize; 2], [usize; 2], [usize; 4], boo
 #[test]
 fn conv_paths_match_the_definition() {
     // Stem-like, dlib stem, 1x1 GEMM,
-    // banded im2col (> 1M floats), asymmetric, depthwise stride 1 and 2.
+    // banded im2col (> 1M floats), asymmetric, depthwise stride 1 and 2 (narrow inputs take
+    // the whole-plane kernel, inputs 64 or more wide the row kernel).
     let cases: &[Case] = &[
         (3, 8, 13, 11, [3, 3], [2, 2], [1, 1, 1, 1], false),
         (3, 4, 20, 17, [7, 7], [2, 2], [0; 4], false),
@@ -107,6 +108,9 @@ fn conv_paths_match_the_definition() {
         (3, 3, 5, 3, [3, 3], [2, 2], [1, 1, 1, 1], true),
         (3, 3, 4, 3, [3, 3], [1, 1], [1, 1, 1, 1], true),
         (2, 2, 5, 2, [3, 3], [1, 1], [1, 1, 1, 1], true),
+        // Depthwise on rows of 64 and more: the row kernel, not the whole-plane one.
+        (3, 3, 9, 70, [3, 3], [1, 1], [1, 1, 1, 1], true),
+        (3, 3, 9, 67, [3, 3], [2, 2], [1, 1, 1, 1], true),
     ];
     for (n, &(cin, cout, h, w, k, s, p, dw)) in cases.iter().enumerate() {
         let cg = if dw { 1 } else { cin };
