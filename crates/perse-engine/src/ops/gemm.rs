@@ -209,11 +209,23 @@ pub(crate) fn gemm(
     if a.m == 0 || n == 0 {
         return Ok(());
     }
+    let isa_in = isa;
     let isa = kernel_set(isa, n);
     check(isa, a, b, n, ldc, cols, ep, Some(c.len()))?;
     if n <= NARROW_N {
         // SAFETY: `check` bounds every offset `narrow` addresses.
-        unsafe { narrow(isa, a, b, n, &SharedOut(c.as_mut_ptr()), ldc, cols, ep) };
+        unsafe {
+            narrow(
+                isa_for_narrow(isa_in),
+                a,
+                b,
+                n,
+                &SharedOut(c.as_mut_ptr()),
+                ldc,
+                cols,
+                ep,
+            )
+        };
         return Ok(());
     }
     let nr = nr(isa);
@@ -261,10 +273,11 @@ pub(crate) unsafe fn gemm_into(
     if a.m == 0 || n == 0 {
         return Ok(());
     }
+    let isa_in = isa;
     let isa = kernel_set(isa, n);
     check(isa, a, b, n, ldc, cols, ep, None)?;
     if n <= NARROW_N {
-        narrow(isa, a, b, n, &SharedOut(c), ldc, cols, ep);
+        narrow(isa_for_narrow(isa_in), a, b, n, &SharedOut(c), ldc, cols, ep);
     } else {
         columns(isa, a, b, 0, n, &SharedOut(c), ldc, cols, ep);
     }
@@ -299,7 +312,9 @@ fn kernel_set(isa: Isa, n: usize) -> Isa {
 unsafe fn narrow(isa: Isa, a: &PackedA, b: &BRows, n: usize, out: &SharedOut, ldc: usize, cols: Cols, ep: &Epilogue) {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 | Isa::Avx512 => narrow_fma(a, b, n, out, ldc, cols, ep),
+        Isa::Avx512 => narrow_avx512(a, b, n, out, ldc, cols, ep),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => narrow_fma(a, b, n, out, ldc, cols, ep),
         #[cfg(target_arch = "aarch64")]
         Isa::Neon => narrow_impl::<super::simd::Fused>(a, b, n, out, ldc, cols, ep),
         _ => narrow_impl::<Separate>(a, b, n, out, ldc, cols, ep),
@@ -311,6 +326,87 @@ unsafe fn narrow(isa: Isa, a: &PackedA, b: &BRows, n: usize, out: &SharedOut, ld
 #[allow(clippy::too_many_arguments)]
 unsafe fn narrow_fma(a: &PackedA, b: &BRows, n: usize, out: &SharedOut, ldc: usize, cols: Cols, ep: &Epilogue) {
     narrow_impl::<super::simd::Fused>(a, b, n, out, ldc, cols, ep)
+}
+
+/// The kernel set a narrow product runs: the model's own (checked), not the AVX2 fallback
+/// that [`kernel_set`] picks for narrow tiles.
+fn isa_for_narrow(isa: Isa) -> Isa {
+    isa.checked()
+}
+
+/// [`narrow`] with AVX-512: a panel's packed values for 8 consecutive `k` are 48 floats
+/// (3 vectors), row `g % 6` of step `g / 6` in lane `g`; the column's B values for those
+/// steps are spread to match by one permute per vector, so each step of 8 is 3 loads,
+/// 3 permutes and 3 FMAs (twice, for 6 independent sums), and the 48 lanes are summed per
+/// row at the end. The scalar loop it replaces ran 2.4 GMAC/s on the descriptor's last
+/// block (256 x 2304 weights times one pixel: 0.24 ms a layer, onnxruntime 0.02-0.07 ms).
+///
+/// # Safety
+/// As [`narrow`], on a CPU with AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn narrow_avx512(a: &PackedA, b: &BRows, n: usize, out: &SharedOut, ldc: usize, cols: Cols, ep: &Epilogue) {
+    use std::arch::x86_64::*;
+    const LANES: usize = 8 * MR;
+    let k = a.k;
+    let idx: [__m512i; LANES / 16] = std::array::from_fn(|c| {
+        let v: [i32; 16] = std::array::from_fn(|l| ((16 * c + l) / MR) as i32);
+        _mm512_loadu_si512(v.as_ptr().cast())
+    });
+    let steps = k / 16;
+    let mut xs = vec![0.0f32; k];
+    for j in 0..n {
+        let Some(at) = cols.at(j) else {
+            continue;
+        };
+        for (kk, x) in xs.iter_mut().enumerate() {
+            *x = *b.data.get_unchecked(b.off[kk] + j);
+        }
+        for p in 0..a.panels() {
+            let rows = MR.min(a.m - p * MR);
+            let panel = a.panel(p);
+            let w = panel.as_ptr();
+            let mut acc = [[_mm512_setzero_ps(); LANES / 16]; 2];
+            for q in 0..steps {
+                for (h, acc) in acc.iter_mut().enumerate() {
+                    let kk = q * 16 + h * 8;
+                    let x8 = _mm512_castps256_ps512(_mm256_loadu_ps(xs.as_ptr().add(kk)));
+                    for (c, acc) in acc.iter_mut().enumerate() {
+                        let xv = _mm512_permutexvar_ps(idx[c], x8);
+                        *acc = _mm512_fmadd_ps(_mm512_loadu_ps(w.add(kk * MR + 16 * c)), xv, *acc);
+                    }
+                }
+            }
+            let mut lanes = [0.0f32; LANES];
+            for (c, v) in lanes.chunks_exact_mut(16).enumerate() {
+                _mm512_storeu_ps(v.as_mut_ptr(), _mm512_add_ps(acc[0][c], acc[1][c]));
+            }
+            let mut sum = [0.0f32; MR];
+            for (g, v) in lanes.iter().enumerate() {
+                sum[g % MR] += v;
+            }
+            for (kk, &x) in xs.iter().enumerate().skip(steps * 16) {
+                for (r, s) in sum.iter_mut().enumerate() {
+                    *s = panel[kk * MR + r].mul_add(x, *s);
+                }
+            }
+            for (i, bias) in ep.bias[p * MR..][..rows].iter().enumerate() {
+                let mut v = bias + sum[i];
+                if ep.relu {
+                    v = v.max(0.0);
+                }
+                let at = p * MR * ldc + i * ldc + at;
+                if let Some(r) = ep.residual {
+                    v += r[at];
+                    if ep.relu2 {
+                        v = v.max(0.0);
+                    }
+                }
+                *out.0.add(at) = v;
+            }
+        }
+    }
 }
 
 #[inline(always)]
@@ -803,6 +899,7 @@ mod tests {
             (5, 0, 7),
             (1, 17, 1),
             (13, 50, 3),
+            (14, 100, 4),
             (70, 9, 300),
             (8, 64, 200),
         ] {
