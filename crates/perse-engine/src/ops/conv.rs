@@ -181,27 +181,8 @@ impl Conv {
         let (hq, wq) = ((x.h + pt + pb).div_ceil(sy), (x.w + pl + pr).div_ceil(sx));
         let plane = hq * wq;
         // Slack: the last tile of output pixels reads up to a tile past the last plane.
-        let mut src = buf.take_zeroed(self.cin * sy * sx * plane + gemm::nr(ctx.isa.checked()));
-        for ci in 0..self.cin {
-            for (y, row) in x.channel(ci).chunks_exact(x.w.max(1)).enumerate() {
-                let (py, qy) = ((y + pt) % sy, (y + pt) / sy);
-                for px in 0..sx {
-                    // Input columns with (x + pl) % sx == px start at x0.
-                    let x0 = (px + sx - pl % sx) % sx;
-                    if x0 >= x.w {
-                        continue;
-                    }
-                    let at = ((ci * sy + py) * sx + px) * plane + qy * wq + (x0 + pl) / sx;
-                    if sx == 1 {
-                        src[at..at + x.w].copy_from_slice(row);
-                    } else {
-                        for (d, v) in src[at..].iter_mut().zip(row[x0..].iter().step_by(sx)) {
-                            *d = *v;
-                        }
-                    }
-                }
-            }
-        }
+        let mut src = buf.take(self.cin * sy * sx * plane + gemm::nr(ctx.isa.checked()));
+        phase_planes(x, [sy, sx], [pt, pl], [hq, wq], &mut src);
         let mut off = Vec::with_capacity(self.cin * self.kh * self.kw);
         for ci in 0..self.cin {
             for i in 0..self.kh {
@@ -256,6 +237,55 @@ impl Conv {
             w: wo,
             data: out,
         })
+    }
+}
+
+/// Fills `dst` (stale values) with the zero-padded input split into its `sy x sx` stride
+/// phases: plane `(ci, py, px)`, `hq x wq`, holds padded pixel `(qy*sy + py, qx*sx + px)` at
+/// `(qy, qx)`; everything else, the tail past the last plane included, is zero. Each value
+/// is written once, row by row (a zeroed buffer then a scatter wrote the planes twice: on
+/// CenterFace's first conv at 800 px, 12 planes of 289 x 401, that was 1.3-2 ms of its 5.8).
+fn phase_planes(x: &Tensor, [sy, sx]: [usize; 2], [pt, pl]: [usize; 2], [hq, wq]: [usize; 2], dst: &mut [f32]) {
+    let plane = hq * wq;
+    let (used, tail) = dst.split_at_mut(x.c * sy * sx * plane);
+    tail.fill(0.0);
+    // Phase column px: input columns x0, x0+sx, ... (`count` of them) land at qx = start...
+    let cols: Vec<(usize, usize, usize)> = (0..sx)
+        .map(|px| {
+            let x0 = (px + sx - pl % sx) % sx;
+            let count = x.w.saturating_sub(x0).div_ceil(sx);
+            let start = ((x0 + pl) / sx).min(wq);
+            (x0, start, count.min(wq - start))
+        })
+        .collect();
+    for (i, prow) in used.chunks_exact_mut(wq.max(1)).enumerate() {
+        let (qy, rest) = (i % hq, i / hq);
+        let (px, py, ci) = (rest % sx, rest / sx % sy, rest / sx / sy);
+        // Padded row qy*sy + py is input row y.
+        let y = (qy * sy + py).checked_sub(pt).filter(|&y| y < x.h);
+        let Some(y) = y else {
+            prow.fill(0.0);
+            continue;
+        };
+        let row = &x.channel(ci)[y * x.w..][..x.w];
+        let (x0, start, count) = cols[px];
+        prow[..start].fill(0.0);
+        let data = &mut prow[start..start + count];
+        let from = &row[x0..];
+        if sx == 1 {
+            data.copy_from_slice(&from[..count]);
+        } else {
+            // Whole groups of `sx` first (a loop the compiler vectorises: step_by did not, and
+            // the first conv's 1.4 M values took 1.1 ms), then the last, partial one.
+            let whole = (from.len() / sx).min(count);
+            for (d, g) in data[..whole].iter_mut().zip(from.chunks_exact(sx)) {
+                *d = g[0];
+            }
+            if whole < count {
+                data[whole] = from[whole * sx];
+            }
+        }
+        prow[start + count..].fill(0.0);
     }
 }
 
