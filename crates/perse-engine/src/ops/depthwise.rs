@@ -224,20 +224,7 @@ fn planes<M: MulAdd>(
             }
         }
         let tap = |t: usize| &padded[shifts[t]..][..n];
-        let (a0, b0, c0_) = (tap(0), tap(1), tap(2));
-        let (a1, b1, c1) = (tap(3), tap(4), tap(5));
-        let (a2, b2, c2) = (tap(6), tap(7), tap(8));
-        for t in 0..n {
-            let mut v = M::mul_add(k[0], a0[t], bias);
-            v = M::mul_add(k[1], b0[t], v);
-            v = M::mul_add(k[2], c0_[t], v);
-            v = M::mul_add(k[3], a1[t], v);
-            v = M::mul_add(k[4], b1[t], v);
-            v = M::mul_add(k[5], c1[t], v);
-            v = M::mul_add(k[6], a2[t], v);
-            v = M::mul_add(k[7], b2[t], v);
-            wide[t] = M::mul_add(k[8], c2[t], v);
-        }
+        taps_3x3::<M>(k, bias, std::array::from_fn(tap), &mut wide);
         // The kept columns, with the activation on the way (a copy, then a pass over rows this
         // short, cost a call and a store-forwarding stall per row).
         let relu = conv.act == Activation::Relu;
@@ -341,6 +328,26 @@ fn rows<M: MulAdd>(
     }
 }
 
+/// `out[t] = bias + sum_i k[i] * s[i][t]`, the nine taps in order (every 3x3 path shares this
+/// loop, so they all round alike); the slices are cut to `out`'s length first, so the
+/// compiler drops the bounds checks and vectorises it.
+#[inline(always)]
+fn taps_3x3<M: MulAdd>(k: &[f32; 9], bias: f32, s: [&[f32]; 9], out: &mut [f32]) {
+    let n = out.len();
+    let [a0, b0, c0, a1, b1, c1, a2, b2, c2] = s.map(|x| &x[..n]);
+    for (t, o) in out.iter_mut().enumerate() {
+        let mut v = M::mul_add(k[0], a0[t], bias);
+        v = M::mul_add(k[1], b0[t], v);
+        v = M::mul_add(k[2], c0[t], v);
+        v = M::mul_add(k[3], a1[t], v);
+        v = M::mul_add(k[4], b1[t], v);
+        v = M::mul_add(k[5], c1[t], v);
+        v = M::mul_add(k[6], a2[t], v);
+        v = M::mul_add(k[7], b2[t], v);
+        *o = M::mul_add(k[8], c2[t], v);
+    }
+}
+
 /// One output row of a 3x3 / stride 1 / pad 1 conv from its three input rows (`w >= 3`).
 #[inline(always)]
 fn row_3x3s1<M: MulAdd>(r: [&[f32]; 3], w: usize, k: &[f32; 9], bias: f32, orow: &mut [f32]) {
@@ -355,17 +362,7 @@ fn row_3x3s1<M: MulAdd>(r: [&[f32]; 3], w: usize, k: &[f32; 9], bias: f32, orow:
     let (a1, b1, c1) = (&r[1][..n], &r[1][1..n + 1], &r[1][2..n + 2]);
     let (a2, b2, c2) = (&r[2][..n], &r[2][1..n + 1], &r[2][2..n + 2]);
     let o = &mut orow[1..n + 1];
-    for t in 0..n {
-        let mut v = M::mul_add(k[0], a0[t], bias);
-        v = M::mul_add(k[1], b0[t], v);
-        v = M::mul_add(k[2], c0[t], v);
-        v = M::mul_add(k[3], a1[t], v);
-        v = M::mul_add(k[4], b1[t], v);
-        v = M::mul_add(k[5], c1[t], v);
-        v = M::mul_add(k[6], a2[t], v);
-        v = M::mul_add(k[7], b2[t], v);
-        o[t] = M::mul_add(k[8], c2[t], v);
-    }
+    taps_3x3::<M>(k, bias, [a0, b0, c0, a1, b1, c1, a2, b2, c2], o);
     orow[0] = first;
     orow[w - 1] = last;
 }
@@ -400,17 +397,7 @@ fn row_3x3s2<M: MulAdd>(r: [&[f32]; 3], w: usize, k: &[f32; 9], bias: f32, split
     let (a1, b1, c1) = (&o1[..n], &e1[1..n + 1], &o1[1..n + 1]);
     let (a2, b2, c2) = (&o2[..n], &e2[1..n + 1], &o2[1..n + 1]);
     let out = &mut orow[1..n + 1];
-    for t in 0..n {
-        let mut v = M::mul_add(k[0], a0[t], bias);
-        v = M::mul_add(k[1], b0[t], v);
-        v = M::mul_add(k[2], c0[t], v);
-        v = M::mul_add(k[3], a1[t], v);
-        v = M::mul_add(k[4], b1[t], v);
-        v = M::mul_add(k[5], c1[t], v);
-        v = M::mul_add(k[6], a2[t], v);
-        v = M::mul_add(k[7], b2[t], v);
-        out[t] = M::mul_add(k[8], c2[t], v);
-    }
+    taps_3x3::<M>(k, bias, [a0, b0, c0, a1, b1, c1, a2, b2, c2], out);
     orow[0] = first;
     if ne > no && no > 0 {
         // Odd width: the last output column has no right neighbour.
