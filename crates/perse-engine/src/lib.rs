@@ -12,9 +12,11 @@
 //! its epilogue, row-wise depthwise convs, and MobileNetV2 blocks run as one op in bands of
 //! rows so that their 6x-wide middle tensor stays in cache. SIMD is chosen at run time
 //! ([`Isa`]: AVX2+FMA on x86_64, NEON on aarch64) with a portable fallback. Threads are
-//! opt-in per model (`with_threads`) and scoped (`std::thread::scope`); there is no global
-//! pool. CenterFace splits each large op over its threads; the descriptor, whose layers are
-//! too small for that, describes several chips at once ([`Descriptor::compute_many`]).
+//! opt-in per model (`with_threads`); an op split over threads runs its parts on the calling
+//! thread and a small team of helper threads the process starts on first use (one per
+//! further core, at most 3; they spin briefly between ops, then park). CenterFace splits its
+//! ops over its threads; the descriptor describes several chips at once
+//! ([`Descriptor::compute_many`]).
 //!
 //! ```no_run
 //! # fn main() -> perse_engine::Result<()> {

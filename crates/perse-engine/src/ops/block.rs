@@ -14,6 +14,8 @@
 //! The arithmetic is the layers' own (the same GEMM kernels and epilogues, the same
 //! depthwise rows), so results equal the unfused run's.
 
+use std::sync::Mutex;
+
 use super::buffers::Buffers;
 use super::conv::{Conv, ConvWeights, Residual};
 use super::depthwise::{self, Rows};
@@ -56,8 +58,8 @@ struct Plan<'a> {
 
 /// Output pointer shared by the band threads; each writes only its own rows of every channel.
 struct SharedOut(*mut f32);
-// SAFETY: the threads write disjoint row ranges through it, and the scope joins them before
-// the output tensor is used.
+// SAFETY: the threads write disjoint row ranges through it, and `team::run` returns only
+// when all of them are done, before the output tensor is used.
 unsafe impl Sync for SharedOut {}
 
 fn epilogue<'a>(c: &'a Conv, res: Option<&Residual<'a>>) -> Epilogue<'a> {
@@ -133,32 +135,25 @@ impl Block<'_> {
         let per = ho.div_ceil(threads);
         // Each thread's scratch (expanded rows, depthwise output) from the recycled buffers:
         // allocated per call, those 2 MB mappings were faulted in page by page on every run.
-        let mut scratch: Vec<Scratch> = (0..ho.div_ceil(per)).map(|_| plan.scratch(buf)).collect();
-        let result = std::thread::scope(|sc| {
-            let (plan, out) = (&plan, &out);
-            let mut mine = scratch.iter_mut();
-            let first = mine.next();
-            let handles: Vec<_> = (per..ho)
-                .step_by(per)
-                .zip(mine)
-                // SAFETY: `data` holds cout*ho*wo floats; each thread writes rows
-                // `oy0..oy1` of every channel, disjoint from the others' (see `bands`).
-                .map(|(oy0, sc_buf)| sc.spawn(move || unsafe { plan.bands(oy0, (oy0 + per).min(ho), out, sc_buf) }))
-                .collect();
-            // SAFETY: as above, rows 0..per.
-            let mine = match first {
-                Some(sc_buf) => unsafe { plan.bands(0, per.min(ho), out, sc_buf) },
-                None => Ok(()),
-            };
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .fold(mine, Result::and)
+        let scratch: Vec<Mutex<Scratch>> = (0..ho.div_ceil(per)).map(|_| Mutex::new(plan.scratch(buf))).collect();
+        let results: Vec<Mutex<Result<(), String>>> = scratch.iter().map(|_| Mutex::new(Ok(()))).collect();
+        super::team::run(scratch.len(), &|i| {
+            let mut sc_buf = scratch[i].lock().unwrap_or_else(|p| p.into_inner());
+            let oy0 = i * per;
+            // SAFETY: `data` holds cout*ho*wo floats; each part writes rows `oy0..oy1` of
+            // every channel, disjoint from the others' (see `bands`).
+            let r = unsafe { plan.bands(oy0, (oy0 + per).min(ho), &out, &mut sc_buf) };
+            *results[i].lock().unwrap_or_else(|p| p.into_inner()) = r;
         });
-        for s in scratch.drain(..) {
+        for s in scratch {
+            let s = s.into_inner().unwrap_or_else(|p| p.into_inner());
             buf.give(s.expanded);
             buf.give(s.dw_out);
         }
+        let result = results
+            .into_iter()
+            .map(|r| r.into_inner().unwrap_or_else(|p| p.into_inner()))
+            .fold(Ok(()), Result::and);
         match result {
             Ok(()) => Ok(Some(Tensor {
                 c: cout,

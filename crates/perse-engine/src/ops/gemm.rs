@@ -238,15 +238,10 @@ pub(crate) fn gemm(
         unsafe { columns(isa, a, b, 0, n, &out, ldc, cols, ep) };
         return Ok(());
     }
-    std::thread::scope(|s| {
-        let out = &out;
-        for j0 in (per..n).step_by(per) {
-            let j1 = (j0 + per).min(n);
-            // SAFETY: as above; threads write disjoint column ranges `j0..j1` of C.
-            s.spawn(move || unsafe { columns(isa, a, b, j0, j1, out, ldc, cols, ep) });
-        }
-        // SAFETY: as above; this thread's columns are `0..per`.
-        unsafe { columns(isa, a, b, 0, per.min(n), out, ldc, cols, ep) };
+    super::team::run(n.div_ceil(per), &|i| {
+        let j0 = i * per;
+        // SAFETY: as above; each part writes its own column range `j0..j1` of C.
+        unsafe { columns(isa, a, b, j0, (j0 + per).min(n), &out, ldc, cols, ep) };
     });
     Ok(())
 }
@@ -286,8 +281,8 @@ pub(crate) unsafe fn gemm_into(
 
 /// C's base pointer, shared by the threads of one product; each writes only its own columns.
 struct SharedOut(*mut f32);
-// SAFETY: the threads of `gemm` write disjoint column ranges through it and the scope joins
-// them before the borrow of C ends.
+// SAFETY: the threads of `gemm` write disjoint column ranges through it, and `team::run`
+// returns only when all of them are done, before the borrow of C ends.
 unsafe impl Sync for SharedOut {}
 
 /// The kernel set for a product `n` columns wide: one this CPU runs, AVX2's narrower tile

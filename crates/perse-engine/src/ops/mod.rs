@@ -1,10 +1,10 @@
 //! The layer operations, on batch-1 CHW [`Tensor`](crate::tensor::Tensor)s.
 //!
 //! Parallelism is optional and explicit: ops take a `threads` count and split their output
-//! into disjoint chunks (channels or GEMM rows) run under `std::thread::scope`. There is no
-//! global pool, so an embedding process (the Node addon, the local server) keeps full
-//! control over how many cores inference takes. Small ops stay single-threaded because a
-//! thread spawn (~20 µs) would cost more than it saves.
+//! into disjoint chunks (channels, GEMM columns, bands of rows) that [`team::run`] runs on
+//! the calling thread and the process's helper threads. The embedding process (the Node
+//! addon, the local server) still decides how many threads each inference uses; the team
+//! only saves the ~20 µs thread spawn per op, so that small ops can be split too.
 
 pub(crate) mod block;
 pub(crate) mod buffers;
@@ -15,7 +15,10 @@ pub(crate) mod gemm;
 pub(crate) mod layer;
 pub(crate) mod pool;
 pub(crate) mod simd;
+pub(crate) mod team;
 pub(crate) mod transpose;
+
+use std::sync::Mutex;
 
 use simd::Isa;
 
@@ -26,11 +29,13 @@ pub(crate) struct Ctx {
     pub isa: Isa,
 }
 
-/// Multiply-accumulates below which an op does not spawn threads (8 M, about 0.2 ms of one
-/// core). Measured, CenterFace on a 150 px chip with 2 threads, alternating builds: with 1 M
-/// 5.5-5.9 ms (slower than 1 thread: most of its ops are a few M, and each paid for its
-/// spawns), with 8 M 4.7-5.1 ms; at 800 px unchanged (52.9-59.6 against 52.9-59.9 ms).
-pub(crate) const PAR_MIN_WORK: usize = 1 << 23;
+/// Multiply-accumulates below which an op runs on one thread (256 K, about 6 µs of one core:
+/// handing a part to a spinning helper costs a microsecond or two). Measured with 2 threads,
+/// `examples/bench`, alternating builds: with scoped spawns and 8 M (1 M had made a 150 px
+/// chip slower than 1 thread), a chip's CenterFace 5.1-5.5 ms and Solvay at 800 px
+/// 60.9-64.4 ms; with the team and 1 M 4.2-4.3 ms; with the team and 256 K 4.1-4.7 ms and
+/// 52.2-55.0 ms.
+pub(crate) const PAR_MIN_WORK: usize = 1 << 18;
 
 /// Activation fused into (applied to the result of) a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,21 +88,15 @@ where
         return;
     }
     let per = units.div_ceil(threads.min(units));
-    let f = &f;
-    std::thread::scope(|s| {
-        let mut rest = data;
-        let mut first = 0;
-        while !rest.is_empty() {
-            let take = (per * unit).min(rest.len());
-            let (chunk, tail) = rest.split_at_mut(take);
-            rest = tail;
-            let at = first;
-            if rest.is_empty() {
-                f(at, chunk);
-            } else {
-                s.spawn(move || f(at, chunk));
-            }
-            first += per;
-        }
+    // One lock per part, taken once by the part's own thread: the chunks are disjoint.
+    let chunks: Vec<Mutex<(usize, &mut [f32])>> = data
+        .chunks_mut(per * unit)
+        .enumerate()
+        .map(|(i, c)| Mutex::new((i * per, c)))
+        .collect();
+    team::run(chunks.len(), &|i| {
+        let mut part = chunks[i].lock().unwrap_or_else(|p| p.into_inner());
+        let (at, chunk) = &mut *part;
+        f(*at, chunk);
     });
 }
