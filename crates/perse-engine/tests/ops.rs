@@ -108,6 +108,9 @@ fn conv_paths_match_the_definition() {
         (3, 3, 5, 3, [3, 3], [2, 2], [1, 1, 1, 1], true),
         (3, 3, 4, 3, [3, 3], [1, 1], [1, 1, 1, 1], true),
         (2, 2, 5, 2, [3, 3], [1, 1], [1, 1, 1, 1], true),
+        // Few columns, many rows: 2 threads split the rows (row panels), not the columns.
+        (64, 96, 10, 10, [1, 1], [1, 1], [0; 4], false),
+        (48, 60, 5, 5, [3, 3], [1, 1], [1, 1, 1, 1], false),
         // Depthwise on rows of 64 and more: the row kernel, not the whole-plane one.
         (3, 3, 9, 70, [3, 3], [1, 1], [1, 1, 1, 1], true),
         (3, 3, 9, 67, [3, 3], [2, 2], [1, 1, 1, 1], true),

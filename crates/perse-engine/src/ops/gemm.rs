@@ -40,6 +40,8 @@ const AVX2_TILE_N: usize = 16;
 const B_BLOCK_FLOATS: usize = 1 << 16;
 /// Column tiles per thread below which a product stays on one thread.
 const MIN_TILES_PER_THREAD: usize = 4;
+/// Row panels each thread takes at least when a product's threads split its rows.
+const MIN_PANELS_PER_THREAD: usize = 4;
 
 /// A (`m x k`, row-major) packed in panels of [`MR`] rows: `data[(p*k + kk)*MR + r] =
 /// A[p*MR + r][kk]`, rows past `m` zero.
@@ -192,7 +194,8 @@ fn check(
 }
 
 /// Computes C for rows `i < a.m` and columns `j < n` (stored as `cols` says, rows `ldc`
-/// apart) from B. Threads split the columns. Errors (not panics) on operands too short for
+/// apart) from B. Threads split the columns, or the rows when there are too few columns.
+/// Errors (not panics) on operands too short for
 /// the sizes given.
 #[allow(clippy::too_many_arguments)] // a GEMM signature: operands with their layouts, epilogue, threads
 pub(crate) fn gemm(
@@ -230,18 +233,39 @@ pub(crate) fn gemm(
     }
     let nr = nr(isa);
     let tiles = n.div_ceil(nr);
-    let threads = threads.clamp(1, (tiles / MIN_TILES_PER_THREAD).max(1));
+    let panels = a.panels();
     let out = SharedOut(c.as_mut_ptr());
-    let per = tiles.div_ceil(threads) * nr;
-    if threads == 1 {
-        // SAFETY: `check` bounds every offset `columns` addresses (see its doc).
-        unsafe { columns(isa, a, b, 0, n, &out, ldc, cols, ep) };
+    let by_columns = threads.clamp(1, (tiles / MIN_TILES_PER_THREAD).max(1));
+    if by_columns < threads && panels >= MIN_PANELS_PER_THREAD * threads {
+        // Too few columns to share (a 10x10 or 5x5 output is 4 or 1 tiles of 32): the parts
+        // take row panels instead, every column each (measured on a 150 px chip's CenterFace
+        // with 2 threads: its 10x10 and 5x5 layers 0.11-0.14 -> 0.07-0.08 ms).
+        let per = panels.div_ceil(threads);
+        super::team::run(panels.div_ceil(per), &|i| {
+            // SAFETY: as below; each part writes its own rows (panels `p0..p1`) of C.
+            unsafe {
+                columns(
+                    isa,
+                    a,
+                    b,
+                    0,
+                    n,
+                    i * per..((i + 1) * per).min(panels),
+                    &out,
+                    ldc,
+                    cols,
+                    ep,
+                )
+            };
+        });
         return Ok(());
     }
+    let per = tiles.div_ceil(by_columns) * nr;
+    // SAFETY: `check` bounds every offset `columns` addresses (see its doc); each part writes
+    // its own column range `j0..j1` of C.
     super::team::run(n.div_ceil(per), &|i| {
         let j0 = i * per;
-        // SAFETY: as above; each part writes its own column range `j0..j1` of C.
-        unsafe { columns(isa, a, b, j0, (j0 + per).min(n), &out, ldc, cols, ep) };
+        unsafe { columns(isa, a, b, j0, (j0 + per).min(n), 0..panels, &out, ldc, cols, ep) };
     });
     Ok(())
 }
@@ -274,14 +298,15 @@ pub(crate) unsafe fn gemm_into(
     if n <= NARROW_N {
         narrow(isa_for_narrow(isa_in), a, b, n, &SharedOut(c), ldc, cols, ep);
     } else {
-        columns(isa, a, b, 0, n, &SharedOut(c), ldc, cols, ep);
+        columns(isa, a, b, 0, n, 0..a.panels(), &SharedOut(c), ldc, cols, ep);
     }
     Ok(())
 }
 
-/// C's base pointer, shared by the threads of one product; each writes only its own columns.
+/// C's base pointer, shared by the threads of one product; each writes only its own columns
+/// (or its own rows).
 struct SharedOut(*mut f32);
-// SAFETY: the threads of `gemm` write disjoint column ranges through it, and `team::run`
+// SAFETY: the threads of `gemm` write disjoint parts of C through it, and `team::run`
 // returns only when all of them are done, before the borrow of C ends.
 unsafe impl Sync for SharedOut {}
 
@@ -512,14 +537,15 @@ unsafe fn kernel(
     }
 }
 
-/// Columns `j0..j1` of C, in blocks of columns whose B (`k x block`) stays in L2 while every
-/// row panel runs over it. Within a block, panels are the outer loop: each writes its `MR`
+/// Columns `j0..j1` of C's row panels `panels` (`MR` rows each), in blocks of columns whose
+/// B (`k x block`) stays in L2 while every row panel runs over it. Within a block, panels are the outer loop: each writes its `MR`
 /// rows of C left to right (a few sequential store streams, instead of one per row of C
 /// when tiles are the outer loop, which made a 96-row layer write-miss on every store).
 ///
 /// # Safety
 /// The operands passed `check` for these sizes; `out` points at C (or is C's slice), and
-/// no other thread writes columns `j0..j1`; `isa` is supported (checked by the caller).
+/// no other thread writes columns `j0..j1` of those panels' rows; `isa` is supported
+/// (checked by the caller).
 #[allow(clippy::too_many_arguments)]
 unsafe fn columns(
     isa: Isa,
@@ -527,6 +553,7 @@ unsafe fn columns(
     b: &BRows,
     j0: usize,
     j1: usize,
+    panels: std::ops::Range<usize>,
     out: &SharedOut,
     ldc: usize,
     cols: Cols,
@@ -551,7 +578,7 @@ unsafe fn columns(
                 ragged_b[kk * nr..][..ragged].copy_from_slice(&b.data[o + je - ragged..][..ragged]);
             }
         }
-        for p in 0..a.panels() {
+        for p in panels.clone() {
             let rows = MR.min(m - p * MR);
             let mut bias = [0.0; MR];
             bias[..rows].copy_from_slice(&ep.bias[p * MR..][..rows]);
@@ -571,7 +598,7 @@ unsafe fn columns(
                     res: std::ptr::null(),
                     ldr: ldc,
                     relu2: ep.relu2,
-                    prefetch: p == 0 && j + 2 * nr <= je,
+                    prefetch: p == panels.start && j + 2 * nr <= je,
                 };
                 if w == nr && cols.contiguous(j, nr) {
                     let at = row0 + cols.at(j).unwrap_or(0);

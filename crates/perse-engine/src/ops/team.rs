@@ -103,8 +103,12 @@ fn work(shared: &'static Shared, index: usize) {
                 break s;
             }
             spins = spins.wrapping_add(1);
-            if !spins.is_multiple_of(64) || spun.elapsed() < SPIN {
+            if !spins.is_multiple_of(64) {
                 std::hint::spin_loop();
+            } else if spun.elapsed() < SPIN {
+                // Let a thread waiting for this core run (on a busy machine the caller of the
+                // next op may be it).
+                thread::yield_now();
             } else {
                 // `run` unparks every worker after publishing an op; a token left by an
                 // earlier unpark only makes this return early, and the loop checks again.
@@ -161,9 +165,10 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     let mut spins = 0u32;
     while shared.pending.load(Ordering::Acquire) != 0 {
         spins = spins.wrapping_add(1);
-        if spins < 1 << 16 {
+        if !spins.is_multiple_of(64) {
             std::hint::spin_loop();
         } else {
+            // A worker may be waiting for this very core.
             thread::yield_now();
         }
     }
