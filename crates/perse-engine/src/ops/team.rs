@@ -16,7 +16,7 @@
 //! caught and raised again on the calling thread after every part has finished, as a scoped
 //! thread's would be.
 
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread::{self, Thread};
@@ -40,13 +40,21 @@ struct JobPtr(*const Job);
 // SAFETY: the pointee is `Sync`, and `run` keeps it alive until every worker reading it is done.
 unsafe impl Send for JobPtr {}
 
+/// Bit layout of [`Shared::state`]: the next part to claim (bits 0-7), the op's part count
+/// (8-15), how many threads may take part (16-23, the caller included), the op's number
+/// (24 and up).
+const PARTS: u32 = 8;
+const THREADS: u32 = 16;
+const OP: u32 = 24;
+
 struct Shared {
-    /// The op count (bits 16 and up), the threads taking part (bits 8-15, the caller
-    /// included) and the part count (bits 0-7), published after `job` and `pending` are set.
+    /// The current op (see `OP`); its parts are claimed by incrementing the low bits, so a
+    /// claim names its op and a late worker cannot take a part of the next one. Published
+    /// after `job` is set.
     state: AtomicU64,
     job: Mutex<Option<JobPtr>>,
-    /// Workers taking part that have not finished.
-    pending: AtomicUsize,
+    /// Parts of the current op finished.
+    done: AtomicUsize,
     /// A worker's part panicked.
     panicked: AtomicBool,
 }
@@ -65,7 +73,7 @@ fn team() -> &'static Team {
         let shared: &'static Shared = Box::leak(Box::new(Shared {
             state: AtomicU64::new(0),
             job: Mutex::new(None),
-            pending: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
         }));
         let want = thread::available_parallelism()
@@ -89,9 +97,36 @@ fn team() -> &'static Team {
     })
 }
 
-/// A worker: waits for each new op and runs its part `index` if the op has that many parts.
+/// Claims the next unclaimed part of op `op`, if any.
+fn claim(state: &AtomicU64, op: u64) -> Option<usize> {
+    let mut s = state.load(Ordering::Acquire);
+    loop {
+        let (next, parts) = (s & 0xff, (s >> PARTS) & 0xff);
+        if s >> OP != op || next >= parts {
+            return None;
+        }
+        match state.compare_exchange_weak(s, s + 1, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Some(next as usize),
+            Err(now) => s = now,
+        }
+    }
+}
+
+/// Runs the parts of op `op` this thread claims; returns whether they all ran without panic.
+fn take_parts(shared: &Shared, op: u64, f: *const Job) -> bool {
+    let mut ok = true;
+    while let Some(part) = claim(&shared.state, op) {
+        // SAFETY: `run` keeps the job alive until every part of its op is done, and this
+        // part is claimed and not done yet.
+        ok &= catch_unwind(AssertUnwindSafe(|| unsafe { (*f)(part) })).is_ok();
+        shared.done.fetch_add(1, Ordering::Release);
+    }
+    ok
+}
+
+/// A worker: waits for each new op and takes parts of it while there are any left.
 fn work(shared: &'static Shared, index: usize) {
-    // Ops are counted from 1: a worker that starts after the first op was published still
+    // Ops are numbered from 1: a worker that starts after the first op was published still
     // sees it as new.
     let mut seen = 0;
     loop {
@@ -99,7 +134,7 @@ fn work(shared: &'static Shared, index: usize) {
         let mut spins = 0u32;
         let state = loop {
             let s = shared.state.load(Ordering::Acquire);
-            if s >> 16 != seen {
+            if s >> OP != seen {
                 break s;
             }
             spins = spins.wrapping_add(1);
@@ -110,29 +145,22 @@ fn work(shared: &'static Shared, index: usize) {
                 // next op may be it).
                 thread::yield_now();
             } else {
-                // `run` unparks every worker after publishing an op; a token left by an
-                // earlier unpark only makes this return early, and the loop checks again.
+                // `run` unparks the workers it invites after publishing an op; a token left
+                // by an earlier unpark only makes this return early, and the loop checks again.
                 thread::park();
             }
         };
-        seen = state >> 16;
-        let (threads, parts) = ((state >> 8) as u8 as usize, state as u8 as usize);
-        if index < threads {
-            let job = *shared.job.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(JobPtr(f)) = job {
-                // SAFETY: `run` published this job for this op and waits for `pending` to
-                // reach zero before it returns, so the closure is alive.
-                let ok = catch_unwind(AssertUnwindSafe(|| {
-                    for part in (index..parts).step_by(threads) {
-                        unsafe { (*f)(part) }
-                    }
-                }))
-                .is_ok();
-                if !ok {
-                    shared.panicked.store(true, Ordering::Relaxed);
-                }
+        seen = state >> OP;
+        if index >= ((state >> THREADS) & 0xff) as usize {
+            continue;
+        }
+        // The job is this op's while a part is unclaimed; `claim` checks that under the
+        // op's number, so a stale pointer read here is never called.
+        let job = *shared.job.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(JobPtr(f)) = job {
+            if !take_parts(shared, seen, f) {
+                shared.panicked.store(true, Ordering::Relaxed);
             }
-            shared.pending.fetch_sub(1, Ordering::Release);
         }
     }
 }
@@ -140,6 +168,10 @@ fn work(shared: &'static Shared, index: usize) {
 /// Runs `f(0)` .. `f(parts - 1)`, each part once, at the same time on the calling thread and
 /// the team's workers (see the module's doc); returns when all have finished. A panic in
 /// any part is raised here afterwards.
+///
+/// Parts are claimed, not assigned: the caller starts on them at once and takes the ones
+/// no worker has claimed yet, so a worker that is slow to wake (parked, or its core busy)
+/// costs nothing but its share of the speed-up.
 pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     let team = team();
     let threads = parts.min(team.workers.len() + 1).min(255);
@@ -148,22 +180,23 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         _ => return (0..parts).for_each(f),
     };
     let shared = team.shared;
-    // SAFETY (lifetime): the job is read by workers only while this call waits for them
-    // below, which it does even when the caller's parts panic.
+    // SAFETY (lifetime): the job is called only for claimed parts of this op, and this call
+    // returns only when every part is done, even when one panics.
     let job: *const Job = unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static Job>(f) };
     *shared.job.lock().unwrap_or_else(|p| p.into_inner()) = Some(JobPtr(job));
-    shared.pending.store(threads - 1, Ordering::Relaxed);
+    shared.done.store(0, Ordering::Relaxed);
     shared.panicked.store(false, Ordering::Relaxed);
-    let op = (shared.state.load(Ordering::Relaxed) >> 16) + 1;
-    shared
-        .state
-        .store(op << 16 | (threads as u64) << 8 | parts as u64, Ordering::Release);
+    let op = (shared.state.load(Ordering::Relaxed) >> OP) + 1;
+    shared.state.store(
+        op << OP | (threads as u64) << THREADS | (parts as u64) << PARTS,
+        Ordering::Release,
+    );
     for t in &team.workers[..threads - 1] {
         t.unpark();
     }
-    let mine = catch_unwind(AssertUnwindSafe(|| (0..parts).step_by(threads).for_each(f)));
+    let mine = take_parts(shared, op, job);
     let mut spins = 0u32;
-    while shared.pending.load(Ordering::Acquire) != 0 {
+    while shared.done.load(Ordering::Acquire) != parts {
         spins = spins.wrapping_add(1);
         if !spins.is_multiple_of(64) {
             std::hint::spin_loop();
@@ -173,13 +206,10 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         }
     }
     *shared.job.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    let panicked = shared.panicked.load(Ordering::Relaxed);
+    let panicked = !mine || shared.panicked.load(Ordering::Relaxed);
     drop(guard);
-    if let Err(p) = mine {
-        resume_unwind(p);
-    }
     if panicked {
-        panic!("a part of an engine op panicked on a helper thread");
+        panic!("a part of an engine op panicked");
     }
 }
 
