@@ -8,13 +8,13 @@
 //! can use two cores too.
 //!
 //! How many parts an op is split into is still the caller's choice (`Ctx::threads`); the
-//! team runs them on at most one thread per core (its workers and the caller), a thread
-//! taking every T-th part when there are more parts than threads. One op uses the team at a
-//! time: an op that finds it busy (a detection running in parallel on another server thread,
-//! which already keeps a core busy) runs its parts one after the other on its own thread.
-//! Parts are independent, so results never depend on who runs them. A worker's panic is
-//! caught and raised again on the calling thread after every part has finished, as a scoped
-//! thread's would be.
+//! team runs them on at most one thread per core (its workers and the caller), each thread
+//! claiming the next part not yet taken. One op uses the team at a time: an op that finds it
+//! busy (a detection running in parallel on another server thread, which already keeps a
+//! core busy) runs its parts one after the other on its own thread. Parts are independent,
+//! so results never depend on who runs them. A panic in a part is caught and, once every
+//! part has finished, raised on the calling thread, as a scoped thread's would be at its
+//! join.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
