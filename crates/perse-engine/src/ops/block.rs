@@ -14,8 +14,6 @@
 //! The arithmetic is the layers' own (the same GEMM kernels and epilogues, the same
 //! depthwise rows), so results equal the unfused run's.
 
-use std::sync::Mutex;
-
 use super::buffers::Buffers;
 use super::conv::{Conv, ConvWeights, Residual};
 use super::depthwise::{self, Rows};
@@ -135,25 +133,20 @@ impl Block<'_> {
         let per = ho.div_ceil(threads);
         // Each thread's scratch (expanded rows, depthwise output) from the recycled buffers:
         // allocated per call, those 2 MB mappings were faulted in page by page on every run.
-        let scratch: Vec<Mutex<Scratch>> = (0..ho.div_ceil(per)).map(|_| Mutex::new(plan.scratch(buf))).collect();
-        let results: Vec<Mutex<Result<(), String>>> = scratch.iter().map(|_| Mutex::new(Ok(()))).collect();
-        super::team::run(scratch.len(), &|i| {
-            let mut sc_buf = scratch[i].lock().unwrap_or_else(|p| p.into_inner());
+        let mut parts: Vec<(Scratch, Result<(), String>)> =
+            (0..ho.div_ceil(per)).map(|_| (plan.scratch(buf), Ok(()))).collect();
+        super::team::run_each(&mut parts, &|i, (sc_buf, result)| {
             let oy0 = i * per;
             // SAFETY: `data` holds cout*ho*wo floats; each part writes rows `oy0..oy1` of
             // every channel, disjoint from the others' (see `bands`).
-            let r = unsafe { plan.bands(oy0, (oy0 + per).min(ho), &out, &mut sc_buf) };
-            *results[i].lock().unwrap_or_else(|p| p.into_inner()) = r;
+            *result = unsafe { plan.bands(oy0, (oy0 + per).min(ho), &out, sc_buf) };
         });
-        for s in scratch {
-            let s = s.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut result = Ok(());
+        for (s, r) in parts {
             buf.give(s.expanded);
             buf.give(s.dw_out);
+            result = result.and(r);
         }
-        let result = results
-            .into_iter()
-            .map(|r| r.into_inner().unwrap_or_else(|p| p.into_inner()))
-            .fold(Ok(()), Result::and);
         match result {
             Ok(()) => Ok(Some(Tensor {
                 c: cout,

@@ -195,8 +195,7 @@ fn check(
 
 /// Computes C for rows `i < a.m` and columns `j < n` (stored as `cols` says, rows `ldc`
 /// apart) from B. Threads split the columns, or the rows when there are too few columns.
-/// Errors (not panics) on operands too short for
-/// the sizes given.
+/// Errors (not panics) on operands too short for the sizes given.
 #[allow(clippy::too_many_arguments)] // a GEMM signature: operands with their layouts, epilogue, threads
 pub(crate) fn gemm(
     isa: Isa,
@@ -538,8 +537,8 @@ unsafe fn kernel(
 }
 
 /// Columns `j0..j1` of C's row panels `panels` (`MR` rows each), in blocks of columns whose
-/// B (`k x block`) stays in L2 while every row panel runs over it. Within a block, panels are the outer loop: each writes its `MR`
-/// rows of C left to right (a few sequential store streams, instead of one per row of C
+/// B (`k x block`) stays in L2 while every row panel runs over it. Within a block, panels
+/// are the outer loop: each writes its `MR` rows of C left to right (a few sequential store streams, instead of one per row of C
 /// when tiles are the outer loop, which made a 96-row layer write-miss on every store).
 ///
 /// # Safety

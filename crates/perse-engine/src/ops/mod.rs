@@ -18,8 +18,6 @@ pub(crate) mod simd;
 pub(crate) mod team;
 pub(crate) mod transpose;
 
-use std::sync::Mutex;
-
 use simd::Isa;
 
 /// How an op may run: its thread budget and the kernel set of the model.
@@ -88,15 +86,6 @@ where
         return;
     }
     let per = units.div_ceil(threads.min(units));
-    // One lock per part, taken once by the part's own thread: the chunks are disjoint.
-    let chunks: Vec<Mutex<(usize, &mut [f32])>> = data
-        .chunks_mut(per * unit)
-        .enumerate()
-        .map(|(i, c)| Mutex::new((i * per, c)))
-        .collect();
-    team::run(chunks.len(), &|i| {
-        let mut part = chunks[i].lock().unwrap_or_else(|p| p.into_inner());
-        let (at, chunk) = &mut *part;
-        f(*at, chunk);
-    });
+    let mut chunks: Vec<&mut [f32]> = data.chunks_mut(per * unit).collect();
+    team::run_each(&mut chunks, &|i, chunk| f(i * per, chunk));
 }

@@ -213,6 +213,17 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     }
 }
 
+/// [`run`] with one item per part: part `i` gets `&mut items[i]` (its output chunk, its
+/// scratch), so that callers need no shared-pointer or lock plumbing of their own.
+pub(crate) fn run_each<T: Send>(items: &mut [T], f: &(dyn Fn(usize, &mut T) + Sync)) {
+    // One lock per item, taken once, by the part's own thread.
+    let cells: Vec<Mutex<&mut T>> = items.iter_mut().map(Mutex::new).collect();
+    run(cells.len(), &|i| {
+        let mut item = cells[i].lock().unwrap_or_else(|p| p.into_inner());
+        f(i, &mut item);
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
