@@ -13,7 +13,9 @@
 //     longer side of 800 (as the server detects), against the original centerface.onnx;
 //   - the descriptor on the chip of each photo's largest face, against the same network
 //     exported to ONNX (engine/export_onnx.py, from the server's weights).
-//   Also checks that both compute the same thing (largest output difference).
+//   Also checks that both compute the same thing (largest output difference), and puts both
+//   against the machine: each network's multiply-adds over its time, as a share of the FMA
+//   peak measured on as many threads, and the share a ratio of 0.8 would take.
 // e2e: detect and compare through the local server, this tree's against the baseline's
 //   ("today's code": BASELINE, by default the parent of the commit that started issue 27's
 //   engine work, built once into target/bench-engine/baseline), both in this process,
@@ -111,7 +113,40 @@ async function alternate(ours, ort, inputs, cmd, threads) {
   }
   const per = (k) => times[k].map(median)
   const [o, a] = [per('ours'), per('ort')]
-  return { ours: median(o), ort: median(a), ratio: median(o.map((v, i) => v / a[i])) }
+  return { ours: median(o), ort: median(a), ratio: median(o.map((v, i) => v / a[i])), perOurs: o, perOrt: a }
+}
+
+/**
+ * Where the times stand against the machine (the roofline): each network's multiply-adds per
+ * input over its time is a rate, put against the FMA peak the engine worker measures on as
+ * many threads. Also the rate a ratio of 0.8 would take: what the kernel targets ask of the
+ * hardware.
+ */
+async function roofline(ours, rows, inputs) {
+  const peaks = {}
+  for (const t of new Set(rows.map(([, t]) => t))) peaks[t] = (await ours.call({ cmd: 'peak', threads: t })).gmacs
+  const macs = {}
+  for (const [net, list] of Object.entries(inputs)) {
+    macs[net] = []
+    for (const p of list) macs[net].push((await ours.call({ cmd: 'macs', net, ...p[net] })).macs)
+  }
+  const pct = (rate, t) => `${fmt(rate)} (${fmt((100 * rate) / peaks[t], 0)} %)`
+  process.stdout.write(
+    `\n  Against the machine: multiply-adds per input over the time (GMAC/s), and the share of the FMA peak\n` +
+      `  measured on as many threads (${Object.entries(peaks)
+        .map(([t, g]) => `${t} thread${t > 1 ? 's' : ''}: ${fmt(g)} GMAC/s`)
+        .join(', ')}). A ratio of 0.8 needs the rate in the last column.\n` +
+      '\n  | network | threads | M multiply-adds (median) | engine GMAC/s | onnxruntime GMAC/s | needed for 0.8 |\n  |---|---|---|---|---|---|\n',
+  )
+  for (const [what, t, r] of rows) {
+    const net = what.startsWith('CenterFace') ? 'centerface' : 'descriptor'
+    const m = macs[net]
+    // ms per input (the descriptor's: per chip, t chips at once on t threads), so the rate
+    // is the t threads' together.
+    const rate = (ms) => median(ms.map((v, i) => m[i] / (v * 1e6)))
+    const [o, a] = [rate(r.perOurs), rate(r.perOrt)]
+    process.stdout.write(`  | ${what} | ${t} | ${fmt(median(m) / 1e6, 0)} | ${pct(o, t)} | ${pct(a, t)} | ${pct(a / 0.8, t)} |\n`)
+  }
 }
 
 async function kernels() {
@@ -170,6 +205,7 @@ async function kernels() {
       const verdict = r.ratio <= 0.8 ? 'met' : 'missed'
       process.stdout.write(`  | ${what} | ${t} | ${fmt(r.ours)} | ${fmt(r.ort)} | ${fmt(r.ratio, 2)} (${verdict}) |\n`)
     }
+    await roofline(ours, rows, { centerface: big, descriptor: chips })
     return rows
   } finally {
     ours.close()

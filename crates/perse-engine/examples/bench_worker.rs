@@ -19,6 +19,11 @@
 //! - `{"cmd":"outputs","net":"centerface"|"descriptor","input":F,"shape":[..],"out":O}`:
 //!   writes the network's outputs to O (raw f32, CenterFace's four maps in the order
 //!   heatmap, scale, offset, landmarks) for the numerical cross-check.
+//! - `{"cmd":"macs","net":"centerface"|"descriptor","input":F,"shape":[..]}`: the
+//!   multiply-adds of one forward pass on that input (`Graph::multiply_adds`).
+//! - `{"cmd":"peak","threads":T}`: this machine's multiply-add peak in GMAC/s, measured as
+//!   12 independent chains of FMAs (the widest vectors the CPU has) on each of T threads at
+//!   once: the roof the networks' times are put against.
 //! - `{"cmd":"info"}`: the kernel set and thread counts.
 
 use std::io::{BufRead, Write};
@@ -172,6 +177,26 @@ fn handle(models: &mut Models, cmd: &Value) -> Res<Value> {
             }
             Ok(answer)
         }
+        "macs" => {
+            let net = str_of(cmd, "net")?;
+            let macs = if net == "centerface" {
+                let x = read_f32(str_of(cmd, "input")?, shape(&cmd["shape"])?)?;
+                models.cf.graph().multiply_adds(x)?
+            } else {
+                models
+                    .ds
+                    .graph()
+                    .multiply_adds(read_f32(str_of(cmd, "input")?, [3, 150, 150])?)?
+            };
+            Ok(json!({ "macs": macs }))
+        }
+        "peak" => {
+            let rates: Vec<f64> = std::thread::scope(|s| {
+                let all: Vec<_> = (0..threads).map(|_| s.spawn(peak::gmacs)).collect();
+                all.into_iter().map(|t| t.join().unwrap_or(0.0)).collect()
+            });
+            Ok(json!({ "gmacs": rates.iter().sum::<f64>(), "per_thread": rates }))
+        }
         "outputs" => {
             let out = PathBuf::from(str_of(cmd, "out")?);
             let (cf, ds) = (&models.cf, &models.ds);
@@ -218,4 +243,102 @@ fn main() -> Res<()> {
         out.flush()?;
     }
     Ok(())
+}
+
+/// The multiply-add peak of one core: 12 independent accumulator chains (enough to cover
+/// the FMA latency on two pipes), each step an FMA on a full vector.
+mod peak {
+    use std::time::Instant;
+
+    const STEPS: u64 = 50_000_000;
+
+    /// GMAC/s with the widest FMA this CPU runs (best of 3 runs).
+    pub fn gmacs() -> f64 {
+        (0..3).map(|_| once()).fold(0.0, f64::max)
+    }
+
+    fn once() -> f64 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: checked just above.
+                return unsafe { avx512() };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                // SAFETY: checked just above.
+                return unsafe { avx2() };
+            }
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            // SAFETY: NEON is part of every aarch64 CPU.
+            return unsafe { neon() };
+        }
+        #[allow(unreachable_code)]
+        scalar()
+    }
+
+    fn rate(lanes: u64, t: Instant) -> f64 {
+        (STEPS * 12 * lanes) as f64 / t.elapsed().as_secs_f64() / 1e9
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn avx512() -> f64 {
+        use std::arch::x86_64::*;
+        let (b, c) = (_mm512_set1_ps(0.999_999), _mm512_set1_ps(1e-7));
+        let mut acc: [__m512; 12] = std::array::from_fn(|i| _mm512_set1_ps(i as f32));
+        let t = Instant::now();
+        for _ in 0..STEPS {
+            for a in &mut acc {
+                *a = _mm512_fmadd_ps(*a, b, c);
+            }
+        }
+        std::hint::black_box(&acc);
+        rate(16, t)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn avx2() -> f64 {
+        use std::arch::x86_64::*;
+        let (b, c) = (_mm256_set1_ps(0.999_999), _mm256_set1_ps(1e-7));
+        let mut acc: [__m256; 12] = std::array::from_fn(|i| _mm256_set1_ps(i as f32));
+        let t = Instant::now();
+        for _ in 0..STEPS {
+            for a in &mut acc {
+                *a = _mm256_fmadd_ps(*a, b, c);
+            }
+        }
+        std::hint::black_box(&acc);
+        rate(8, t)
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    unsafe fn neon() -> f64 {
+        use std::arch::aarch64::*;
+        let (b, c) = (vdupq_n_f32(0.999_999), vdupq_n_f32(1e-7));
+        let mut acc: [float32x4_t; 12] = std::array::from_fn(|i| vdupq_n_f32(i as f32));
+        let t = Instant::now();
+        for _ in 0..STEPS {
+            for a in &mut acc {
+                *a = vfmaq_f32(c, *a, b);
+            }
+        }
+        std::hint::black_box(&acc);
+        rate(4, t)
+    }
+
+    #[allow(dead_code)] // only on targets without a vector FMA above
+    fn scalar() -> f64 {
+        let mut acc: [f32; 12] = std::array::from_fn(|i| i as f32);
+        let t = Instant::now();
+        for _ in 0..STEPS {
+            for a in &mut acc {
+                *a = a.mul_add(0.999_999, 1e-7);
+            }
+        }
+        std::hint::black_box(&acc);
+        rate(1, t)
+    }
 }

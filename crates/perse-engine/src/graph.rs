@@ -167,6 +167,32 @@ impl Graph {
         Ok(times)
     }
 
+    /// The multiply-adds one run on `input` computes (convs, transposed convs, the fully
+    /// connected layer: the work of the FMA units; pools and adds are not counted), as the
+    /// network defines them, whatever the kernels skip or pad: for benchmarks, to put a
+    /// time against the machine's peak (`npm run bench:engine`). Runs the network once.
+    pub fn multiply_adds(&self, input: Tensor) -> Result<u64> {
+        let values = self.run(input, 1, true)?;
+        let mut total = 0u64;
+        for node in &self.nodes {
+            let Some(y) = values.get(&self.values[node.output]) else {
+                continue;
+            };
+            let pixels = (y.c * y.h * y.w) as u64;
+            total += match &node.op {
+                Op::Conv(c) => {
+                    let per_channel = if c.is_depthwise() { 1 } else { c.cin };
+                    pixels * (per_channel * c.kh * c.kw) as u64
+                }
+                // Each output value is one tap of each input channel.
+                Op::ConvTranspose(t) => pixels * t.cin as u64,
+                Op::Fc { cin, cout, .. } => (cin * cout) as u64,
+                _ => 0,
+            };
+        }
+        Ok(total)
+    }
+
     fn run_timed(
         &self,
         input: Tensor,

@@ -411,3 +411,31 @@ fn conv_fused_with_its_add_matches_the_layers() {
         }
     }
 }
+
+/// `Graph::multiply_adds` counts each conv's multiply-adds as the network defines them
+/// (dense: cout x cin x kh x kw per output pixel; depthwise: one input channel).
+#[test]
+fn multiply_adds_are_counted_per_layer() {
+    let t = |name: &'static str, shape: Vec<usize>| T {
+        name,
+        shape: shape.clone(),
+        values: synth::values(shape.iter().product(), 5),
+    };
+    let tensors = vec![
+        t("a.weight", vec![4, 3, 3, 3]),
+        t("a.bias", vec![4]),
+        t("d.weight", vec![4, 1, 3, 3]),
+        t("d.bias", vec![4]),
+        t("b.weight", vec![2, 4, 1, 1]),
+        t("b.bias", vec![2]),
+    ];
+    let layers = json!([
+        synth::conv_layer("a", "input", "a", 3, 4, [3, 3], [1, 1], [1; 4], 1, "relu"),
+        synth::conv_layer("d", "a", "d", 4, 4, [3, 3], [2, 2], [1; 4], 4, "relu"),
+        synth::conv_layer("b", "d", "y", 4, 2, [1, 1], [1, 1], [0; 4], 1, "none"),
+    ]);
+    let g = graph(&tensors, layers);
+    // 5x6 -> a: 4 x 5x6 (3*9 each) -> d: 4 x 3x3 (9 each) -> b: 2 x 3x3 (4 each).
+    let want = 4 * 30 * 27 + 4 * 9 * 9 + 2 * 9 * 4;
+    assert_eq!(g.multiply_adds(input(3, 5, 6, 1)).unwrap(), want as u64);
+}
