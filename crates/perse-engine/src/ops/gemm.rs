@@ -111,6 +111,17 @@ impl PackedA {
         }
     }
 
+    /// Where panel `p`'s half-precision values start, if the weights are halves and there is
+    /// such a panel. A panel widened on its own (`panel`) is read from memory first by the
+    /// widening, which then waited on L3 or DRAM while the kernel did nothing (a tenth of a
+    /// chip's descriptor time); prefetched during the previous panel's product, it is ready.
+    fn next_halves(&self, p: usize) -> *const u8 {
+        match &self.data {
+            Store::F16(d) if p < self.panels() => d[p * self.k * MR..].as_ptr().cast(),
+            _ => std::ptr::null(),
+        }
+    }
+
     /// Panel `p` as f32: in place, or widened into `buf`.
     fn panel<'a>(&'a self, p: usize, buf: &'a mut PanelBuf) -> &'a [f32] {
         let len = self.k * MR;
@@ -258,6 +269,9 @@ struct Tile {
     res: *const f32,
     ldr: usize,
     relu2: bool,
+    /// Half-precision weights of the next panel, or null: the kernel asks for them, one
+    /// line every few steps, while it computes (see [`PackedA::next_halves`]).
+    next_a: *const u8,
     /// The first panel of a column tile: the kernel may prefetch the next tile's B.
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     prefetch: bool,
@@ -716,6 +730,11 @@ unsafe fn columns(
                     res: std::ptr::null(),
                     ldr: ldc,
                     relu2: ep.relu2,
+                    next_a: if all.is_none() && j + nr >= je {
+                        a.next_halves(p + 1)
+                    } else {
+                        std::ptr::null()
+                    },
                     prefetch: p == panels.start && j + 2 * nr <= je,
                 };
                 if w == nr && cols.contiguous(j, nr) {
@@ -824,10 +843,11 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn kernel(k: usize, a: *const f32, b: *const f32, off: *const usize, c: *mut f32, ldc: usize, t: &Tile) {
-        if t.prefetch {
-            tile::<true>(k, a, b, off, c, ldc, t)
-        } else {
-            tile::<false>(k, a, b, off, c, ldc, t)
+        match (t.prefetch, !t.next_a.is_null()) {
+            (true, false) => tile::<true, false>(k, a, b, off, c, ldc, t),
+            (false, false) => tile::<false, false>(k, a, b, off, c, ldc, t),
+            (true, true) => tile::<true, true>(k, a, b, off, c, ldc, t),
+            (false, true) => tile::<false, true>(k, a, b, off, c, ldc, t),
         }
     }
 
@@ -836,7 +856,7 @@ mod avx2 {
     /// and too many for the hardware prefetchers to follow.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn tile<const PREFETCH: bool>(
+    unsafe fn tile<const PREFETCH: bool, const NEXT_A: bool>(
         k: usize,
         a: *const f32,
         b: *const f32,
@@ -849,13 +869,18 @@ mod avx2 {
         for (row, &bias) in acc.iter_mut().zip(&t.bias) {
             *row = [_mm256_set1_ps(bias); 2];
         }
-        let (mut a, mut off) = (a, off);
+        let (mut a, mut off, mut next_a) = (a, off, t.next_a);
         for _ in 0..k {
             let b = b.add(*off);
             let b0 = _mm256_loadu_ps(b);
             let b1 = _mm256_loadu_ps(b.add(8));
             if PREFETCH {
                 _mm_prefetch::<_MM_HINT_T0>(b.add(NR) as *const i8);
+            }
+            if NEXT_A {
+                // The next panel's halves, MR of them per step (a line every 5 steps).
+                _mm_prefetch::<_MM_HINT_T0>(next_a as *const i8);
+                next_a = next_a.add(MR * 2);
             }
             for (r, row) in acc.iter_mut().enumerate() {
                 let x = _mm256_broadcast_ss(&*a.add(r));
@@ -895,17 +920,18 @@ mod avx512 {
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn kernel(k: usize, a: *const f32, b: *const f32, off: *const usize, c: *mut f32, ldc: usize, t: &Tile) {
-        if t.prefetch {
-            tile::<true>(k, a, b, off, c, ldc, t)
-        } else {
-            tile::<false>(k, a, b, off, c, ldc, t)
+        match (t.prefetch, !t.next_a.is_null()) {
+            (true, false) => tile::<true, false>(k, a, b, off, c, ldc, t),
+            (false, false) => tile::<false, false>(k, a, b, off, c, ldc, t),
+            (true, true) => tile::<true, true>(k, a, b, off, c, ldc, t),
+            (false, true) => tile::<false, true>(k, a, b, off, c, ldc, t),
         }
     }
 
     /// As the AVX2 kernel's `tile`.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn tile<const PREFETCH: bool>(
+    unsafe fn tile<const PREFETCH: bool, const NEXT_A: bool>(
         k: usize,
         a: *const f32,
         b: *const f32,
@@ -918,7 +944,7 @@ mod avx512 {
         for (row, &bias) in acc.iter_mut().zip(&t.bias) {
             *row = [_mm512_set1_ps(bias); 2];
         }
-        let (mut a, mut off) = (a, off);
+        let (mut a, mut off, mut next_a) = (a, off, t.next_a);
         for _ in 0..k {
             let b = b.add(*off);
             let b0 = _mm512_loadu_ps(b);
@@ -926,6 +952,10 @@ mod avx512 {
             if PREFETCH {
                 _mm_prefetch::<_MM_HINT_T0>(b.add(NR) as *const i8);
                 _mm_prefetch::<_MM_HINT_T0>(b.add(NR + 16) as *const i8);
+            }
+            if NEXT_A {
+                _mm_prefetch::<_MM_HINT_T0>(next_a as *const i8);
+                next_a = next_a.add(MR * 2);
             }
             for (r, row) in acc.iter_mut().enumerate() {
                 let x = _mm512_set1_ps(*a.add(r));
