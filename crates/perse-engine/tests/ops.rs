@@ -111,6 +111,11 @@ fn conv_paths_match_the_definition() {
         // Few columns, many rows: 2 threads split the rows (row panels), not the columns.
         (64, 96, 10, 10, [1, 1], [1, 1], [0; 4], false),
         (48, 60, 5, 5, [3, 3], [1, 1], [1, 1, 1, 1], false),
+        // Outputs whose taps partly read only padding (the descriptor's last block): a 1x1
+        // input keeps the centre tap, a 2x2 one at stride 2 four, a 1x3 one three.
+        (16, 20, 1, 1, [3, 3], [1, 1], [1, 1, 1, 1], false),
+        (16, 20, 2, 2, [3, 3], [2, 2], [1, 1, 1, 1], false),
+        (7, 9, 1, 3, [3, 3], [1, 1], [1, 1, 1, 1], false),
         // Depthwise on rows of 64 and more: the row kernel, not the whole-plane one.
         (3, 3, 9, 70, [3, 3], [1, 1], [1, 1, 1, 1], true),
         (3, 3, 9, 67, [3, 3], [2, 2], [1, 1, 1, 1], true),

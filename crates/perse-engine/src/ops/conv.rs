@@ -19,9 +19,11 @@
 //! the bias, applies a ReLU and, when the graph fused the following residual `add`, adds that
 //! input and applies the add's activation, all before the output is first stored.
 
+use std::sync::Arc;
+
 use super::buffers::Buffers;
 use super::gemm::{self, gemm, strided, BRows, Cols, Epilogue, PackedA};
-pub(crate) use super::layer::{Conv, ConvWeights, Residual};
+pub(crate) use super::layer::{Conv, ConvWeights, Residual, TapCache};
 use super::{elementwise, threads_for, Activation, Ctx};
 use crate::tensor::Tensor;
 
@@ -55,6 +57,7 @@ impl Conv {
             weights,
             bias,
             act,
+            reduced: TapCache::default(),
         }
     }
 
@@ -164,6 +167,45 @@ impl Conv {
         }
     }
 
+    /// Which taps (`i*kw + j`) read an input pixel for at least one output pixel of an
+    /// `ho x wo` output of an `h x w` input; all of them if none does.
+    fn live_taps(&self, h: usize, w: usize, ho: usize, wo: usize) -> Vec<bool> {
+        let hits = |tap: usize, stride: usize, pad: usize, size: usize, outs: usize| {
+            (0..outs).any(|o| (o * stride + tap).checked_sub(pad).is_some_and(|v| v < size))
+        };
+        let rows: Vec<bool> = (0..self.kh).map(|i| hits(i, self.sy, self.pads[0], h, ho)).collect();
+        let cols: Vec<bool> = (0..self.kw).map(|j| hits(j, self.sx, self.pads[1], w, wo)).collect();
+        let live: Vec<bool> = (0..self.kh * self.kw)
+            .map(|t| rows[t / self.kw] && cols[t % self.kw])
+            .collect();
+        if live.contains(&true) {
+            live
+        } else {
+            vec![true; live.len()]
+        }
+    }
+
+    /// The dense weights with only the `live` taps of each input channel (cached).
+    fn without_taps(&self, packed: &PackedA, live: &[bool]) -> Arc<PackedA> {
+        let mut cache = self.reduced.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, a)) = cache.iter().find(|(l, _)| l == live) {
+            return a.clone();
+        }
+        let keep: Vec<usize> = (0..live.len()).filter(|&t| live[t]).collect();
+        let k = self.cin * keep.len();
+        let mut w = Vec::with_capacity(self.cout * k);
+        for co in 0..self.cout {
+            for ci in 0..self.cin {
+                w.extend(keep.iter().map(|&t| packed.get(co, ci * live.len() + t)));
+            }
+        }
+        let a = Arc::new(PackedA::new(self.cout, k, &w));
+        if cache.len() < 4 {
+            cache.push((live.to_vec(), a.clone()));
+        }
+        a
+    }
+
     /// The direct conv over stride-phase planes of the padded input (see the module doc).
     #[allow(clippy::too_many_arguments)]
     fn forward_direct(
@@ -196,7 +238,10 @@ impl Conv {
         let t = threads_for(self.cout * off.len() * n, ctx.threads);
         let ep = self.epilogue(res);
         let nr = gemm::nr(ctx.isa.checked());
-        let done = if gemm::tile_columns(ctx.isa, n) * 9 > gemm::tile_columns(ctx.isa, ho * wo) * 10 {
+        let live = self.live_taps(x.h, x.w, ho, wo);
+        let done = if live.contains(&false)
+            || gemm::tile_columns(ctx.isa, n) * 9 > gemm::tile_columns(ctx.isa, ho * wo) * 10
+        {
             // A small output, where the columns computed for the padding would cost 10 % or
             // more (the descriptor's last blocks: 4x4 pixels computed 6 wide are 22 columns,
             // a 32-wide tile for 16 pixels): gather each tap's real pixels into a compact B
@@ -204,17 +249,23 @@ impl Conv {
             let np = ho * wo;
             let stride = np.next_multiple_of(nr);
             let pix: Vec<usize> = (0..np).map(|p| p / wo * wq + p % wo).collect();
-            let mut compact = buf.take_zeroed(off.len() * stride + nr);
-            for (kk, &o) in off.iter().enumerate() {
-                for (d, &q) in compact[kk * stride..][..np].iter_mut().zip(&pix) {
-                    *d = src[o + q];
+            // Taps that read padding for every output pixel only add zeros: the product
+            // leaves them out (the descriptor's last block, on 1x1 and 2x2 inputs, keeps 1
+            // and 4 of its 9 taps: 0.15 -> 0.0X ms each).
+            let reduced = live.contains(&false).then(|| self.without_taps(packed, &live));
+            let rows: Vec<usize> = (0..off.len()).filter(|kk| live[kk % live.len()]).collect();
+            let mut compact = buf.take_zeroed(rows.len() * stride + nr);
+            for (r, &kk) in rows.iter().enumerate() {
+                for (d, &q) in compact[r * stride..][..np].iter_mut().zip(&pix) {
+                    *d = src[off[kk] + q];
                 }
             }
             let b = BRows {
                 data: &compact,
-                off: &strided(off.len(), stride),
+                off: &strided(rows.len(), stride),
                 slack: true,
             };
+            let packed = reduced.as_deref().unwrap_or(packed);
             let done = gemm(ctx.isa, packed, &b, np, &mut out, np, Cols::Plain, &ep, t);
             buf.give(compact);
             done

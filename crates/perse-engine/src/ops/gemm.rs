@@ -89,6 +89,15 @@ impl PackedA {
         PackedA { m, k, data }
     }
 
+    /// `A[i][kk]` (`i < m`, `kk < k`).
+    pub fn get(&self, i: usize, kk: usize) -> f32 {
+        let at = ((i / MR) * self.k + kk) * MR + i % MR;
+        match &self.data {
+            Store::F32(d) => d[at],
+            Store::F16(d) => d[at].to_f32(),
+        }
+    }
+
     /// Kept as half-precision values (see [`Store::F16`]).
     #[cfg(test)]
     pub fn is_f16(&self) -> bool {

@@ -2,6 +2,8 @@
 //! arithmetic, apart from how it runs: `conv.rs` runs the dense paths and hands depthwise
 //! layers to `depthwise.rs`, and both read this, so neither imports the other's module.
 
+use std::sync::{Arc, Mutex};
+
 use super::gemm::PackedA;
 use super::Activation;
 use crate::tensor::Tensor;
@@ -20,6 +22,20 @@ pub(crate) struct Conv {
     pub weights: ConvWeights,
     pub bias: Vec<f32>,
     pub act: Activation,
+    /// Dense weights without the taps that read only padding, per input size (`conv.rs`).
+    pub reduced: TapCache,
+}
+
+/// Weights with some taps left out, by which taps are kept (at most a few: a layer sees
+/// one or two input sizes), built on first use.
+#[derive(Debug, Default)]
+pub(crate) struct TapCache(pub Mutex<Vec<(Vec<bool>, Arc<PackedA>)>>);
+
+/// A copy of a layer starts with an empty cache.
+impl Clone for TapCache {
+    fn clone(&self) -> Self {
+        TapCache::default()
+    }
 }
 
 /// The weights in the layout their path reads.
