@@ -13,6 +13,7 @@ pub(crate) mod depthwise;
 pub(crate) mod elementwise;
 pub(crate) mod gemm;
 pub(crate) mod layer;
+pub(crate) mod packed;
 pub(crate) mod pool;
 pub(crate) mod simd;
 pub(crate) mod team;
