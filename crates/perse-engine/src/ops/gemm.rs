@@ -24,13 +24,9 @@
 //! baseline). The choice is the model's [`Isa`].
 
 pub(crate) use super::packed::PackedA;
-use super::packed::PanelBuf;
+use super::packed::{PanelBuf, MR};
 use super::simd::{Isa, MulAdd, Separate};
 
-/// Rows of A per packed panel, and of C per kernel call. Six rows keep the AVX2 kernel at
-/// 15 of its 16 registers (with four rows x 24 columns, 16 of 16, LLVM spilled one
-/// accumulator to the stack in the inner loop).
-pub(crate) const MR: usize = 6;
 /// The widest tile any kernel uses (the size of the local buffers for ragged tiles).
 const MAX_NR: usize = 32;
 /// Products with at most this many columns take the narrow path ([`narrow`]).

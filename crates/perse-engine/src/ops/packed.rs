@@ -2,7 +2,10 @@
 //! [`MR`] rows interleaved by `k` (the order a kernel reads them), kept as f32 or, when
 //! every value is an exact half-precision value, as f16 (see [`Store::F16`]).
 
-use super::gemm::MR;
+/// Rows of A per packed panel, and of C per kernel call. Six rows keep the AVX2 kernel at
+/// 15 of its 16 registers (with four rows x 24 columns, 16 of 16, LLVM spilled one
+/// accumulator to the stack in the inner loop).
+pub(crate) const MR: usize = 6;
 
 /// A (`m x k`, row-major) packed in panels of [`MR`] rows: `data[(p*k + kk)*MR + r] =
 /// A[p*MR + r][kk]`, rows past `m` zero.
