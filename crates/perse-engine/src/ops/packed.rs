@@ -74,14 +74,7 @@ impl PackedA {
 
     /// Every panel as f32: in place, or widened into `buf`.
     pub(super) fn all<'a>(&'a self, buf: &'a mut PanelBuf) -> &'a [f32] {
-        match &self.data {
-            Store::F32(d) => d,
-            Store::F16(d) => {
-                buf.0.resize(d.len(), 0.0);
-                widen(d, &mut buf.0);
-                &buf.0
-            }
-        }
+        self.values(0..self.panels() * self.k * MR, buf)
     }
 
     /// Where panel `p`'s half-precision values start, if the weights are halves and there is
@@ -98,11 +91,16 @@ impl PackedA {
     /// Panel `p` as f32: in place, or widened into `buf`.
     pub(super) fn panel<'a>(&'a self, p: usize, buf: &'a mut PanelBuf) -> &'a [f32] {
         let len = self.k * MR;
+        self.values(p * len..(p + 1) * len, buf)
+    }
+
+    /// Packed values `range` as f32: in place, or widened into `buf`.
+    fn values<'a>(&'a self, range: std::ops::Range<usize>, buf: &'a mut PanelBuf) -> &'a [f32] {
         match &self.data {
-            Store::F32(d) => &d[p * len..][..len],
+            Store::F32(d) => &d[range],
             Store::F16(d) => {
-                buf.0.resize(len, 0.0);
-                widen(&d[p * len..][..len], &mut buf.0);
+                buf.0.resize(range.len(), 0.0);
+                widen(&d[range], &mut buf.0);
                 &buf.0
             }
         }
