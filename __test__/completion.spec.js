@@ -54,8 +54,10 @@ test('300 concurrent mixed calls: each outcome reaches its own call', async (t) 
     [() => c.enrollment.list(), (r) => r.userTokens.includes(userToken) && r.totalUsers === r.userTokens.length],
     [() => c.compare({ userToken: 'no-such-user' }, img('hopper.jpg'), CONSENT), null, 'user_token_not_found'],
   ]
-  // 300 natively; under emulation (about 5 s per face-engine run, two at a time) 32.
-  const calls = Array.from({ length: SCALE > 1 ? 32 : 300 }, (_, i) => kinds[i % kinds.length])
+  // 300 natively; under emulation (about 5 s per face-engine run, two at a time, and slower
+  // on a busy host: with 32 calls, call 10 timed out at 120 s on a Zen 3 CI machine) 16, each
+  // kind twice.
+  const calls = Array.from({ length: SCALE > 1 ? 16 : 300 }, (_, i) => kinds[i % kinds.length])
   const settled = await Promise.allSettled(calls.map(([start]) => start()))
   settled.forEach((s, i) => {
     const [, ok, code] = calls[i]
