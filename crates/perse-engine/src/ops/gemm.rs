@@ -555,7 +555,7 @@ unsafe fn columns(
     for jb in (j0..j1).step_by(block) {
         let je = (jb + block).min(j1);
         if pack {
-            pack_b(b, jb, je, nr, &mut packed_b);
+            pack_b(b, jb, je, &mut packed_b);
         }
         // The last, narrower tile of C: unless B has slack, a zero-padded copy of its B, so
         // the kernel can read `nr` columns.
@@ -646,41 +646,37 @@ thread_local! {
 /// fused blocks' products, whose rows are a plane apart, each tile row on its own page) and
 /// more than one panel reads it. Measured on Zen 3 (AVX2, 512 KB L2), CenterFace at 800 px,
 /// minimum of 6-8 alternating profiles: 1 thread 119.9 -> 112.9 ms, 2 threads 95.7 -> 85.8
-/// ms. The direct convs' B
-/// (slack: offsets into small phase planes) gained nothing and lost the copy (the descriptor
-/// 10.1 -> 11.1 ms). The AVX-512 kernels read B in place: this machine cannot measure them.
+/// ms. The direct convs' B (slack: offsets into small phase planes) gained nothing and lost
+/// the copy (the descriptor 10.1 -> 11.1 ms). The AVX-512 kernels read B in place: this
+/// machine cannot measure them.
 fn packs_b(isa: Isa, b: &BRows, panels: usize) -> bool {
     isa == Isa::Avx2 && !b.slack && panels >= PACK_MIN_PANELS
 }
 
-/// Copies columns `jb..je` of B into `dst` tile by tile: tile `t`'s `k x nr` values are
-/// contiguous (`dst[(t*k + kk)*nr + c] = B[kk][jb + t*nr + c]`). Read in place, each of a
-/// tile's `k` rows of B is on its own page (a channel plane apart), for every row panel.
-fn pack_b(b: &BRows, jb: usize, je: usize, nr: usize, dst: &mut Vec<f32>) {
+/// Copies columns `jb..je` of B into `dst` in AVX2 tiles ([`AVX2_TILE_N`] columns, the only
+/// kernel set that packs, see [`packs_b`]): tile `t`'s `k x 16` values are contiguous
+/// (`dst[(t*k + kk)*16 + c] = B[kk][jb + t*16 + c]`). Read in place, each of a tile's `k` rows
+/// of B is on its own page (a channel plane apart), for every row panel.
+fn pack_b(b: &BRows, jb: usize, je: usize, dst: &mut Vec<f32>) {
+    const NR: usize = AVX2_TILE_N;
     let k = b.off.len();
     let n = je - jb;
-    let tiles = n.div_ceil(nr);
+    let tiles = n.div_ceil(NR);
     // Columns past `je` in the last tile keep whatever the buffer held (zeros or an earlier
     // block's values): each column of C reads only its own column of B, and those columns
     // of C are dropped.
-    dst.resize(tiles * k * nr, 0.0);
+    dst.resize(tiles * k * NR, 0.0);
     for (kk, &o) in b.off.iter().enumerate() {
         let row = &b.data[o + jb..][..n];
-        if nr == 16 {
-            // A fixed-size copy is two vector moves; `copy_from_slice` of a run-time length
-            // called memmove for every 64 bytes (7 % of a CenterFace run in perf).
-            let whole = row.chunks_exact(16);
-            let rest = whole.remainder();
-            for (t, src) in whole.enumerate() {
-                dst[(t * k + kk) * 16..][..16].copy_from_slice(&src[..16]);
-            }
-            if !rest.is_empty() {
-                dst[((tiles - 1) * k + kk) * 16..][..rest.len()].copy_from_slice(rest);
-            }
-        } else {
-            for (t, src) in row.chunks(nr).enumerate() {
-                dst[(t * k + kk) * nr..][..src.len()].copy_from_slice(src);
-            }
+        // A constant-length copy is two vector moves; `copy_from_slice` of a run-time length
+        // called memmove for every 64 bytes (7 % of a CenterFace run in perf).
+        let whole = row.chunks_exact(NR);
+        let rest = whole.remainder();
+        for (t, src) in whole.enumerate() {
+            dst[(t * k + kk) * NR..][..NR].copy_from_slice(&src[..NR]);
+        }
+        if !rest.is_empty() {
+            dst[((tiles - 1) * k + kk) * NR..][..rest.len()].copy_from_slice(rest);
         }
     }
 }
