@@ -9,6 +9,7 @@
 //   node scripts/targets/build.js --glibc 2.28          another glibc floor for the gnu targets
 //   node scripts/targets/build.js --from-git HEAD       build a clean export of a commit, not the working tree
 //                                                      (in target/exports/, with its own cargo dir target/cross-exports/)
+//   node scripts/targets/build.js --lanes 1             one build at a time (default 2, or PERSE_BUILD_LANES)
 //
 // Both addons (targets.js ADDONS: perse-node, and perse-node-local from packages/local) are
 // built for each target; perse-node-local's artifacts go to target/cross/artifacts-local/.
@@ -27,9 +28,19 @@
 // the npm/<platform>/ layout, and never into npm/ or the repo root. A failed build leaves the
 // previous artifact in place (manifest.json says what each one was built from, and when). napi build does not write
 // binding.js / index.js here (--no-js); its type definitions go to target/cross/dts/.
-// Targets compile one at a time (under `flock $PERSE_HEAVY_LOCK` when that is set).
+//
+// Lanes: the targets are dealt to two lanes that build side by side, each lane one target at a
+// time, both addons, in its own cargo dir (cargo locks a target dir for the whole build, host
+// dir included, so two builds cannot share one). Why: a warm build is mostly its last step, the
+// fat-LTO optimisation and code generation of one crate (`lto = true`, `codegen-units = 1`),
+// which runs on one core; one lane at a time left the second core idle for most of the step.
+// A target always goes to the same lane (its index in TARGETS, modulo the lanes), so each
+// lane's cargo dir stays warm for its own targets between runs; a new lane's dir is seeded
+// with a copy of what the first lane's dir holds for them. Each build's output is written to
+// a log and printed whole when it ends, so the two lanes' logs do not interleave. Under
+// `flock $PERSE_HEAVY_LOCK` (when set) the builds still run one at a time.
 
-const { spawnSync } = require('node:child_process')
+const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const { ROOT, CROSS_DIR, CARGO_DIR, EXPORTS_TARGET_DIR, ZIG_BIN, GLIBC_FLOOR, TARGETS, ADDONS, artifactOf, exportRev, lockedCommand, lockPrefix } = require('./targets.js')
@@ -37,18 +48,20 @@ const { ROOT, CROSS_DIR, CARGO_DIR, EXPORTS_TARGET_DIR, ZIG_BIN, GLIBC_FLOOR, TA
 const MINGW_GCC = 'x86_64-w64-mingw32-gcc'
 
 function parseArgs(argv) {
-  const opts = { only: null, glibc: GLIBC_FLOOR, fromGit: null }
+  const opts = { only: null, glibc: GLIBC_FLOOR, fromGit: null, lanes: Number(process.env.PERSE_BUILD_LANES || 2) }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--only') opts.only = argv[++i].split(',').filter(Boolean)
     else if (a === '--glibc') opts.glibc = argv[++i]
     else if (a === '--from-git') opts.fromGit = argv[++i]
+    else if (a === '--lanes') opts.lanes = Number(argv[++i])
     else if (a === '-h' || a === '--help') {
-      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 10).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n')
+      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 12).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n')
       process.exit(0)
     } else throw new Error(`unknown argument ${a}`)
   }
   if (!/^2\.\d+$/.test(opts.glibc)) throw new Error(`--glibc wants a version like 2.17, got ${opts.glibc}`)
+  if (!Number.isInteger(opts.lanes) || opts.lanes < 1 || opts.lanes > 7) throw new Error(`--lanes (or PERSE_BUILD_LANES) wants 1 to 7, got ${opts.lanes}`)
   return opts
 }
 
@@ -87,7 +100,54 @@ function libnodeStub() {
   return dir
 }
 
-function buildOne(t, glibc, src, addon) {
+/** The cargo dir of lane `lane`: the first lane's is `base` itself, the others' sit beside it. */
+const laneDir = (base, lane) => (lane === 0 ? base : `${base}-lane${lane + 1}`)
+
+/**
+ * A lane's cargo dir gets a copy of what the first lane's holds for its targets, when it has
+ * none yet (their `<triple>/` folders, and the host's `release/` where build scripts and
+ * proc-macros go), so that adding a lane, or a target to one, does not compile every
+ * dependency again. Cargo's fingerprints and build-script outputs are relative to the target
+ * dir, so a copy is warm; if one were not, cargo would rebuild what it must, which is only slower.
+ */
+function seedLane(base, dir, triples) {
+  if (dir === base || !fs.existsSync(base)) return
+  const parts = ['release', ...triples].filter((p) => fs.existsSync(path.join(base, p)) && !fs.existsSync(path.join(dir, p)))
+  if (!parts.length) return
+  const t0 = Date.now()
+  fs.mkdirSync(dir, { recursive: true })
+  for (const p of parts) {
+    // Copied under a temporary name and renamed, so an interrupted copy is never taken for a cache.
+    const tmp = path.join(dir, `${p}.seeding`)
+    fs.rmSync(tmp, { recursive: true, force: true })
+    const r = spawnSync('cp', ['-a', '--reflink=auto', path.join(base, p), tmp], { stdio: 'inherit' })
+    if (r.status !== 0) {
+      fs.rmSync(tmp, { recursive: true, force: true })
+      process.stdout.write(`(could not seed ${dir}/${p} from ${base}; cargo builds it from nothing)\n`)
+      continue
+    }
+    fs.renameSync(tmp, path.join(dir, p))
+  }
+  process.stdout.write(`seeded ${dir} from ${base} (${parts.join(', ')}) in ${fmtTime((Date.now() - t0) / 1000)}\n`)
+}
+
+/** Runs `argv` with its output (stdout and stderr) written to `log`; resolves to its exit status. */
+function run(argv, options, log) {
+  return new Promise((resolve) => {
+    const out = fs.openSync(log, 'w')
+    const child = spawn(argv[0], argv[1], { ...options, stdio: ['ignore', out, out] })
+    child.on('error', (e) => {
+      fs.closeSync(out)
+      resolve({ status: null, signal: e.message })
+    })
+    child.on('close', (status, signal) => {
+      fs.closeSync(out)
+      resolve({ status, signal })
+    })
+  })
+}
+
+async function buildOne(t, glibc, src, addon, targetDir) {
   const requested = t.libc === 'gnu' ? `${t.triple}.${glibc}` : t.triple
   // napi writes into a staging folder; the artifact is replaced only when the build succeeds.
   const outDir = path.join(CROSS_DIR, 'staging', addon.name, t.platform)
@@ -100,14 +160,14 @@ function buildOne(t, glibc, src, addon) {
   const args = [
     napi, 'build', '--release', '--platform', '--no-js',
     '--target', requested, ...(t.format === 'pe' ? [] : ['-x']),
-    '--target-dir', src.targetDir,
+    '--target-dir', targetDir,
     '--output-dir', outDir,
     '--dts', path.relative(outDir, path.join(CROSS_DIR, 'dts', `${addon.name}.${t.platform}.d.ts`)),
   ]
   const env = {
     ...process.env,
     PATH: `${ZIG_BIN}${path.delimiter}${process.env.PATH}`,
-    CARGO_TARGET_DIR: src.targetDir,
+    CARGO_TARGET_DIR: targetDir,
     CARGO_TERM_COLOR: process.env.CARGO_TERM_COLOR || 'never',
   }
   if (t.format === 'macho') env.MACOSX_DEPLOYMENT_TARGET = t.macos
@@ -116,18 +176,22 @@ function buildOne(t, glibc, src, addon) {
     env.LIBNODE_PATH = libnodeStub()
   }
   fs.mkdirSync(path.join(CROSS_DIR, 'dts'), { recursive: true })
-  process.stdout.write(`\n== ${addon.name} ${t.triple} (${requested}) -> ${path.relative(ROOT, dest)}\n$ ${lockPrefix()}${args.map((a) => path.isAbsolute(a) ? path.relative(ROOT, a) || '.' : a).join(' ')}\n`)
+  fs.mkdirSync(path.join(CROSS_DIR, 'logs'), { recursive: true })
+  const log = path.join(CROSS_DIR, 'logs', `${addon.name}.${t.platform}.log`)
+  const header = `\n== ${addon.name} ${t.triple} (${requested}) -> ${path.relative(ROOT, dest)}\n$ ${lockPrefix()}${args.map((a) => path.isAbsolute(a) ? path.relative(ROOT, a) || '.' : a).join(' ')}\n`
   // The build time counts from when the lock was acquired (the stamp file), not from when
   // this script started waiting for another engineer's build to finish.
-  const stamp = path.join(CROSS_DIR, `.lock-acquired-${process.pid}`)
+  const stamp = path.join(CROSS_DIR, `.lock-acquired-${process.pid}-${addon.name}-${t.platform}`)
   const started = Date.now()
-  const r = spawnSync(...lockedCommand(stamp, args), { cwd: path.join(src.dir, addon.dir), env, stdio: 'inherit' })
+  const r = await run(lockedCommand(stamp, args), { cwd: path.join(src.dir, addon.dir), env }, log)
   const ended = Date.now()
   const acquired = fs.existsSync(stamp) ? Number(fs.readFileSync(stamp, 'utf8').trim()) : started
   fs.rmSync(stamp, { force: true })
   const seconds = (ended - acquired) / 1000
   const waited = (acquired - started) / 1000
-  if (r.status !== 0) throw new Error(`napi build for ${requested} failed (exit ${r.status ?? r.signal}); ${fs.existsSync(dest) ? `the previous ${path.relative(ROOT, dest)} is left as it was` : 'no artifact'}`)
+  // The build's whole output, at once: the other lane's builds print between, never inside.
+  process.stdout.write(header + fs.readFileSync(log, 'utf8'))
+  if (r.status !== 0) throw new Error(`napi build for ${addon.name} ${requested} failed (exit ${r.status ?? r.signal}); ${fs.existsSync(dest) ? `the previous ${path.relative(ROOT, dest)} is left as it was` : 'no artifact'}`)
   if (!fs.existsSync(built)) {
     const found = fs.readdirSync(outDir).filter((f) => f.endsWith('.node'))
     throw new Error(`napi build for ${requested} did not write ${built} (found: ${found.join(', ') || 'nothing'})`)
@@ -142,7 +206,7 @@ function buildOne(t, glibc, src, addon) {
   return { addon: addon.name, triple: t.triple, requested, platform: t.platform, source: src.label, file: path.relative(addon.artifacts, dest), size, seconds: Math.round(seconds * 10) / 10, glibcFloor: t.libc === 'gnu' ? glibc : null, macosFloor: t.macos || null, builtAt: new Date().toISOString() }
 }
 
-function main() {
+async function main() {
   const opts = parseArgs(process.argv.slice(2))
   const targets = opts.only ? TARGETS.filter((t) => [t.triple, t.napiTriple, t.platform].some((n) => opts.only.includes(n))) : TARGETS
   if (opts.only && targets.length !== opts.only.length) throw new Error(`--only: unknown target in ${opts.only.join(',')}; known: ${TARGETS.map((t) => t.triple).join(', ')}`)
@@ -150,27 +214,45 @@ function main() {
   const src = opts.fromGit
     ? (({ dir, sha }) => ({ dir, label: `git ${sha}`, targetDir: EXPORTS_TARGET_DIR }))(exportRev(opts.fromGit, { fresh: true }))
     : { dir: ROOT, label: 'working tree', targetDir: CARGO_DIR }
-  process.stdout.write(`source: ${src.label}${src.dir !== ROOT ? ` (${path.relative(ROOT, src.dir)}, cargo target dir ${path.relative(ROOT, src.targetDir)})` : ''}\n`)
+  // A target's lane follows from its place in TARGETS, not from --only, so it always meets its own cache.
+  const lanes = Array.from({ length: opts.lanes }, (_, i) => ({ dir: laneDir(src.targetDir, i), targets: [] }))
+  for (const t of targets) lanes[TARGETS.indexOf(t) % opts.lanes].targets.push(t)
+  const busy = lanes.filter((l) => l.targets.length)
+  process.stdout.write(`source: ${src.label}${src.dir !== ROOT ? ` (${path.relative(ROOT, src.dir)})` : ''}; ${busy.length} lane(s): ${busy.map((l) => `${l.targets.map((t) => t.platform).join(', ')} in ${l.dir}`).join('; ')}\n`)
+  for (const l of busy) seedLane(src.targetDir, l.dir, l.targets.map((t) => t.triple))
+  const t0 = Date.now()
   const results = []
-  for (const t of targets) {
-    for (const addon of ADDONS) {
-      const r = buildOne(t, opts.glibc, src, addon)
-      results.push(r)
-      // manifest.json in each artifacts folder says what each binary was built from, and when.
-      const manifestFile = path.join(addon.artifacts, 'manifest.json')
-      const manifest = fs.existsSync(manifestFile) ? JSON.parse(fs.readFileSync(manifestFile, 'utf8')) : {}
-      manifest[t.platform] = r
-      fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + '\n')
-    }
+  const failures = []
+  const record = (addon, t, r) => {
+    results.push(r)
+    // manifest.json in each artifacts folder says what each binary was built from, and when.
+    const manifestFile = path.join(addon.artifacts, 'manifest.json')
+    const manifest = fs.existsSync(manifestFile) ? JSON.parse(fs.readFileSync(manifestFile, 'utf8')) : {}
+    manifest[t.platform] = r
+    fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + '\n')
   }
-  process.stdout.write('\nbuild:targets summary\n')
+  // A lane stops at its first failure; the other lanes finish theirs.
+  await Promise.all(busy.map(async (lane) => {
+    for (const t of lane.targets) {
+      for (const addon of ADDONS) {
+        try {
+          record(addon, t, await buildOne(t, opts.glibc, src, addon, lane.dir))
+        } catch (e) {
+          failures.push(e.message)
+          return
+        }
+      }
+    }
+  }))
+  const order = (r) => TARGETS.findIndex((t) => t.platform === r.platform) * ADDONS.length + ADDONS.findIndex((a) => a.name === r.addon)
+  results.sort((a, b) => order(a) - order(b))
+  process.stdout.write(`\nbuild:targets summary (${fmtTime((Date.now() - t0) / 1000)} wall, ${busy.length} lane(s))\n`)
   for (const r of results) process.stdout.write(`  ${r.addon.padEnd(17)} ${r.platform.padEnd(17)} ${r.requested.padEnd(32)} ${fmtSize(r.size).padEnd(28)} ${fmtTime(r.seconds)}\n`)
+  if (failures.length) throw new Error(failures.join('\n'))
   process.stdout.write(`artifacts: ${ADDONS.map((a) => `${path.relative(ROOT, a.artifacts)}/<platform>/`).join(' and ')} (manifest.json); next: npm run check:artifacts\n`)
 }
 
-try {
-  main()
-} catch (e) {
+main().catch((e) => {
   process.stderr.write(`build:targets: ${e.message}\n`)
   process.exit(1)
-}
+})
