@@ -1,5 +1,6 @@
-//! What `js_options!` generates, on two small structs: the key list, the checks and their
-//! messages, a range shared by a later struct, and the field-by-field conversion.
+//! What `js_options!` (crates/perse-options) generates, on two small structs: the key list, the
+//! checks and their messages, a range shared by a later struct, and the field-by-field
+//! conversion. Here rather than in perse-options: see its Cargo.toml.
 
 use perse_options::js_options;
 
