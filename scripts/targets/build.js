@@ -29,15 +29,17 @@
 // previous artifact in place (manifest.json says what each one was built from, and when). napi build does not write
 // binding.js / index.js here (--no-js); its type definitions go to target/cross/dts/.
 //
-// Lanes: the targets are dealt to two lanes that build side by side, each lane one target at a
-// time, both addons, in its own cargo dir (cargo locks a target dir for the whole build, host
-// dir included, so two builds cannot share one). Why: a warm build is mostly its last step, the
-// fat-LTO optimisation and code generation of one crate (`lto = true`, `codegen-units = 1`),
-// which runs on one core; one lane at a time left the second core idle for most of the step.
-// A target always goes to the same lane (its index in TARGETS, modulo the lanes), so each
-// lane's cargo dir stays warm for its own targets between runs; a new lane's dir is seeded
-// with a copy of what the first lane's dir holds for them. Each build's output is written to
-// a log and printed whole when it ends, so the two lanes' logs do not interleave. Under
+// Lanes: the 14 builds (seven targets, two addons) are dealt to two lanes that run side by
+// side, each lane one build at a time in its own cargo dir (cargo locks a target dir for the
+// whole build, host dir included, so two builds cannot share one). Why: a warm build is mostly
+// its last step, the fat-LTO optimisation and code generation of one crate (`lto = true`,
+// `codegen-units = 1`), which runs on one core; one build at a time left the second core idle
+// for most of it. A build always goes to the same lane (build k of TARGETS x ADDONS goes to
+// lane k modulo the lanes: with two, perse-node's builds in one and perse-node-local's in the
+// other, which also balances them), so each lane's cargo dir stays warm for its builds between
+// runs; a lane's dir is seeded with a copy of what the first lane's holds for targets it has
+// not built yet. Each build's output is written to a log and printed whole when it ends, so
+// the lanes' logs do not interleave. Under
 // `flock $PERSE_HEAVY_LOCK` (when set) the builds still run one at a time.
 
 const { spawn, spawnSync } = require('node:child_process')
@@ -214,12 +216,14 @@ async function main() {
   const src = opts.fromGit
     ? (({ dir, sha }) => ({ dir, label: `git ${sha}`, targetDir: EXPORTS_TARGET_DIR }))(exportRev(opts.fromGit, { fresh: true }))
     : { dir: ROOT, label: 'working tree', targetDir: CARGO_DIR }
-  // A target's lane follows from its place in TARGETS, not from --only, so it always meets its own cache.
-  const lanes = Array.from({ length: opts.lanes }, (_, i) => ({ dir: laneDir(src.targetDir, i), targets: [] }))
-  for (const t of targets) lanes[TARGETS.indexOf(t) % opts.lanes].targets.push(t)
-  const busy = lanes.filter((l) => l.targets.length)
-  process.stdout.write(`source: ${src.label}${src.dir !== ROOT ? ` (${path.relative(ROOT, src.dir)})` : ''}; ${busy.length} lane(s): ${busy.map((l) => `${l.targets.map((t) => t.platform).join(', ')} in ${l.dir}`).join('; ')}\n`)
-  for (const l of busy) seedLane(src.targetDir, l.dir, l.targets.map((t) => t.triple))
+  // A build's lane follows from its place in TARGETS x ADDONS, not from --only, so it always meets its own cache.
+  const lanes = Array.from({ length: opts.lanes }, (_, i) => ({ dir: laneDir(src.targetDir, i), builds: [] }))
+  for (const t of targets) {
+    ADDONS.forEach((addon, a) => lanes[(TARGETS.indexOf(t) * ADDONS.length + a) % opts.lanes].builds.push({ t, addon }))
+  }
+  const busy = lanes.filter((l) => l.builds.length)
+  process.stdout.write(`source: ${src.label}${src.dir !== ROOT ? ` (${path.relative(ROOT, src.dir)})` : ''}; ${busy.length} lane(s): ${busy.map((l) => `${l.builds.map((b) => `${b.addon.name} ${b.t.platform}`).join(', ')} in ${l.dir}`).join('; ')}\n`)
+  for (const l of busy) seedLane(src.targetDir, l.dir, [...new Set(l.builds.map((b) => b.t.triple))])
   const t0 = Date.now()
   const results = []
   const failures = []
@@ -233,14 +237,12 @@ async function main() {
   }
   // A lane stops at its first failure; the other lanes finish theirs.
   await Promise.all(busy.map(async (lane) => {
-    for (const t of lane.targets) {
-      for (const addon of ADDONS) {
-        try {
-          record(addon, t, await buildOne(t, opts.glibc, src, addon, lane.dir))
-        } catch (e) {
-          failures.push(e.message)
-          return
-        }
+    for (const { t, addon } of lane.builds) {
+      try {
+        record(addon, t, await buildOne(t, opts.glibc, src, addon, lane.dir))
+      } catch (e) {
+        failures.push(e.message)
+        return
       }
     }
   }))
