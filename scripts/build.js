@@ -14,12 +14,11 @@ const napi = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32
 const extra = process.argv.slice(2)
 
 // A debug build of perse-node carries the layout round-trip samples (__test__/layout.spec.js);
-// a release build never does. perse-node-local's debug build asks for them too, only so that
-// both builds share one compile of perse-core (packages/local/Cargo.toml).
+// a release build never does.
 const samples = extra.includes('--release') ? [] : ['--features', 'layout-samples']
 
 for (const dir of [ROOT, path.join(ROOT, 'packages', 'local')]) {
-  const args = ['build', '--platform', '--js', 'binding.js', '--dts', 'binding.d.ts', ...extra, ...samples]
+  const args = ['build', '--platform', '--js', 'binding.js', '--dts', 'binding.d.ts', ...extra, ...(dir === ROOT ? samples : [])]
   process.stdout.write(`$ (${path.relative(ROOT, dir) || '.'}) napi ${args.join(' ')}\n`)
   const r = spawnSync(napi, args, { cwd: dir, stdio: 'inherit', shell: process.platform === 'win32' })
   if (r.status !== 0) process.exit(r.status ?? 1)
