@@ -14,6 +14,7 @@ const path = require('node:path')
 
 const { calls } = require('../binding.js')
 const { startLocalServer } = require('..')
+const { ms } = require('./helpers/time')
 
 const ROOT = path.join(__dirname, '..')
 const table = calls()
@@ -39,7 +40,8 @@ test("index.d.ts's docs name exactly the requests the table lists", (t) => {
 
 test('a traced call reports the operation and HTTP method of its table entry', async (t) => {
   const server = await startLocalServer()
-  const perse = server.client()
+  // Scaled: under QEMU the first engine call (weights and all) came within a few seconds of 30 s.
+  const perse = server.client({ timeoutMs: ms(30_000) })
   const seen = []
   const sub = { start: (ctx) => seen.push([ctx.operation, ctx.method]) }
   dc.tracingChannel('perse-node:call').subscribe(sub)

@@ -6,7 +6,7 @@
 // minimum face size for compare and enrollment.
 
 const test = require('ava')
-const { SCALE } = require('./helpers/time')
+const { SCALE, ms } = require('./helpers/time')
 // Under emulation (npm run test:arm64) a face-engine run takes seconds: one test at a time.
 const it = SCALE > 1 ? test.serial : test
 const fs = require('node:fs')
@@ -77,7 +77,7 @@ it('perse-node serve without perse-node-local exits 1 with the install command',
 it('dataDir: enrollments survive a restart, in order; one server per folder', async (t) => {
   const dataDir = tmp()
   const first = await startLocalServer({ dataDir })
-  let client = first.client()
+  let client = first.client({ timeoutMs: ms(30_000) })
   const a = await client.enroll(img('astronaut.jpg'), CONSENT)
   const b = await client.enroll(img('obama.jpg'), CONSENT)
   const gone = await client.enroll(img('astronaut-crop.jpg'), CONSENT)
@@ -87,7 +87,7 @@ it('dataDir: enrollments survive a restart, in order; one server per folder', as
   await first.close()
   t.true(fs.existsSync(path.join(dataDir, 'enrollments.redb')))
   const second = await startLocalServer({ dataDir })
-  client = second.client()
+  client = second.client({ timeoutMs: ms(30_000) })
   t.deepEqual((await client.enrollment.list()).userTokens, [a.userToken, b.userToken])
   const same = await client.compare({ userToken: a.userToken }, img('astronaut-crop.jpg'), CONSENT)
   t.true(same.similarity > same.defaultThresholds.similarity, `${same.similarity}`)
@@ -97,7 +97,7 @@ it('dataDir: enrollments survive a restart, in order; one server per folder', as
   await second.close()
   // Without dataDir nothing is kept.
   const plain = await startLocalServer()
-  client = plain.client()
+  client = plain.client({ timeoutMs: ms(30_000) })
   t.deepEqual((await client.enrollment.list()).userTokens, [])
   client.close()
   await plain.close()
@@ -114,7 +114,7 @@ it('dataDir that cannot be a folder is refused before anything starts', async (t
 
 it('compare and enrollment refuse a face too small to tell people apart, with its size', async (t) => {
   const server = await startLocalServer()
-  const client = server.client()
+  const client = server.client({ timeoutMs: ms(30_000) })
   t.teardown(async () => {
     client.close()
     await server.close()

@@ -100,7 +100,7 @@ it('quality: astronaut is good, the degraded photos are flagged', async (t) => {
 
 it('livenessScore can be overridden to exercise the spoof check', async (t) => {
   const server = await startLocalServer({ livenessScore: 0.2 })
-  const client = server.client()
+  const client = server.client({ timeoutMs: ms(30_000) })
   const r = await client.qualityWithSpoofCheck(img('astronaut.jpg'), CONSENT)
   t.is(r.code, 'bad_image_quality')
   t.true(r.detailedFaces[0].isSpoofing)
