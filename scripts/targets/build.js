@@ -39,8 +39,8 @@
 // other, which also balances them), so each lane's cargo dir stays warm for its builds between
 // runs; a lane's dir is seeded with a copy of what the first lane's holds for targets it has
 // not built yet. Each build's output is written to a log and printed whole when it ends, so
-// the lanes' logs do not interleave. Under
-// `flock $PERSE_HEAVY_LOCK` (when set) the builds still run one at a time.
+// the lanes' logs do not interleave. Under `flock $PERSE_HEAVY_LOCK` (when set) the builds
+// still run one at a time.
 
 const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
