@@ -5,9 +5,10 @@
 // registry's `node-<os>-<cpu>` packages and are cached in .cross/ (git-ignored). The addon is
 // Node-API, so the same build serves every version. NODE_VERSIONS=22,24 picks the majors.
 
-const { execFileSync, spawn } = require('node:child_process')
+const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
+const { runLogged } = require('./run-logged.js')
 
 const ROOT = path.join(__dirname, '..')
 const CACHE = path.join(ROOT, '.cross')
@@ -53,16 +54,9 @@ function runSuite(major) {
   const started = Date.now()
   // Child processes that tests spawn use process.execPath, so they run on this version too.
   const env = { ...process.env, PATH: `${path.dirname(bin)}${path.delimiter}${process.env.PATH}` }
-  return new Promise((resolve) => {
-    const out = fs.openSync(log, 'w')
-    const child = spawn(bin, [ava], { cwd: ROOT, stdio: ['ignore', out, out], env })
-    const done = (ok) => {
-      fs.closeSync(out)
-      process.stdout.write(`\n=== Node ${version}: npx ava\n${fs.readFileSync(log, 'utf8')}`)
-      resolve({ version, ok, seconds: Math.round((Date.now() - started) / 1000) })
-    }
-    child.on('error', () => done(false))
-    child.on('close', (status) => done(status === 0))
+  return runLogged([bin, ava], { cwd: ROOT, env }, log).then((r) => {
+    process.stdout.write(`\n=== Node ${version}: npx ava\n${r.output}`)
+    return { version, ok: r.status === 0, seconds: Math.round((Date.now() - started) / 1000) }
   })
 }
 

@@ -42,9 +42,10 @@
 // the lanes' logs do not interleave. Under `flock $PERSE_HEAVY_LOCK` (when set) the builds
 // still run one at a time.
 
-const { spawn, spawnSync } = require('node:child_process')
+const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
+const { runLogged } = require('../run-logged.js')
 const { ROOT, CROSS_DIR, CARGO_DIR, EXPORTS_TARGET_DIR, ZIG_BIN, GLIBC_FLOOR, TARGETS, ADDONS, artifactOf, exportRev, lockedCommand, lockPrefix } = require('./targets.js')
 
 const MINGW_GCC = 'x86_64-w64-mingw32-gcc'
@@ -133,22 +134,6 @@ function seedLane(base, dir, triples) {
   process.stdout.write(`seeded ${dir} from ${base} (${parts.join(', ')}) in ${fmtTime((Date.now() - t0) / 1000)}\n`)
 }
 
-/** Runs `argv` with its output (stdout and stderr) written to `log`; resolves to its exit status. */
-function run(argv, options, log) {
-  return new Promise((resolve) => {
-    const out = fs.openSync(log, 'w')
-    const child = spawn(argv[0], argv[1], { ...options, stdio: ['ignore', out, out] })
-    child.on('error', (e) => {
-      fs.closeSync(out)
-      resolve({ status: null, signal: e.message })
-    })
-    child.on('close', (status, signal) => {
-      fs.closeSync(out)
-      resolve({ status, signal })
-    })
-  })
-}
-
 async function buildOne(t, glibc, src, addon, targetDir) {
   const requested = t.libc === 'gnu' ? `${t.triple}.${glibc}` : t.triple
   // napi writes into a staging folder; the artifact is replaced only when the build succeeds.
@@ -185,14 +170,14 @@ async function buildOne(t, glibc, src, addon, targetDir) {
   // this script started waiting for another engineer's build to finish.
   const stamp = path.join(CROSS_DIR, `.lock-acquired-${process.pid}-${addon.name}-${t.platform}`)
   const started = Date.now()
-  const r = await run(lockedCommand(stamp, args), { cwd: path.join(src.dir, addon.dir), env }, log)
+  const r = await runLogged(lockedCommand(stamp, args).flat(), { cwd: path.join(src.dir, addon.dir), env }, log)
   const ended = Date.now()
   const acquired = fs.existsSync(stamp) ? Number(fs.readFileSync(stamp, 'utf8').trim()) : started
   fs.rmSync(stamp, { force: true })
   const seconds = (ended - acquired) / 1000
   const waited = (acquired - started) / 1000
   // The build's whole output, at once: the other lane's builds print between, never inside.
-  process.stdout.write(header + fs.readFileSync(log, 'utf8'))
+  process.stdout.write(header + r.output)
   if (r.status !== 0) throw new Error(`napi build for ${addon.name} ${requested} failed (exit ${r.status ?? r.signal}); ${fs.existsSync(dest) ? `the previous ${path.relative(ROOT, dest)} is left as it was` : 'no artifact'}`)
   if (!fs.existsSync(built)) {
     const found = fs.readdirSync(outDir).filter((f) => f.endsWith('.node'))
