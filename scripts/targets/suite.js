@@ -58,4 +58,36 @@ function summarizeTap(tap) {
   }
 }
 
-module.exports = { stageSuite, summarizeTap }
+/**
+ * Per spec file times from ava's TAP stream as it arrives (TAP carries no times). With the
+ * repo's `concurrency: 1` ava runs one file at a time, so a file's time is from the previous
+ * file's last result to its own last one (its worker's start-up included). `feed` takes the
+ * stream's chunks; `report()` lists the files, slowest first, with their share of the suite.
+ */
+function tapFileTimer(start = Date.now()) {
+  let partial = ''
+  let last = start
+  const files = new Map()
+  return {
+    feed(chunk) {
+      const lines = (partial + chunk).split('\n')
+      partial = lines.pop()
+      for (const line of lines) {
+        const m = /^(?:not )?ok \d+ - (.+?) › /.exec(line)
+        if (!m) continue
+        const now = Date.now()
+        const f = files.get(m[1]) || { ms: 0, tests: 0 }
+        f.ms += now - last
+        f.tests++
+        files.set(m[1], f)
+        last = now
+      }
+    },
+    report() {
+      const total = [...files.values()].reduce((a, f) => a + f.ms, 0) || 1
+      return [...files].sort((a, b) => b[1].ms - a[1].ms).map(([name, f]) => `  ${(f.ms / 1000).toFixed(1).padStart(7)} s ${String(Math.round((100 * f.ms) / total)).padStart(3)} %  ${String(f.tests).padStart(3)} tests  ${name}`).join('\n')
+    },
+  }
+}
+
+module.exports = { stageSuite, summarizeTap, tapFileTimer }

@@ -4,7 +4,7 @@
 // aarch64-unknown-linux-gnu binary, in the registry's arm64 Node running under qemu-aarch64.
 //
 //   node scripts/targets/test-arm64.js                        the specs that reach native code (all but HOST_ONLY below)
-//   node scripts/targets/test-arm64.js --all                  every spec (about 25 min here, against about 8)
+//   node scripts/targets/test-arm64.js --all                  every spec (about twice as long)
 //   node scripts/targets/test-arm64.js --timeout 10m          ava's inactivity timeout (default 8m emulated: a
 //                                                               face-engine run takes ~5 s there; the repo's with --host)
 //   node scripts/targets/test-arm64.js -- --match '*server*'  anything after -- goes to ava
@@ -43,7 +43,7 @@ const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const { ROOT, CROSS_DIR, ARTIFACTS, NODE_ARM64, ADDONS, artifactOf, binaryFile, exportRev, lockedCommand, lockPrefix } = require('./targets.js')
-const { stageSuite, summarizeTap } = require('./suite.js')
+const { stageSuite, summarizeTap, tapFileTimer } = require('./suite.js')
 const LOCAL = ADDONS.find((a) => a.name === 'perse-node-local')
 
 const HOST = process.argv.includes('--host')
@@ -67,6 +67,7 @@ const TIME_SCALE = process.env.PERSE_TEST_TIME_SCALE || (HOST ? '1' : '6')
  * natively in npm test and test:node-versions, and reaches no native code that the included
  * specs do not also reach. Under QEMU they took about 2/3 of the 23 min the whole suite took
  * (hostile-local's memory bounds also measure QEMU's own translation cache, not the server).
+ * The time per spec file is printed at the end of a run: what to look at before adding one.
  * What stays proves the arm64 binary: the loader, the completion queue and its threads
  * (arm64's weaker memory ordering), tokens under concurrency, TLS (ring's arm64 assembly),
  * uploads and prepare (the image code's NEON paths), the CLI and the local server's engine
@@ -81,6 +82,7 @@ const HOST_ONLY = [
   ['codes.spec.js', 'the error-code table against the JS sources'],
   ['faults.spec.js', 'retry rules against the fault server; the same executor runs in tokens and transport'],
   ['jit.spec.js', "V8's optimisation of the decoder (the same JS on every platform)"],
+  ['cli.spec.js', 'the CLI is JS over the same addon; its --local runs reach the engine local.spec runs, each child took ~50 s to start and load the models (607 s of a 34 min run)'],
 ]
 
 function parseArgs(argv) {
@@ -197,9 +199,13 @@ async function main() {
   const suiteStart = Date.now()
   const log = fs.createWriteStream(LOG)
   let tap = ''
+  let timer = null
   const stamp = path.join(CROSS_DIR, `.lock-acquired-${process.pid}`)
   const child = spawn(...lockedCommand(stamp, [NODE, ...args]), { cwd: STAGE, env, stdio: ['ignore', 'pipe', 'pipe'] })
   child.stdout.on('data', (d) => {
+    // The first output comes once the lock is held: times start there.
+    timer = timer || tapFileTimer(fs.existsSync(stamp) ? Number(fs.readFileSync(stamp, 'utf8').trim()) : suiteStart)
+    timer.feed(String(d))
     tap += d
     log.write(d)
     process.stdout.write(d)
@@ -221,6 +227,7 @@ async function main() {
   process.stdout.write(`\ntest:arm64 summary: ${s.pass} passed, ${s.fail} failed, ${s.skip} skipped, ${s.todo} todo (of ${s.tests}); ava exit ${code}\n`)
   for (const f of s.failed) process.stdout.write(`  failed: ${f}\n`)
   for (const t of s.timeouts) process.stdout.write(`  ${t}\n`)
+  if (timer) process.stdout.write(`time per spec file (one file at a time; from the previous file's last result):\n${timer.report()}\n`)
   process.stdout.write(`wall time: ${fmt(wall)} (ava suite ${fmt(suiteSeconds)}${waited >= 1 ? `; ${fmt(waited)} waiting for the lock not counted` : ''}); TAP log: ${path.relative(ROOT, LOG)}\n`)
   process.exitCode = code
 }

