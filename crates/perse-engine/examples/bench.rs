@@ -226,7 +226,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cf = CenterFace::load(&cf_path)?;
     println!("load {}: {:.1} ms", cf_path.display(), t.elapsed().as_secs_f64() * 1e3);
     let t = Instant::now();
+    // As the local server runs it; PERSE_BENCH_F32_DESCRIPTOR=1 for every conv in f32.
     let ds = Descriptor::load(&ds_path)?;
+    let ds = if std::env::var_os("PERSE_BENCH_F32_DESCRIPTOR").is_some() {
+        ds
+    } else {
+        ds.with_int8_convs()
+    };
     println!("load {}: {:.1} ms", ds_path.display(), t.elapsed().as_secs_f64() * 1e3);
 
     let sides: Vec<Option<u32>> = arg::<String>(&args, "--sides")

@@ -226,7 +226,8 @@ fn main() -> Res<()> {
     let mut models = Models {
         cf: CenterFace::load(models.join("centerface.safetensors"))?,
         by_threads: Vec::new(),
-        ds: Descriptor::load(models.join("dlib_resnet_v1.f16.safetensors"))?,
+        // As the local server runs it (3x3 convs on 8-bit integers).
+        ds: Descriptor::load(models.join("dlib_resnet_v1.f16.safetensors"))?.with_int8_convs(),
     };
     let stdout = std::io::stdout();
     for line in std::io::stdin().lock().lines() {

@@ -145,6 +145,18 @@ impl Graph {
         self
     }
 
+    /// Runs the dense convs that have a window (not 1x1) on 8-bit integers (`ops/qconv.rs`);
+    /// returns how many there are.
+    pub(crate) fn int8_convs(&mut self) -> usize {
+        let mut count = 0;
+        for node in &mut self.nodes {
+            if let Op::Conv(c) = &mut node.op {
+                count += usize::from(c.quantize());
+            }
+        }
+        count
+    }
+
     /// Names of the values no layer reads: the network's outputs.
     pub fn output_names(&self) -> Vec<&str> {
         (1..self.values.len())

@@ -25,6 +25,7 @@ use super::buffers::Buffers;
 use super::gemm::{self, gemm, strided, BRows, Cols, Epilogue, PackedA};
 use super::layer::valid_range;
 pub(crate) use super::layer::{Conv, ConvWeights, Residual, TapCache};
+use super::qconv::{self, QWeights};
 use super::{elementwise, threads_for, Activation, Ctx};
 use crate::tensor::Tensor;
 
@@ -68,7 +69,21 @@ impl Conv {
             ConvWeights::Depthwise(_) => "depthwise",
             ConvWeights::Dense(_) if self.is_pointwise() => "conv1x1",
             ConvWeights::Dense(_) => "conv",
+            ConvWeights::Int8(_) => "conv-int8",
         }
+    }
+
+    /// Runs the layer on 8-bit integers (`qconv.rs`) if it is a dense conv with a window
+    /// (not 1x1: those are CenterFace's, which stays f32); returns whether it does.
+    pub(crate) fn quantize(&mut self) -> bool {
+        if let ConvWeights::Dense(p) = &self.weights {
+            if !self.is_pointwise() {
+                let q = QWeights::new(self.cout, self.cin, self.kh * self.kw, |co, kk| p.get(co, kk));
+                self.weights = ConvWeights::Int8(q);
+                self.reduced = TapCache::default();
+            }
+        }
+        matches!(self.weights, ConvWeights::Int8(_))
     }
 
     /// Depthwise (one kernel per channel).
@@ -104,13 +119,6 @@ impl Conv {
                 self.kw
             )
         })?;
-        let packed = match &self.weights {
-            ConvWeights::Depthwise(w) => {
-                let y = super::depthwise::forward(self, w, x, ho, wo, ctx, buf);
-                return unfused(y, res, buf);
-            }
-            ConvWeights::Dense(p) => p,
-        };
         // The epilogue takes a residual of exactly the output's shape; anything else (dlib's
         // zero-extending add_pad across a downsampling block) is added afterwards.
         let shape = [self.cout, ho, wo];
@@ -119,37 +127,43 @@ impl Conv {
             Some(r) if r.other.shape() == shape && self.act != Activation::Sigmoid => (Some(r), None),
             r => (None, r),
         };
-        let y = if self.is_pointwise() {
-            let n = ho * wo;
-            let mut data = buf.take(self.cout * n);
-            let t = threads_for(self.cout * self.cin * n, ctx.threads);
-            let b = BRows {
-                data: &x.data,
-                off: &strided(self.cin, n),
-                slack: false,
-            };
-            if let Err(e) = gemm(
-                ctx.isa,
-                packed,
-                &b,
-                n,
-                &mut data,
-                n,
-                Cols::Plain,
-                &self.epilogue(fused),
-                t,
-            ) {
-                buf.give(data);
-                return Err(e);
+        let y = match &self.weights {
+            ConvWeights::Int8(q) => self.forward_int8(q, x, ho, wo, fused, ctx, buf)?,
+            ConvWeights::Dense(packed) if self.is_pointwise() => {
+                let n = ho * wo;
+                let mut data = buf.take(self.cout * n);
+                let t = threads_for(self.cout * self.cin * n, ctx.threads);
+                let b = BRows {
+                    data: &x.data,
+                    off: &strided(self.cin, n),
+                    slack: false,
+                };
+                if let Err(e) = gemm(
+                    ctx.isa,
+                    packed,
+                    &b,
+                    n,
+                    &mut data,
+                    n,
+                    Cols::Plain,
+                    &self.epilogue(fused),
+                    t,
+                ) {
+                    buf.give(data);
+                    return Err(e);
+                }
+                Tensor {
+                    c: self.cout,
+                    h: ho,
+                    w: wo,
+                    data,
+                }
             }
-            Tensor {
-                c: self.cout,
-                h: ho,
-                w: wo,
-                data,
+            ConvWeights::Dense(packed) => self.forward_direct(packed, x, ho, wo, fused, ctx, buf)?,
+            ConvWeights::Depthwise(w) => {
+                let y = super::depthwise::forward(self, w, x, ho, wo, ctx, buf);
+                return unfused(y, res, buf);
             }
-        } else {
-            self.forward_direct(packed, x, ho, wo, fused, ctx, buf)?
         };
         let mut y = y;
         if self.act == Activation::Sigmoid {
@@ -207,6 +221,37 @@ impl Conv {
             cache.push((live.to_vec(), a.clone()));
         }
         a
+    }
+
+    /// The conv on 8-bit integers (`qconv.rs`), over the same stride-phase planes.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_int8(
+        &self,
+        q: &QWeights,
+        x: &Tensor,
+        ho: usize,
+        wo: usize,
+        res: Option<Residual>,
+        ctx: Ctx,
+        buf: &mut Buffers,
+    ) -> Result<Tensor, String> {
+        let [pt, pl, pb, pr] = self.pads;
+        let geo = qconv::Geometry {
+            stride: [self.sy, self.sx],
+            pad: [pt, pl],
+            kernel: [self.kh, self.kw],
+            planes: [(x.h + pt + pb).div_ceil(self.sy), (x.w + pl + pr).div_ceil(self.sx)],
+            out: [ho, wo],
+            live: self.live_taps(x.h, x.w, ho, wo),
+        };
+        let t = threads_for(self.cout * self.cin * self.kh * self.kw * ho * wo, ctx.threads);
+        let data = qconv::forward(ctx.isa, q, x, &geo, &self.epilogue(res), t, buf)?;
+        Ok(Tensor {
+            c: self.cout,
+            h: ho,
+            w: wo,
+            data,
+        })
     }
 
     /// The direct conv over stride-phase planes of the padded input (see the module doc).

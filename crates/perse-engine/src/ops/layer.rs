@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::gemm::PackedA;
+use super::qconv::QWeights;
 use super::Activation;
 use crate::tensor::Tensor;
 
@@ -45,6 +46,8 @@ pub(crate) enum ConvWeights {
     Depthwise(Vec<f32>),
     /// `cout x cin*kh*kw` (OIHW), packed for the GEMM.
     Dense(PackedA),
+    /// The same, as 8-bit integers for `qconv.rs` (the descriptor's 3x3 convs).
+    Int8(QWeights),
 }
 
 /// A residual `add` (or dlib `add_pad`) fused into the conv that produces its other input:

@@ -15,6 +15,7 @@ pub(crate) mod gemm;
 pub(crate) mod layer;
 pub(crate) mod packed;
 pub(crate) mod pool;
+pub(crate) mod qconv;
 pub(crate) mod simd;
 pub(crate) mod team;
 pub(crate) mod transpose;

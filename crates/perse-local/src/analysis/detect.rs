@@ -109,7 +109,8 @@ impl Engine {
                 .with_isa(isa),
             descriptor: perse_engine::Descriptor::load(file(DESCRIPTOR_FILE)?)
                 .map_err(bad)?
-                .with_isa(isa),
+                .with_isa(isa)
+                .with_int8_convs(),
             threads,
             in_flight: AtomicUsize::new(0),
         })
