@@ -89,9 +89,20 @@ pub(super) unsafe fn quantize_row(rows: [Option<&[f32]>; G], inv: f32, zp: f32, 
 /// AVX2; for every group `[ag, bg]`, `a + ag` is readable for `MR * 4` bytes and `b + bg`
 /// for 64.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn tile(a: *const i8, b: *const u8, off: &[[usize; 2]], acc: &mut [[i32; NR]; MR]) {
+pub(super) unsafe fn tile(a: *const i8, b: *const u8, off: &[[usize; 2]], rows: usize, acc: &mut [[i32; NR]; MR]) {
+    // A ragged last panel (32 rows are 5 panels and 2 rows) computes only its rows.
+    match rows {
+        1 | 2 => tile_rows::<2>(a, b, off, acc),
+        3 | 4 => tile_rows::<4>(a, b, off, acc),
+        _ => tile_rows::<MR>(a, b, off, acc),
+    }
+}
+
+/// [`tile`] for the first `R` rows; the others are left as they are.
+#[target_feature(enable = "avx2")]
+unsafe fn tile_rows<const R: usize>(a: *const i8, b: *const u8, off: &[[usize; 2]], acc: &mut [[i32; NR]; MR]) {
     let ones = _mm256_set1_epi16(1);
-    let mut c = [[_mm256_setzero_si256(); 2]; MR];
+    let mut c = [[_mm256_setzero_si256(); 2]; R];
     for &[ag, bg] in off {
         let bp = b.add(bg);
         let b0 = _mm256_loadu_si256(bp.cast());

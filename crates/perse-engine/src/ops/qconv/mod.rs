@@ -307,9 +307,10 @@ impl Run<'_> {
             let block = t0..(t0 + per_block).min(tiles.end);
             for p in panels.clone() {
                 let a = self.q.panel(p);
+                let rows = MR.min(self.q.m - p * MR);
                 for t in block.clone() {
                     let mut acc = [[0i32; NR]; MR];
-                    tile(self.isa, a, self.b, self.off, t * NR * G, &mut acc);
+                    tile(self.isa, a, self.b, self.off, t * NR * G, rows, &mut acc);
                     self.store(p, t * NR, &acc);
                 }
             }
@@ -400,14 +401,15 @@ fn kernel_set(isa: Isa) -> Isa {
 
 /// `acc[r][c] = Σ_g Σ_j a[ag + 4r + j] * b[bg + col + 4c + j]` over the groups' `[ag, bg]`
 /// offsets, for one tile.
-fn tile(isa: Isa, a: &[i8], b: &[u8], off: &[[usize; 2]], col: usize, acc: &mut [[i32; NR]; MR]) {
+/// Rows from `rows` on may be left at 0 (a ragged last panel).
+fn tile(isa: Isa, a: &[i8], b: &[u8], off: &[[usize; 2]], col: usize, rows: usize, acc: &mut [[i32; NR]; MR]) {
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx2 {
         // SAFETY: `kernel_set` chose AVX2 only if this CPU has it; `forward` checked that
         // every group's 64 bytes from `col` lie in `b`, and its weights in the panel `a`.
-        return unsafe { avx2::tile(a.as_ptr(), b.as_ptr().add(col), off, acc) };
+        return unsafe { avx2::tile(a.as_ptr(), b.as_ptr().add(col), off, rows, acc) };
     }
-    let _ = isa;
+    let _ = (isa, rows);
     for &[ag, bg] in off {
         let (ag, bg) = (&a[ag..][..MR * G], &b[bg + col..][..NR * G]);
         for (acc, ar) in acc.iter_mut().zip(ag.chunks_exact(G)) {
