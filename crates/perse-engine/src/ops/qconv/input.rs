@@ -1,8 +1,6 @@
 //! The conv's input as 8-bit values: its range, the rounding, and the channel-interleaved
 //! stride-phase planes the product reads (see the module doc of `qconv`).
 
-#[cfg(target_arch = "x86_64")]
-use super::avx2;
 use super::G;
 use crate::ops::simd::Isa;
 use crate::tensor::Tensor;
@@ -125,5 +123,60 @@ fn quantize_row(isa: Isa, rows: [Option<&[f32]>; G], inv: f32, zp: f32, out: &mu
                 .for_each(|(p, &v)| p[j] = q8(v, inv, zp)),
             None => out[done..].iter_mut().for_each(|p| p[j] = zp as u8),
         }
+    }
+}
+
+/// The input's AVX2 loops, in the portable code's float operations.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{G, ROUND};
+    use std::arch::x86_64::*;
+
+    /// [`super::range`] over whole groups of 8 values into 8 lanes each (`vminps(x, lo)` is
+    /// `x < lo ? x : lo`, as the portable loop); returns how many values it took.
+    ///
+    /// # Safety
+    /// AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn range(v: &[f32], lo: &mut [f32; 8], hi: &mut [f32; 8]) -> usize {
+        let whole = v.len() / 8 * 8;
+        let (mut l, mut h) = (_mm256_loadu_ps(lo.as_ptr()), _mm256_loadu_ps(hi.as_ptr()));
+        for i in (0..whole).step_by(8) {
+            let x = _mm256_loadu_ps(v.as_ptr().add(i));
+            (l, h) = (_mm256_min_ps(x, l), _mm256_max_ps(x, h));
+        }
+        _mm256_storeu_ps(lo.as_mut_ptr(), l);
+        _mm256_storeu_ps(hi.as_mut_ptr(), h);
+        whole
+    }
+
+    /// [`super::quantize_row`] 8 pixels at a time, with the float operations of
+    /// [`super::q8`] in the same order (`vmaxps(v, 0)` gives 0 for NaN, as the clamp and
+    /// cast do); returns how many pixels it did (the rest is left to the portable loop).
+    ///
+    /// # Safety
+    /// AVX2; every row is at least `out.len()` long.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn quantize_row(rows: [Option<&[f32]>; G], inv: f32, zp: f32, out: &mut [[u8; G]]) -> usize {
+        let whole = out.len() / 8 * 8;
+        let (inv, zpv, round) = (_mm256_set1_ps(inv), _mm256_set1_ps(zp), _mm256_set1_ps(ROUND));
+        let (zero, top) = (_mm256_setzero_ps(), _mm256_set1_ps(255.0));
+        let fill = _mm256_set1_epi32(zp as i32);
+        for x in (0..whole).step_by(8) {
+            let mut word = _mm256_setzero_si256();
+            for (j, row) in rows.iter().enumerate() {
+                let q = match row {
+                    Some(r) => {
+                        let v = _mm256_loadu_ps(r.as_ptr().add(x));
+                        let v = _mm256_sub_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(v, inv), zpv), round), round);
+                        _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(v, zero), top))
+                    }
+                    None => fill,
+                };
+                word = _mm256_or_si256(word, _mm256_sllv_epi32(q, _mm256_set1_epi32(8 * j as i32)));
+            }
+            _mm256_storeu_si256(out.as_mut_ptr().add(x).cast(), word);
+        }
+        whole
     }
 }
