@@ -26,6 +26,7 @@
 pub(crate) use super::packed::PackedA;
 use super::packed::{PanelBuf, MR};
 use super::simd::{Isa, MulAdd, Separate};
+use super::SharedOut;
 
 /// The widest tile any kernel uses (the size of the local buffers for ragged tiles).
 const MAX_NR: usize = 32;
@@ -273,13 +274,6 @@ pub(crate) unsafe fn gemm_into(
     }
     Ok(())
 }
-
-/// C's base pointer, shared by the threads of one product; each writes only its own columns
-/// (or its own rows).
-struct SharedOut(*mut f32);
-// SAFETY: the threads of `gemm` write disjoint parts of C through it, and `team::run`
-// returns only when all of them are done, before the borrow of C ends.
-unsafe impl Sync for SharedOut {}
 
 /// The kernel set for a product `n` columns wide: one this CPU runs, AVX2's narrower tile
 /// for narrow products on AVX-512 machines.

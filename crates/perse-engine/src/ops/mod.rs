@@ -66,6 +66,13 @@ impl Activation {
     }
 }
 
+/// An output's base pointer, shared by the threads of one product (`gemm`, `qconv`); each
+/// writes only its own columns or rows of it.
+pub(crate) struct SharedOut(pub *mut f32);
+// SAFETY: the threads of a product write disjoint parts of the output through it, and
+// `team::run` returns only when all of them are done, before the borrow of the output ends.
+unsafe impl Sync for SharedOut {}
+
 /// Thread count worth using for `work` multiply-accumulates.
 pub(crate) fn threads_for(work: usize, threads: usize) -> usize {
     if work < PAR_MIN_WORK {

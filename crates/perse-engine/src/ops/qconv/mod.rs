@@ -14,8 +14,9 @@
 //! - weights, once at load: per output channel, symmetric, `q = round(w / s)` with
 //!   `s = max|w| / WMAX`, in panels of [`MR`] rows, 4 input channels of one tap per group;
 //! - the input, per call: per tensor, `q = round(x / s) + zp` in `0..=255` (`zp` is 0 for
-//!   the ReLU outputs the 3x3 convs read; the stem's pixels are signed), written zero-padded (with `zp`) into the stride
-//!   phases of [`conv.rs`](super::conv) with 4 channels interleaved per pixel. So a group's
+//!   the ReLU outputs the 3x3 convs read; the stem's pixels are signed), written zero-padded
+//!   (with `zp`) into the stride phases of [`conv.rs`](super::conv) with 4 channels
+//!   interleaved per pixel. So a group's
 //!   4 values of 16 consecutive output pixels are 64 consecutive bytes and the product reads
 //!   B in place, as the f32 direct conv does (the output is computed as wide as a plane row;
 //!   small outputs gather their pixels first);
@@ -29,12 +30,14 @@ use super::buffers::Buffers;
 use super::gemm::Epilogue;
 use super::packed::MR;
 use super::simd::Isa;
+use super::SharedOut;
 use crate::tensor::Tensor;
 use input::quantize;
 
 /// Weight levels: `|q| <= WMAX`. 64, not 127, so that AVX2's `vpmaddubsw` never saturates
 /// (`2 * 255 * 64 = 32640`). Measured over the evaluation photos: the least descriptor cosine
-/// 0.99940 this way; 8-bit weights with 7-bit inputs (the other way to fit) gave 0.99920.
+/// 0.99940 this way; the other way to fit, 8-bit weights with 7-bit inputs, gave 0.99920 in
+/// the rounding prototype of docs/performance.md.
 pub(crate) const WMAX: i32 = 64;
 /// Output pixels per kernel call.
 const NR: usize = 16;
@@ -108,13 +111,6 @@ impl QWeights {
         &self.data[p * self.groups * MR * G..][..self.groups * MR * G]
     }
 }
-
-/// C's base pointer, shared by the threads of one conv; each writes only its own columns
-/// (or rows) of it.
-struct SharedOut(*mut f32);
-// SAFETY: the parts write disjoint parts of the output, and `team::run` returns only when
-// all of them are done, before the borrow ends.
-unsafe impl Sync for SharedOut {}
 
 /// Where column `j` of the product is stored, if it is kept: the product is `wq` pixels
 /// wide per output row, of which the first `wo` are real.
