@@ -130,34 +130,7 @@ impl Conv {
         let y = match &self.weights {
             ConvWeights::Int8(q) => self.forward_int8(q, x, ho, wo, fused, ctx, buf)?,
             ConvWeights::Dense(packed) if self.is_pointwise() => {
-                let n = ho * wo;
-                let mut data = buf.take(self.cout * n);
-                let t = threads_for(self.cout * self.cin * n, ctx.threads);
-                let b = BRows {
-                    data: &x.data,
-                    off: &strided(self.cin, n),
-                    slack: false,
-                };
-                if let Err(e) = gemm(
-                    ctx.isa,
-                    packed,
-                    &b,
-                    n,
-                    &mut data,
-                    n,
-                    Cols::Plain,
-                    &self.epilogue(fused),
-                    t,
-                ) {
-                    buf.give(data);
-                    return Err(e);
-                }
-                Tensor {
-                    c: self.cout,
-                    h: ho,
-                    w: wo,
-                    data,
-                }
+                self.forward_pointwise(packed, x, ho, wo, fused, ctx, buf)?
             }
             ConvWeights::Dense(packed) => self.forward_direct(packed, x, ho, wo, fused, ctx, buf)?,
             ConvWeights::Depthwise(w) => {
@@ -221,6 +194,48 @@ impl Conv {
             cache.push((live.to_vec(), a.clone()));
         }
         a
+    }
+
+    /// The 1x1 conv: one GEMM over the input tensor as it lies (see the module doc).
+    #[allow(clippy::too_many_arguments)]
+    fn forward_pointwise(
+        &self,
+        packed: &PackedA,
+        x: &Tensor,
+        ho: usize,
+        wo: usize,
+        res: Option<Residual>,
+        ctx: Ctx,
+        buf: &mut Buffers,
+    ) -> Result<Tensor, String> {
+        let n = ho * wo;
+        let mut data = buf.take(self.cout * n);
+        let t = threads_for(self.cout * self.cin * n, ctx.threads);
+        let b = BRows {
+            data: &x.data,
+            off: &strided(self.cin, n),
+            slack: false,
+        };
+        if let Err(e) = gemm(
+            ctx.isa,
+            packed,
+            &b,
+            n,
+            &mut data,
+            n,
+            Cols::Plain,
+            &self.epilogue(res),
+            t,
+        ) {
+            buf.give(data);
+            return Err(e);
+        }
+        Ok(Tensor {
+            c: self.cout,
+            h: ho,
+            w: wo,
+            data,
+        })
     }
 
     /// The conv on 8-bit integers (`qconv.rs`), over the same stride-phase planes.
