@@ -230,12 +230,17 @@ impl Conv {
             buf.give(data);
             return Err(e);
         }
-        Ok(Tensor {
+        Ok(self.output(ho, wo, data))
+    }
+
+    /// The layer's `cout x ho x wo` output around `data`.
+    fn output(&self, ho: usize, wo: usize, data: Vec<f32>) -> Tensor {
+        Tensor {
             c: self.cout,
             h: ho,
             w: wo,
             data,
-        })
+        }
     }
 
     /// The conv on 8-bit integers (`qconv.rs`), over the same stride-phase planes.
@@ -261,12 +266,7 @@ impl Conv {
         };
         let t = threads_for(self.cout * self.cin * self.kh * self.kw * ho * wo, ctx.threads);
         let data = qconv::forward(ctx.isa, q, x, &geo, &self.epilogue(res), t, buf)?;
-        Ok(Tensor {
-            c: self.cout,
-            h: ho,
-            w: wo,
-            data,
-        })
+        Ok(self.output(ho, wo, data))
     }
 
     /// The direct conv over stride-phase planes of the padded input (see the module doc).
@@ -344,12 +344,7 @@ impl Conv {
             buf.give(out);
             return Err(e);
         }
-        Ok(Tensor {
-            c: self.cout,
-            h: ho,
-            w: wo,
-            data: out,
-        })
+        Ok(self.output(ho, wo, out))
     }
 }
 

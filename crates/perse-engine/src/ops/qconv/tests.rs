@@ -124,14 +124,13 @@ fn layer(case: &Case, seed: &mut u32) -> Conv {
     )
 }
 
-/// Runs `conv` on the case's input with `isa` and `threads`.
-fn run(conv: &Conv, case: &Case, x: &Tensor, other: &Option<Tensor>, isa: Isa, threads: usize) -> Tensor {
+/// Runs `conv` on `x` (with `other` as a fused residual) with `isa` and `threads`.
+fn run(conv: &Conv, x: &Tensor, other: &Option<Tensor>, isa: Isa, threads: usize) -> Tensor {
     let res = other.as_ref().map(|o| Residual {
         other: o,
         pad: false,
         act: Activation::Relu,
     });
-    let _ = case;
     conv.forward(x, res, Ctx { threads, isa }, &mut Buffers::default())
         .unwrap()
 }
@@ -147,8 +146,8 @@ fn int8_convs_match_f32_and_give_the_same_bits_on_every_kernel_set() {
         let x = tensor(case.cin, case.hw, case.hw, &mut seed, case.relu_input);
         let (ho, wo) = f32_conv.out_size(case.hw, case.hw).unwrap();
         let other = case.residual.then(|| tensor(case.cout, ho, wo, &mut seed, false));
-        let want = run(&f32_conv, case, &x, &other, Isa::Scalar, 1);
-        let base = run(&int8, case, &x, &other, Isa::Scalar, 1);
+        let want = run(&f32_conv, &x, &other, Isa::Scalar, 1);
+        let base = run(&int8, &x, &other, Isa::Scalar, 1);
         // Rounding both operands to 8 bits (uniform noise, the worst case for it): RMS error
         // under 1 % of the outputs' RMS, no value off by 3 % of the largest.
         let rms = |v: &mut dyn Iterator<Item = f32>| {
@@ -178,7 +177,7 @@ fn int8_convs_match_f32_and_give_the_same_bits_on_every_kernel_set() {
         );
         for isa in Isa::available() {
             for threads in [1, 2] {
-                let got = run(&int8, case, &x, &other, isa, threads);
+                let got = run(&int8, &x, &other, isa, threads);
                 let same = got.data.iter().zip(&base.data).all(|(a, b)| a.to_bits() == b.to_bits());
                 assert!(
                     same,
